@@ -1,0 +1,67 @@
+/**
+ * One table of stable error codes for every layer. The API maps `status` to a
+ * problem+json response; the CLI maps `exit` to its exit code.
+ */
+export const ERRORS = {
+  INVALID_INPUT: { status: 400, exit: 2, title: "Invalid input" },
+  SCHEMA_INVALID: { status: 400, exit: 2, title: "Does not match its JSON Schema" },
+  BAD_DOC_URL: { status: 400, exit: 2, title: "Not an Automerge document URL or id" },
+  BAD_HEADS: { status: 400, exit: 2, title: "Unparseable or unknown heads" },
+  BAD_PATH: { status: 400, exit: 2, title: "Invalid document path" },
+  FLOAT_IN_PAYLOAD: { status: 400, exit: 2, title: "Signed payloads hold integers only" },
+  NOT_CANONICAL: { status: 400, exit: 2, title: "Value cannot be canonicalized" },
+  SIGNATURE_INVALID: { status: 401, exit: 3, title: "Signature does not verify" },
+  SIGNATURE_MALLEABLE: { status: 401, exit: 3, title: "Non-canonical (malleable) signature" },
+  WRONG_PURPOSE: { status: 401, exit: 3, title: "Signature made for another purpose" },
+  WRONG_SIGNER: { status: 401, exit: 3, title: "Signed by another node" },
+  BAD_NODE_ID: { status: 400, exit: 2, title: "Not a fedhub node id" },
+  UNAUTHORIZED: { status: 401, exit: 3, title: "Authentication required or failed" },
+  STALE_TIMESTAMP: { status: 401, exit: 3, title: "Timestamp outside the accepted window" },
+  NONCE_REPLAYED: { status: 401, exit: 3, title: "Nonce already used" },
+  PEER_ID_MISMATCH: { status: 403, exit: 3, title: "Announced peerId differs from the authenticated id" },
+  FORBIDDEN: { status: 403, exit: 3, title: "Not allowed" },
+  FRAME_TOO_LARGE: { status: 413, exit: 2, title: "Frame larger than the limit" },
+  MALFORMED_FRAME: { status: 400, exit: 2, title: "Frame could not be decoded" },
+  DOC_NOT_FOUND: { status: 404, exit: 4, title: "Document not found" },
+  NOT_FOUND: { status: 404, exit: 4, title: "Not found" },
+  KEY_MISSING: { status: 500, exit: 5, title: "No identity in this home (run fedhub init)" },
+  KEY_EXISTS: { status: 409, exit: 5, title: "An identity already exists in this home" },
+  CONFIG_INVALID: { status: 500, exit: 2, title: "Invalid configuration" },
+  HOME_LOCKED: { status: 409, exit: 5, title: "The hub for this home is running" },
+  HUB_UNREACHABLE: { status: 503, exit: 6, title: "No running hub answered" },
+  TIMEOUT: { status: 504, exit: 6, title: "Timed out" },
+  INTERNAL: { status: 500, exit: 1, title: "Internal error" },
+} as const satisfies Record<string, { status: number; exit: number; title: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+/** A typed error with a stable code; `detail` says what exactly was wrong. */
+export class FedhubError extends Error {
+  readonly code: ErrorCode
+  readonly detail: string
+  readonly extra: Record<string, unknown> | undefined
+
+  constructor(code: ErrorCode, detail?: string, extra?: Record<string, unknown>) {
+    super(`${code}: ${detail ?? ERRORS[code].title}`)
+    this.name = "FedhubError"
+    this.code = code
+    this.detail = detail ?? ERRORS[code].title
+    this.extra = extra
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status
+  }
+
+  get exitCode(): number {
+    return ERRORS[this.code].exit
+  }
+}
+
+/** True when `e` is a FedhubError, optionally with the given code. */
+export const isFedhubError = (e: unknown, code?: ErrorCode): e is FedhubError =>
+  e instanceof FedhubError && (code === undefined || e.code === code)
+
+/** Wraps any thrown value as a FedhubError so faces can report it uniformly. */
+export const toFedhubError = (e: unknown): FedhubError =>
+  e instanceof FedhubError ? e : new FedhubError("INTERNAL", e instanceof Error ? e.message : String(e))
