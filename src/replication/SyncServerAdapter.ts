@@ -1,0 +1,251 @@
+/**
+ * The server side of /sync: an automerge-repo NetworkAdapter fed with sockets that
+ * were already authenticated during the HTTP upgrade. It binds each socket to its
+ * principal and refuses any join whose peerId is not the one that principal may use.
+ */
+import { EventEmitter } from "node:events"
+import { NetworkAdapter, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo/slim"
+import WebSocket from "ws"
+import { isNodeId } from "../identity/index.ts"
+import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
+import { decodeFrame, encodeFrame, isJoin, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
+import { describePrincipal, samePrincipal, type Principal } from "./principal.ts"
+
+/** Close codes sent to a refused peer (4000-4999 are for applications). */
+export const CLOSE = {
+  PROTOCOL: 4400,
+  PEER_ID_MISMATCH: 4403,
+  UNSUPPORTED_VERSION: 4426,
+  REPLACED: 4409,
+  SHUTDOWN: 1001,
+} as const
+
+export interface SyncServerAdapterOptions {
+  /** Ping every this many ms; a socket that missed one pong is terminated. */
+  keepAliveMs?: number
+}
+
+/** What a refused or misbehaving peer did, for logs, counters and tests. */
+export interface Refusal {
+  code: ErrorCode
+  detail: string
+  principal: Principal
+}
+
+export interface ServerConnection {
+  socket: WebSocket
+  principal: Principal
+  peerId?: PeerId
+  alive: boolean
+  openedAt: number
+  messagesIn: number
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
+}
+
+interface ServerEvents {
+  refusal: [Refusal]
+  joined: [ServerConnection]
+  left: [ServerConnection]
+}
+
+export class SyncServerAdapter extends NetworkAdapter {
+  /** Side channel for refusals and joins; the NetworkAdapter events stay automerge-repo's. */
+  readonly events = new EventEmitter<ServerEvents>()
+  readonly refusals: Record<string, number> = {}
+  #byPeer = new Map<PeerId, ServerConnection>()
+  #connections = new Set<ServerConnection>()
+  #ready = false
+  #readyResolve!: () => void
+  #readyPromise = new Promise<void>(r => (this.#readyResolve = r))
+  #keepAlive?: NodeJS.Timeout
+  readonly #keepAliveMs: number
+
+  constructor(opts: SyncServerAdapterOptions = {}) {
+    super()
+    this.#keepAliveMs = opts.keepAliveMs ?? 10_000
+  }
+
+  isReady(): boolean {
+    return this.#ready
+  }
+
+  whenReady(): Promise<void> {
+    return this.#readyPromise
+  }
+
+  connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
+    this.peerId = peerId
+    this.peerMetadata = peerMetadata ?? {}
+    this.#ready = true
+    this.#readyResolve()
+    clearInterval(this.#keepAlive)
+    this.#keepAlive = setInterval(() => this.#ping(), this.#keepAliveMs)
+    this.#keepAlive.unref()
+  }
+
+  /** Takes over a socket whose upgrade was authenticated as `principal`. */
+  accept(socket: WebSocket, principal: Principal): ServerConnection {
+    const conn: ServerConnection = {
+      socket,
+      principal,
+      alive: true,
+      openedAt: Date.now(),
+      messagesIn: 0,
+      messagesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    }
+    this.#connections.add(conn)
+    socket.on("message", (data, isBinary) => {
+      try {
+        const bytes = toBytes(data)
+        conn.messagesIn++
+        conn.bytesIn += bytes.byteLength
+        if (!isBinary) throw new FedhubError("MALFORMED_FRAME", "text frames are not part of the protocol")
+        this.#receive(conn, decodeFrame(bytes))
+      } catch (e) {
+        const err = toFedhubError(e)
+        this.#refuse(conn, err.code, err.detail, err.code === "PEER_ID_MISMATCH" ? CLOSE.PEER_ID_MISMATCH : CLOSE.PROTOCOL)
+      }
+    })
+    socket.on("pong", () => (conn.alive = true))
+    socket.on("error", () => {}) // 'close' follows; an error must not crash the hub
+    socket.on("close", (code, reason) => {
+      if (code === 1009) this.#count(conn, "FRAME_TOO_LARGE", `frame over the limit (${reason.toString()})`)
+      this.#drop(conn)
+    })
+    return conn
+  }
+
+  send(message: Message): void {
+    const conn = this.#byPeer.get(message.targetId)
+    if (!conn || conn.socket.readyState !== WebSocket.OPEN) return
+    if (message.data && message.data.byteLength === 0) throw new Error("Tried to send a zero-length message")
+    this.#sendFrame(conn, message)
+  }
+
+  disconnect(): void {
+    clearInterval(this.#keepAlive)
+    for (const conn of [...this.#connections]) {
+      conn.socket.close(CLOSE.SHUTDOWN, "server shutting down")
+      this.#drop(conn)
+    }
+  }
+
+  /** Closes the link of one peer (an administrator's disconnect, a block). */
+  dropPeer(peerId: PeerId, reason = "disconnected by the hub"): boolean {
+    const conn = this.#byPeer.get(peerId)
+    if (!conn) return false
+    conn.socket.close(CLOSE.SHUTDOWN, reason)
+    this.#drop(conn)
+    return true
+  }
+
+  /** The live, joined connections. */
+  connections(): ServerConnection[] {
+    return [...this.#byPeer.values()]
+  }
+
+  #receive(conn: ServerConnection, message: WireMessage): void {
+    if (isJoin(message)) return this.#join(conn, message.senderId, message.peerMetadata ?? {}, message.supportedProtocolVersions)
+    if (conn.peerId === undefined) throw new FedhubError("MALFORMED_FRAME", `'${message.type}' before 'join'`)
+    // ephemeral messages are relayed hop by hop with their origin's senderId (unauthenticated,
+    // see docs/PROTOCOL.md); everything else must come from the peer bound to this socket
+    if (message.senderId !== conn.peerId && message.type !== "ephemeral")
+      throw new FedhubError("PEER_ID_MISMATCH", `message claims sender ${message.senderId} on the socket of ${conn.peerId}`)
+    if (this.#byPeer.get(conn.peerId) !== conn) return // replaced by a newer socket
+    if (message.type === "peer" || message.type === "error") return
+    this.emit("message", message as Message)
+  }
+
+  #join(conn: ServerConnection, senderId: PeerId, peerMetadata: PeerMetadata, versions?: string[]): void {
+    const { principal } = conn
+    if (conn.peerId !== undefined && conn.peerId !== senderId)
+      throw new FedhubError("PEER_ID_MISMATCH", `socket already joined as ${conn.peerId}, now claims ${senderId}`)
+    if (principal.kind === "node" && senderId !== principal.nodeId)
+      throw new FedhubError("PEER_ID_MISMATCH", `authenticated as ${principal.nodeId} but joined as ${senderId}`)
+    if (principal.kind === "client" && (isNodeId(senderId) || senderId === this.peerId))
+      throw new FedhubError("PEER_ID_MISMATCH", `a client may not use the node id ${senderId} as its peerId`)
+    if (versions !== undefined && !versions.includes(PROTOCOL_V1)) {
+      this.#refuse(conn, "INVALID_INPUT", "unsupported protocol version", CLOSE.UNSUPPORTED_VERSION, senderId)
+      return
+    }
+    const existing = this.#byPeer.get(senderId)
+    if (existing && existing !== conn) {
+      if (!samePrincipal(existing.principal, principal))
+        throw new FedhubError("PEER_ID_MISMATCH", `peerId ${senderId} is held by ${describePrincipal(existing.principal)}`)
+      existing.socket.close(CLOSE.REPLACED, "replaced by a newer connection")
+      this.#drop(existing)
+    }
+    conn.peerId = senderId
+    this.#byPeer.set(senderId, conn)
+    this.emit("peer-candidate", { peerId: senderId, peerMetadata })
+    this.#sendFrame(conn, {
+      type: "peer",
+      senderId: this.peerId!,
+      peerMetadata: this.peerMetadata ?? {},
+      selectedProtocolVersion: PROTOCOL_V1,
+      targetId: senderId,
+    })
+    this.events.emit("joined", conn)
+  }
+
+  #sendFrame(conn: ServerConnection, message: WireMessage): void {
+    const bytes = encodeFrame(message)
+    conn.messagesOut++
+    conn.bytesOut += bytes.byteLength
+    conn.socket.send(toArrayBuffer(bytes))
+  }
+
+  #count(conn: ServerConnection, code: ErrorCode, detail: string): void {
+    this.refusals[code] = (this.refusals[code] ?? 0) + 1
+    this.events.emit("refusal", { code, detail, principal: conn.principal })
+  }
+
+  #refuse(conn: ServerConnection, code: ErrorCode, detail: string, closeCode: number, target?: PeerId): void {
+    this.#count(conn, code, detail)
+    const targetId = target ?? conn.peerId
+    if (targetId && this.peerId && conn.socket.readyState === WebSocket.OPEN) {
+      try {
+        this.#sendFrame(conn, { type: "error", senderId: this.peerId, targetId, message: `${code}: ${detail}` })
+      } catch {
+        // the socket may already be going away
+      }
+    }
+    conn.socket.close(closeCode, code)
+    this.#drop(conn)
+  }
+
+  #drop(conn: ServerConnection): void {
+    if (!this.#connections.delete(conn)) return
+    if (conn.peerId !== undefined && this.#byPeer.get(conn.peerId) === conn) {
+      this.#byPeer.delete(conn.peerId)
+      this.emit("peer-disconnected", { peerId: conn.peerId })
+      this.events.emit("left", conn)
+    }
+  }
+
+  #ping(): void {
+    for (const conn of this.#connections) {
+      if (!conn.alive) {
+        conn.socket.terminate()
+        this.#drop(conn)
+        continue
+      }
+      conn.alive = false
+      try {
+        conn.socket.ping()
+      } catch {
+        // closed between the check and the ping
+      }
+    }
+  }
+}
+
+const toBytes = (data: WebSocket.RawData): Uint8Array => {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data))
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+}

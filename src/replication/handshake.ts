@@ -1,0 +1,249 @@
+/**
+ * The hub-to-hub handshake (docs/PROTOCOL.md): both sides contribute a nonce and
+ * each signs both node ids, both nonces and the endpoint, so a proof can be used
+ * once, on one connection, between these two nodes only.
+ */
+import {
+  isNodeId,
+  randomNonce,
+  signEnvelope,
+  verifyEnvelope,
+  type Identity,
+  type NodeId,
+  type SignedEnvelope,
+} from "../identity/index.ts"
+import { FedhubError } from "../errors.ts"
+
+export const HANDSHAKE_PROTOCOL = "fedhub/1"
+export const SERVER_PROOF_PURPOSE = "fedhub/handshake/server/v1"
+export const CLIENT_PROOF_PURPOSE = "fedhub/handshake/client/v1"
+/** The HTTP header that carries the client's proof on the WebSocket upgrade. */
+export const PROOF_HEADER = "x-fedhub-proof"
+/** Where a client asks for the server's nonce, relative to the sync endpoint. */
+export const CHALLENGE_SUFFIX = "/challenge"
+
+/** What both sides sign (each under its own purpose). */
+export interface HandshakeTranscript {
+  clientId: NodeId
+  serverId: NodeId
+  clientNonce: string
+  serverNonce: string
+  endpoint: string
+}
+
+export interface ChallengeRequest {
+  protocol: typeof HANDSHAKE_PROTOCOL
+  clientId: NodeId
+  clientNonce: string
+  endpoint: string
+}
+
+export interface ChallengeResponse {
+  protocol: typeof HANDSHAKE_PROTOCOL
+  serverId: NodeId
+  serverNonce: string
+  expiresAt: number
+  proof: SignedEnvelope<HandshakeTranscript>
+}
+
+export interface HandshakeLimits {
+  /** How far a proof's time may be from ours, either way (ms). */
+  skewMs: number
+  /** How long an issued server nonce stays usable (ms). */
+  challengeTtlMs: number
+  /** Most challenges pending at once; beyond it the oldest are forgotten. */
+  maxPending: number
+}
+
+export const DEFAULT_LIMITS: HandshakeLimits = { skewMs: 30_000, challengeTtlMs: 30_000, maxPending: 10_000 }
+
+const NONCE = /^[A-Za-z0-9_-]{43}$/
+
+/** Normalizes a dialed URL to the sync endpoint both sides sign: ws(s)://host:port/sync. */
+export function syncEndpoint(url: string): string {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw new FedhubError("INVALID_INPUT", `not a URL: ${JSON.stringify(url)}`)
+  }
+  const scheme = { "http:": "ws:", "https:": "wss:", "ws:": "ws:", "wss:": "wss:" }[u.protocol]
+  if (!scheme) throw new FedhubError("INVALID_INPUT", `unsupported scheme in ${url}`)
+  const path = u.pathname.replace(/\/+$/, "")
+  return `${scheme}//${u.host}${path.endsWith("/sync") ? path : `${path}/sync`}`
+}
+
+/** The http(s) URL of the challenge resource for a sync endpoint. */
+export const challengeUrl = (endpoint: string): string =>
+  endpoint.replace(/^ws/, "http") + CHALLENGE_SUFFIX
+
+const sameTranscript = (a: HandshakeTranscript, b: HandshakeTranscript): boolean =>
+  a.clientId === b.clientId &&
+  a.serverId === b.serverId &&
+  a.clientNonce === b.clientNonce &&
+  a.serverNonce === b.serverNonce &&
+  a.endpoint === b.endpoint
+
+/**
+ * The server half: issues signed challenges and checks the proofs that come back.
+ * Holds the pending server nonces and the client nonces already seen.
+ */
+export class HandshakeServer {
+  readonly #identity: Identity
+  readonly #limits: HandshakeLimits
+  #pending = new Map<string, { transcript: HandshakeTranscript; expiresAt: number }>()
+  #used = new Map<string, number>() // nonce → forget-after time
+
+  constructor(identity: Identity, limits: Partial<HandshakeLimits> = {}) {
+    this.#identity = identity
+    this.#limits = { ...DEFAULT_LIMITS, ...limits }
+  }
+
+  /** Answers a client's challenge request with our nonce and our signed half. */
+  challenge(body: unknown, host: string | undefined, now = Date.now()): ChallengeResponse {
+    this.#sweep(now)
+    const req = parseChallengeRequest(body)
+    const endpointHost = new URL(req.endpoint).host
+    if (host !== undefined && endpointHost !== host)
+      throw new FedhubError("UNAUTHORIZED", `endpoint ${req.endpoint} names another host than ${host}`)
+    if (this.#used.has(req.clientNonce)) throw new FedhubError("NONCE_REPLAYED", "client nonce already used")
+    this.#used.set(req.clientNonce, now + this.#limits.challengeTtlMs + this.#limits.skewMs)
+    const transcript: HandshakeTranscript = {
+      clientId: req.clientId,
+      serverId: this.#identity.nodeId,
+      clientNonce: req.clientNonce,
+      serverNonce: randomNonce(),
+      endpoint: req.endpoint,
+    }
+    const expiresAt = now + this.#limits.challengeTtlMs
+    this.#pending.set(transcript.serverNonce, { transcript, expiresAt })
+    while (this.#pending.size > this.#limits.maxPending) {
+      const oldest = this.#pending.keys().next().value as string
+      this.#pending.delete(oldest)
+    }
+    return {
+      protocol: HANDSHAKE_PROTOCOL,
+      serverId: this.#identity.nodeId,
+      serverNonce: transcript.serverNonce,
+      expiresAt,
+      proof: signEnvelope(this.#identity, SERVER_PROOF_PURPOSE, transcript, now),
+    }
+  }
+
+  /**
+   * Checks the proof a client sent on its upgrade; returns the proven node id.
+   * A nonce is consumed by its first use, good or bad.
+   */
+  verifyProof(encoded: string | undefined, now = Date.now()): NodeId {
+    if (!encoded) throw new FedhubError("UNAUTHORIZED", "no token and no handshake proof")
+    let envelope: unknown
+    try {
+      envelope = JSON.parse(Buffer.from(encoded, "base64url").toString("utf8"))
+    } catch {
+      throw new FedhubError("UNAUTHORIZED", "handshake proof is not base64url JSON")
+    }
+    const payload = (envelope as { payload?: Partial<HandshakeTranscript> } | null)?.payload
+    const signer = (envelope as { signer?: unknown } | null)?.signer
+    const verified = verifyEnvelope<HandshakeTranscript>(envelope, {
+      purpose: CLIENT_PROOF_PURPOSE,
+      signer: typeof payload?.clientId === "string" ? payload.clientId : String(signer),
+      now,
+      maxAgeMs: this.#limits.skewMs,
+      maxFutureMs: this.#limits.skewMs,
+    })
+    const nonce = verified.payload.serverNonce
+    const pending = this.#pending.get(nonce)
+    if (!pending) {
+      if (this.#used.has(nonce)) throw new FedhubError("NONCE_REPLAYED", "server nonce already used")
+      throw new FedhubError("UNAUTHORIZED", "unknown or expired server nonce")
+    }
+    this.#pending.delete(nonce)
+    this.#used.set(nonce, now + this.#limits.challengeTtlMs + this.#limits.skewMs)
+    if (pending.expiresAt < now) throw new FedhubError("STALE_TIMESTAMP", "challenge expired")
+    if (!sameTranscript(pending.transcript, verified.payload))
+      throw new FedhubError("UNAUTHORIZED", "proof does not match the challenge it answers")
+    return verified.payload.clientId
+  }
+
+  #sweep(now: number): void {
+    for (const [nonce, p] of this.#pending) if (p.expiresAt + this.#limits.skewMs < now) this.#pending.delete(nonce)
+    for (const [nonce, until] of this.#used) if (until < now) this.#used.delete(nonce)
+  }
+}
+
+function parseChallengeRequest(body: unknown): ChallengeRequest {
+  const b = body as Partial<ChallengeRequest> | null
+  if (typeof b !== "object" || b === null) throw new FedhubError("INVALID_INPUT", "challenge request must be a JSON object")
+  if (b.protocol !== HANDSHAKE_PROTOCOL)
+    throw new FedhubError("INVALID_INPUT", `unsupported handshake protocol ${JSON.stringify(b.protocol)}; this hub speaks ${HANDSHAKE_PROTOCOL}`)
+  if (!isNodeId(b.clientId)) throw new FedhubError("BAD_NODE_ID", "clientId is not a node id")
+  if (typeof b.clientNonce !== "string" || !NONCE.test(b.clientNonce))
+    throw new FedhubError("INVALID_INPUT", "clientNonce must be 32 random bytes in base64url")
+  if (typeof b.endpoint !== "string" || b.endpoint.length > 2048) throw new FedhubError("INVALID_INPUT", "endpoint missing")
+  return { protocol: HANDSHAKE_PROTOCOL, clientId: b.clientId, clientNonce: b.clientNonce, endpoint: syncEndpoint(b.endpoint) }
+}
+
+/**
+ * The client half: checks the server's signed challenge against what we sent and
+ * whom we meant to reach, then signs our own half. Returns the header value.
+ */
+export function answerChallenge(
+  identity: Identity,
+  sent: { clientNonce: string; endpoint: string; expectServerId?: NodeId },
+  response: unknown,
+  now = Date.now(),
+  skewMs = DEFAULT_LIMITS.skewMs,
+): { proof: string; serverId: NodeId } {
+  const r = response as Partial<ChallengeResponse> | null
+  if (typeof r !== "object" || r === null || r.protocol !== HANDSHAKE_PROTOCOL || !isNodeId(r.serverId))
+    throw new FedhubError("UNAUTHORIZED", "the server's challenge is malformed")
+  if (sent.expectServerId && r.serverId !== sent.expectServerId)
+    throw new FedhubError("WRONG_SIGNER", `expected node ${sent.expectServerId}, the server is ${r.serverId}`)
+  const verified = verifyEnvelope<HandshakeTranscript>(r.proof, {
+    purpose: SERVER_PROOF_PURPOSE,
+    signer: r.serverId,
+    now,
+    maxAgeMs: skewMs,
+    maxFutureMs: skewMs,
+  })
+  const expected: HandshakeTranscript = {
+    clientId: identity.nodeId,
+    serverId: r.serverId,
+    clientNonce: sent.clientNonce,
+    serverNonce: String(r.serverNonce),
+    endpoint: sent.endpoint,
+  }
+  if (!sameTranscript(expected, verified.payload))
+    throw new FedhubError("UNAUTHORIZED", "the server's proof does not answer our challenge")
+  const envelope = signEnvelope(identity, CLIENT_PROOF_PURPOSE, expected, now)
+  return { proof: Buffer.from(JSON.stringify(envelope)).toString("base64url"), serverId: r.serverId }
+}
+
+/** Runs the client side of the handshake over HTTP; returns the upgrade header value. */
+export async function performHandshake(
+  identity: Identity,
+  url: string,
+  opts: { expectServerId?: NodeId; timeoutMs?: number } = {},
+): Promise<{ endpoint: string; proof: string; serverId: NodeId }> {
+  const endpoint = syncEndpoint(url)
+  const clientNonce = randomNonce()
+  const body: ChallengeRequest = { protocol: HANDSHAKE_PROTOCOL, clientId: identity.nodeId, clientNonce, endpoint }
+  let res: Response
+  try {
+    res = await fetch(challengeUrl(endpoint), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+    })
+  } catch (e) {
+    throw new FedhubError("HUB_UNREACHABLE", `${challengeUrl(endpoint)}: ${(e as Error).message}`)
+  }
+  const json: unknown = await res.json().catch(() => null)
+  if (!res.ok) {
+    const detail = (json as { detail?: string } | null)?.detail ?? res.statusText
+    throw new FedhubError(res.status === 403 ? "FORBIDDEN" : "UNAUTHORIZED", `challenge refused (${res.status}): ${detail}`)
+  }
+  const answer = answerChallenge(identity, { clientNonce, endpoint, expectServerId: opts.expectServerId }, json)
+  return { endpoint, ...answer }
+}
