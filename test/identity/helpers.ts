@@ -1,0 +1,38 @@
+import { FedhubError } from "../../src/errors.ts"
+import { ED25519_L, SIGNATURE_LENGTH } from "../../src/identity/index.ts"
+
+/** The FedhubError code `fn` throws, "no error" if none, or a marker for a non-typed throw. */
+export function codeOf(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (e) {
+    return e instanceof FedhubError ? e.code : `untyped ${String(e)}`
+  }
+  return "no error"
+}
+
+/** The FedhubError `fn` throws; fails the test if it throws nothing or something untyped. */
+export function errorOf(fn: () => unknown): FedhubError {
+  try {
+    fn()
+  } catch (e) {
+    if (e instanceof FedhubError) return e
+    throw new Error(`expected a FedhubError, got ${String(e)}`)
+  }
+  throw new Error("expected a FedhubError, nothing was thrown")
+}
+
+/** A second signature for the same message: S + L (little-endian), which tweetnacl still accepts. */
+export function addLToS(sig: Uint8Array): Uint8Array {
+  if (sig.length !== SIGNATURE_LENGTH) throw new Error("not a signature")
+  let s = 0n
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]!)
+  s += ED25519_L
+  const out = Uint8Array.from(sig)
+  for (let i = 32; i < 64; i++) {
+    out[i] = Number(s & 0xffn)
+    s >>= 8n
+  }
+  if (s !== 0n) throw new Error("S + L does not fit in 32 bytes")
+  return out
+}
