@@ -88,7 +88,7 @@ export class HubClientAdapter extends NetworkAdapter {
 
   connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
     const { auth } = this.#opts
-    if (auth.kind === "node" && peerId !== auth.identity.nodeId)
+    if (auth.kind === "node" && (peerId as string) !== auth.identity.nodeId)
       throw new FedhubError("PEER_ID_MISMATCH", `a hub's peerId must be its node id ${auth.identity.nodeId}`)
     this.peerId = peerId
     this.peerMetadata = peerMetadata ?? {}

@@ -164,7 +164,7 @@ export class SyncServerAdapter extends NetworkAdapter {
     const { principal } = conn
     if (conn.peerId !== undefined && conn.peerId !== senderId)
       throw new FedhubError("PEER_ID_MISMATCH", `socket already joined as ${conn.peerId}, now claims ${senderId}`)
-    if (principal.kind === "node" && senderId !== principal.nodeId)
+    if (principal.kind === "node" && (senderId as string) !== principal.nodeId)
       throw new FedhubError("PEER_ID_MISMATCH", `authenticated as ${principal.nodeId} but joined as ${senderId}`)
     if (principal.kind === "client" && (isNodeId(senderId) || senderId === this.peerId))
       throw new FedhubError("PEER_ID_MISMATCH", `a client may not use the node id ${senderId} as its peerId`)

@@ -13,6 +13,7 @@ import {
   type SignedEnvelope,
 } from "../identity/index.ts"
 import { FedhubError } from "../errors.ts"
+import { validate, type ChallengeRequest, type ChallengeResponse, type HandshakeProof } from "../schema/index.ts"
 
 export const HANDSHAKE_PROTOCOL = "fedhub/1"
 export const SERVER_PROOF_PURPOSE = "fedhub/handshake/server/v1"
@@ -22,29 +23,9 @@ export const PROOF_HEADER = "x-fedhub-proof"
 /** Where a client asks for the server's nonce, relative to the sync endpoint. */
 export const CHALLENGE_SUFFIX = "/challenge"
 
-/** What both sides sign (each under its own purpose). */
-export interface HandshakeTranscript {
-  clientId: NodeId
-  serverId: NodeId
-  clientNonce: string
-  serverNonce: string
-  endpoint: string
-}
-
-export interface ChallengeRequest {
-  protocol: typeof HANDSHAKE_PROTOCOL
-  clientId: NodeId
-  clientNonce: string
-  endpoint: string
-}
-
-export interface ChallengeResponse {
-  protocol: typeof HANDSHAKE_PROTOCOL
-  serverId: NodeId
-  serverNonce: string
-  expiresAt: number
-  proof: SignedEnvelope<HandshakeTranscript>
-}
+/** What both sides sign, each under its own purpose (schemas/handshake.schema.json). */
+export type HandshakeTranscript = HandshakeProof
+export type { ChallengeRequest, ChallengeResponse }
 
 export interface HandshakeLimits {
   /** How far a proof's time may be from ours, either way (ms). */
@@ -56,8 +37,6 @@ export interface HandshakeLimits {
 }
 
 export const DEFAULT_LIMITS: HandshakeLimits = { skewMs: 30_000, challengeTtlMs: 30_000, maxPending: 10_000 }
-
-const NONCE = /^[A-Za-z0-9_-]{43}$/
 
 /** Normalizes a dialed URL to the sync endpoint both sides sign: ws(s)://host:port/sync. */
 export function syncEndpoint(url: string): string {
@@ -162,7 +141,7 @@ export class HandshakeServer {
     if (pending.expiresAt < now) throw new FedhubError("STALE_TIMESTAMP", "challenge expired")
     if (!sameTranscript(pending.transcript, verified.payload))
       throw new FedhubError("UNAUTHORIZED", "proof does not match the challenge it answers")
-    return verified.payload.clientId
+    return verified.signer
   }
 
   #sweep(now: number): void {
@@ -173,14 +152,12 @@ export class HandshakeServer {
 
 function parseChallengeRequest(body: unknown): ChallengeRequest {
   const b = body as Partial<ChallengeRequest> | null
-  if (typeof b !== "object" || b === null) throw new FedhubError("INVALID_INPUT", "challenge request must be a JSON object")
-  if (b.protocol !== HANDSHAKE_PROTOCOL)
+  if (typeof b === "object" && b !== null && b.protocol !== undefined && b.protocol !== HANDSHAKE_PROTOCOL)
     throw new FedhubError("INVALID_INPUT", `unsupported handshake protocol ${JSON.stringify(b.protocol)}; this hub speaks ${HANDSHAKE_PROTOCOL}`)
-  if (!isNodeId(b.clientId)) throw new FedhubError("BAD_NODE_ID", "clientId is not a node id")
-  if (typeof b.clientNonce !== "string" || !NONCE.test(b.clientNonce))
-    throw new FedhubError("INVALID_INPUT", "clientNonce must be 32 random bytes in base64url")
-  if (typeof b.endpoint !== "string" || b.endpoint.length > 2048) throw new FedhubError("INVALID_INPUT", "endpoint missing")
-  return { protocol: HANDSHAKE_PROTOCOL, clientId: b.clientId, clientNonce: b.clientNonce, endpoint: syncEndpoint(b.endpoint) }
+  if (typeof b === "object" && b !== null && b.clientId !== undefined && !isNodeId(b.clientId))
+    throw new FedhubError("BAD_NODE_ID", "clientId is not a node id")
+  const req = validate<ChallengeRequest>("handshake#ChallengeRequest", body)
+  return { ...req, endpoint: syncEndpoint(req.endpoint) }
 }
 
 /**

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { DocHandle } from "@automerge/automerge-repo"
+import type { HubClientAdapter, LinkState } from "../../src/replication/HubClientAdapter.ts"
 import { serveHub } from "../../src/api/server.ts"
 import { startHub, type RunningHub } from "../../src/hub/startHub.ts"
 import type { HubConfig } from "../../src/schema/index.ts"
@@ -55,15 +56,21 @@ export function waitForDoc<T>(handle: DocHandle<T>, predicate: (doc: T) => boole
 
 /** Resolves with the next emission of `event` on an EventEmitter-like object. */
 export function nextEvent<A extends unknown[]>(
-  emitter: { once: (event: string, fn: (...args: A) => void) => unknown },
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  emitter: { once: (event: any, fn: (...args: any[]) => void) => unknown },
   event: string,
   timeoutMs = 15_000,
 ): Promise<A> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no '${event}' within ${timeoutMs} ms`)), timeoutMs)
-    emitter.once(event, (...args: A) => {
+    emitter.once(event, (...args: unknown[]) => {
       clearTimeout(timer)
-      resolve(args)
+      resolve(args as A)
     })
   })
+}
+
+/** Resolves when an outgoing link reaches `state`. */
+export async function linkReaches(link: HubClientAdapter, state: LinkState, timeoutMs = 15_000): Promise<void> {
+  while (link.state !== state) await nextEvent(link.events, "state", timeoutMs)
 }

@@ -1,0 +1,15 @@
+/** `npm run bench -- <name>…`: runs the named benches (all when none is named). */
+import { benchConnect } from "./connect.ts"
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  connect: () => benchConnect(100),
+}
+
+const names = process.argv.slice(2)
+const unknown = names.filter(n => !(n in BENCHES))
+if (unknown.length > 0) {
+  console.error(`unknown bench: ${unknown.join(", ")}; known: ${Object.keys(BENCHES).join(", ")}`)
+  process.exit(2)
+}
+for (const name of names.length > 0 ? names : Object.keys(BENCHES)) await BENCHES[name]!()
+process.exit(0)

@@ -1,0 +1,25 @@
+/** Public routes: health, the signed node descriptor, and the handshake challenge. */
+import { Router } from "express"
+import type { Hub } from "../../hub/Hub.ts"
+import { CHALLENGE_SUFFIX } from "../../replication/handshake.ts"
+import { SYNC_PATH } from "../../replication/syncEndpoint.ts"
+
+export function nodeRoutes(hub: Hub): Router {
+  const r = Router()
+  r.get("/healthz", (_req, res) => {
+    res.json({
+      status: "ok",
+      nodeId: hub.nodeId,
+      uptimeMs: Date.now() - hub.startedAt,
+      peers: hub.server.connections().length,
+      links: hub.links().map(l => ({ url: l.url, state: l.state })),
+    })
+  })
+  r.get("/api/node", (_req, res) => {
+    res.json(hub.descriptor())
+  })
+  r.post(SYNC_PATH + CHALLENGE_SUFFIX, (req, res) => {
+    res.json(hub.handshake.challenge(req.body, req.headers.host))
+  })
+  return r
+}

@@ -1,0 +1,118 @@
+/**
+ * Where the `fedhub doc` commands read and write: the running hub's REST API (with
+ * the admin token), or with --offline the home's storage directly.
+ */
+import { randomBytes } from "node:crypto"
+import { createRepo } from "../replication/createRepo.ts"
+import { DocStore, type DocSummary } from "../replication/DocStore.ts"
+import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch } from "../replication/history.ts"
+import { formatHeads } from "../replication/history.ts"
+import { readAdminToken, readRunInfo, resolveHome, type HomePaths } from "../hub/home.ts"
+import { ERRORS, FedhubError, type ErrorCode } from "../errors.ts"
+
+type Path = string | (string | number)[]
+
+/** The document operations the CLI needs, wherever they run. */
+export interface DocClient {
+  create(content: unknown, opts: { text?: boolean }): Promise<DocSummary>
+  show(ref: string, heads?: Heads): Promise<DocSummary>
+  put(ref: string, path: Path, value: unknown, opts: { text?: boolean; message?: string }): Promise<DocSummary>
+  del(ref: string, path: Path, opts: { message?: string }): Promise<DocSummary>
+  log(ref: string, limit?: number): Promise<ChangeEntry[]>
+  diff(ref: string, a: Heads, b: Heads): Promise<ReadablePatch[]>
+  conflicts(ref: string): Promise<ConflictEntry[]>
+  close(): Promise<void>
+}
+
+export interface DocClientOptions {
+  home?: string
+  hub?: string
+  token?: string
+  offline?: boolean
+}
+
+/** Opens the right client for the flags: --offline storage, or a running hub. */
+export async function openDocClient(opts: DocClientOptions): Promise<DocClient> {
+  const paths = resolveHome(opts.home)
+  if (opts.offline) return openOffline(paths)
+  const run = opts.hub ? undefined : await readRunInfo(paths)
+  const url = opts.hub ?? process.env.FEDHUB_URL ?? run?.url
+  if (!url)
+    throw new FedhubError("HUB_UNREACHABLE", `no hub is running on ${paths.home}: start one, pass --hub URL, or use --offline`)
+  const token = opts.token ?? process.env.FEDHUB_TOKEN ?? (await readAdminToken(paths))
+  return new RestDocClient(url, token)
+}
+
+async function openOffline(paths: HomePaths): Promise<DocClient> {
+  const run = await readRunInfo(paths)
+  if (run)
+    throw new FedhubError("HOME_LOCKED", `the hub (pid ${run.pid}) is running on ${paths.home}: drop --offline to go through it`)
+  const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storageDir: paths.data })
+  const store = new DocStore(repo, { author: "fedhub-cli --offline", findTimeoutMs: 2_000 })
+  return {
+    create: async (c, o) => store.create(c, o),
+    show: (r, h) => store.show(r, h),
+    put: (r, p, v, o) => store.put(r, p, v, o),
+    del: (r, p, o) => store.del(r, p, o),
+    log: (r, l) => store.log(r, l),
+    diff: (r, a, b) => store.diff(r, a, b),
+    conflicts: r => store.conflicts(r),
+    close: async () => {
+      await repo.flush()
+      await repo.shutdown()
+    },
+  }
+}
+
+/** Talks to a running hub's /api/docs with the admin token. */
+export class RestDocClient implements DocClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly token: string,
+  ) {}
+
+  create(content: unknown, opts: { text?: boolean }): Promise<DocSummary> {
+    return this.#call("POST", "", { content, text: opts.text })
+  }
+  show(ref: string, heads?: Heads): Promise<DocSummary> {
+    return this.#call("GET", `/${encodeURIComponent(ref)}${heads ? `?at=${encodeURIComponent(formatHeads(heads))}` : ""}`)
+  }
+  put(ref: string, path: Path, value: unknown, opts: { text?: boolean; message?: string }): Promise<DocSummary> {
+    return this.#call("PUT", `/${encodeURIComponent(ref)}/value`, { path, value, ...opts })
+  }
+  del(ref: string, path: Path, opts: { message?: string }): Promise<DocSummary> {
+    return this.#call("DELETE", `/${encodeURIComponent(ref)}/value`, { path, ...opts })
+  }
+  log(ref: string, limit?: number): Promise<ChangeEntry[]> {
+    return this.#call("GET", `/${encodeURIComponent(ref)}/log${limit !== undefined ? `?limit=${limit}` : ""}`)
+  }
+  diff(ref: string, a: Heads, b: Heads): Promise<ReadablePatch[]> {
+    const q = `from=${encodeURIComponent(formatHeads(a))}&to=${encodeURIComponent(formatHeads(b))}`
+    return this.#call("GET", `/${encodeURIComponent(ref)}/diff?${q}`)
+  }
+  conflicts(ref: string): Promise<ConflictEntry[]> {
+    return this.#call("GET", `/${encodeURIComponent(ref)}/conflicts`)
+  }
+  async close(): Promise<void> {}
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(`${this.baseUrl}/api/docs${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(30_000),
+      })
+    } catch (e) {
+      throw new FedhubError("HUB_UNREACHABLE", `${this.baseUrl}: ${(e as Error).message}`)
+    }
+    const json = (await res.json().catch(() => null)) as unknown
+    if (!res.ok) {
+      const p = json as { code?: string; detail?: string } | null
+      const code = p?.code && p.code in ERRORS ? (p.code as ErrorCode) : "INTERNAL"
+      throw new FedhubError(code, p?.detail ?? `HTTP ${res.status}`)
+    }
+    return json as T
+  }
+}

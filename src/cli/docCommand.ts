@@ -1,0 +1,116 @@
+/** `fedhub doc …`: create, put, show, log, diff and conflicts for any document URL. */
+import { Command } from "commander"
+import { FedhubError } from "../errors.ts"
+import { formatConflicts, formatLog, formatPatches, parseHeads } from "../replication/history.ts"
+import { openDocClient, type DocClient, type DocClientOptions } from "./docClient.ts"
+
+interface Common extends DocClientOptions {
+  json?: boolean
+}
+
+const withClient = async <T>(o: Common, fn: (c: DocClient) => Promise<T>): Promise<T> => {
+  const client = await openDocClient(o)
+  try {
+    return await fn(client)
+  } finally {
+    await client.close()
+  }
+}
+
+/** A value on the command line: JSON when it parses as JSON, else the literal string. */
+export const parseValueArg = (raw: string): unknown => {
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return raw
+  }
+}
+
+const parseContent = (raw: string | undefined): unknown => {
+  if (raw === undefined) return {}
+  try {
+    return JSON.parse(raw)
+  } catch (e) {
+    throw new FedhubError("INVALID_INPUT", `content must be a JSON object: ${(e as Error).message}`)
+  }
+}
+
+const print = (o: Common, value: unknown, text: () => string) => console.log(o.json ? JSON.stringify(value, null, 2) : text())
+
+const summaryText = (s: { url: string; heads: string[]; content: unknown }) =>
+  `${s.url}\nheads: ${s.heads.join(",")}\n${JSON.stringify(s.content, null, 2)}`
+
+const common = (cmd: Command): Command =>
+  cmd
+    .option("--home <dir>", "hub home (default: $FEDHUB_HOME or ./.fedhub)")
+    .option("--hub <url>", "a running hub's URL (default: the one running on the home; $FEDHUB_URL)")
+    .option("--token <token>", "admin token (default: the home's admin-token; $FEDHUB_TOKEN)")
+    .option("--offline", "read and write the home's storage directly (the hub must be stopped)")
+    .option("--json", "print JSON")
+
+export function docCommand(): Command {
+  const doc = new Command("doc").description("inspect and edit documents: history, diffs, conflicts")
+
+  common(doc.command("create [content]"))
+    .description("create a document from a JSON object (strings are stored atomic unless --text)")
+    .option("--text", "store strings as collaborative text")
+    .action(async (content: string | undefined, o: Common & { text?: boolean }) => {
+      const s = await withClient(o, c => c.create(parseContent(content), { text: o.text }))
+      print(o, s, () => s.url)
+    })
+
+  common(doc.command("put <url> <path> <value>"))
+    .description("set the value at a path (a.b.0.c or /a/b/0/c); value is JSON, or a plain string")
+    .option("--text", "store strings as collaborative text")
+    .option("-m, --message <message>", "change message")
+    .action(async (url: string, path: string, value: string, o: Common & { text?: boolean; message?: string }) => {
+      const s = await withClient(o, c => c.put(url, path, parseValueArg(value), { text: o.text, message: o.message }))
+      print(o, s, () => `heads: ${s.heads.join(",")}`)
+    })
+
+  common(doc.command("rm <url> <path>"))
+    .description("delete the value at a path")
+    .option("-m, --message <message>", "change message")
+    .action(async (url: string, path: string, o: Common & { message?: string }) => {
+      const s = await withClient(o, c => c.del(url, path, { message: o.message }))
+      print(o, s, () => `heads: ${s.heads.join(",")}`)
+    })
+
+  common(doc.command("show <url>"))
+    .description("print the document, now or --at earlier heads")
+    .option("--at <heads>", "comma-separated change hashes (from doc log)")
+    .action(async (url: string, o: Common & { at?: string }) => {
+      const heads = o.at === undefined ? undefined : parseHeads(o.at)
+      const s = await withClient(o, c => c.show(url, heads))
+      print(o, s, () => summaryText(s))
+    })
+
+  common(doc.command("log <url>"))
+    .description("one line per change, newest first: hash, actor, time, ops, message")
+    .option("--limit <n>", "at most n changes", v => {
+      if (!/^\d+$/.test(v)) throw new FedhubError("INVALID_INPUT", "--limit must be a whole number")
+      return Number(v)
+    })
+    .action(async (url: string, o: Common & { limit?: number }) => {
+      const entries = await withClient(o, c => c.log(url, o.limit))
+      print(o, entries, () => formatLog(entries))
+    })
+
+  common(doc.command("diff <url> <headsA> <headsB>"))
+    .description("readable patches from headsA to headsB")
+    .action(async (url: string, a: string, b: string, o: Common) => {
+      const from = parseHeads(a)
+      const to = parseHeads(b)
+      const patches = await withClient(o, c => c.diff(url, from, to))
+      print(o, patches, () => formatPatches(patches))
+    })
+
+  common(doc.command("conflicts <url>"))
+    .description("every field holding concurrent values, with the values and the actors that wrote them")
+    .action(async (url: string, o: Common) => {
+      const list = await withClient(o, c => c.conflicts(url))
+      print(o, list, () => formatConflicts(list))
+    })
+
+  return doc
+}

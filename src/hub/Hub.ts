@@ -1,0 +1,214 @@
+/**
+ * The composition root for one node: identity, storage, the authenticated sync
+ * endpoint, outgoing links to other hubs, and the document store, wired from config.
+ */
+import type { Server } from "node:http"
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
+import type { PeerId } from "@automerge/automerge-repo"
+import type { Logger } from "pino"
+import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
+import { createRepo } from "../replication/createRepo.ts"
+import { DocStore } from "../replication/DocStore.ts"
+import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
+import { HubClientAdapter, type LinkState } from "../replication/HubClientAdapter.ts"
+import { SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
+import { attachSyncEndpoint } from "../replication/syncEndpoint.ts"
+import { buildDescriptor, signDescriptor } from "../federation/descriptor.ts"
+import type { FederationNode } from "../schema/index.ts"
+import { ensureAdminToken, writePrivate, type HomePaths } from "./home.ts"
+import type { ResolvedConfig } from "./config.ts"
+import type { Repo } from "@automerge/automerge-repo"
+import { FedhubError } from "../errors.ts"
+
+export interface LinkInfo {
+  url: string
+  state: LinkState
+  remoteNodeId?: string
+  lastError?: string
+  metrics: HubClientAdapter["metrics"]
+}
+
+export class Hub {
+  readonly identity: Identity
+  readonly config: ResolvedConfig
+  readonly paths: HomePaths
+  readonly repo: Repo
+  readonly docs: DocStore
+  readonly server: SyncServerAdapter
+  readonly handshake: HandshakeServer
+  readonly adminToken: string
+  readonly log: Logger
+  readonly startedAt = Date.now()
+  #links = new Map<string, HubClientAdapter>()
+  #endpoint?: { close: () => void }
+  #known = new Set<string>()
+  #knownDirty?: NodeJS.Timeout
+  #publicUrl?: string
+  #closed = false
+
+  private constructor(args: {
+    identity: Identity
+    config: ResolvedConfig
+    paths: HomePaths
+    adminToken: string
+    log: Logger
+    known: string[]
+  }) {
+    this.identity = args.identity
+    this.config = args.config
+    this.paths = args.paths
+    this.adminToken = args.adminToken
+    this.log = args.log
+    this.server = new SyncServerAdapter()
+    this.handshake = new HandshakeServer(this.identity)
+    this.repo = createRepo({
+      peerId: this.identity.nodeId,
+      storageDir: args.paths.data,
+      network: [this.server],
+      shareConfig: {
+        // hubs replicate everything to each other; local clients ask by id
+        announce: async peerId => isNodeId(peerId),
+        access: async () => true,
+      },
+    })
+    this.docs = new DocStore(this.repo, { author: this.identity.nodeId })
+    for (const id of args.known) this.#known.add(id)
+    this.repo.on("document", ({ handle }) => this.#remember(handle.documentId))
+    this.server.events.on("refusal", r => this.log.warn({ code: r.code, detail: r.detail, peer: r.principal }, "refused a peer"))
+    this.server.events.on("joined", c => this.log.info({ peer: c.peerId, principal: c.principal.kind }, "peer joined"))
+  }
+
+  /** Opens the hub of a home, creating its identity and admin token on first use. */
+  static async open(paths: HomePaths, config: ResolvedConfig, log: Logger): Promise<Hub> {
+    const identity = (await hasIdentity(paths.home))
+      ? await loadIdentity(paths.home)
+      : await createIdentity(paths.home, { name: config.name })
+    const adminToken = await ensureAdminToken(paths)
+    const known = await readKnown(paths)
+    const hub = new Hub({ identity, config, paths, adminToken, log, known })
+    // reload every document this hub holds, so it is offered to peers again
+    await Promise.allSettled(known.map(id => hub.repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
+    return hub
+  }
+
+  get nodeId(): NodeId {
+    return this.identity.nodeId
+  }
+
+  /** The URL other hubs and clients should dial (set once listening). */
+  get url(): string {
+    if (!this.#publicUrl) throw new FedhubError("INTERNAL", "the hub is not listening yet")
+    return this.#publicUrl
+  }
+
+  /** Mounts /sync on a listening HTTP server and records the hub's public URL. */
+  attach(server: Server, url: string): void {
+    this.#publicUrl = this.config.publicUrl ?? url
+    this.#endpoint = attachSyncEndpoint(server, {
+      adapter: this.server,
+      handshake: this.handshake,
+      adminToken: this.adminToken,
+      maxFrameBytes: this.config.maxFrameBytes,
+      onRefused: (err, req) =>
+        this.log.warn({ code: err.code, detail: err.detail, from: req.socket.remoteAddress }, "refused a sync upgrade"),
+    })
+  }
+
+  /** This hub's signed descriptor (the FederationNode of DESIGN.md). */
+  descriptor(): SignedEnvelope<FederationNode> {
+    const endpoint = syncEndpoint(this.url)
+    return signDescriptor(this.identity, buildDescriptor(this.identity, this.config, { endpoints: [endpoint], startedAt: this.startedAt }))
+  }
+
+  /** Dials another hub and keeps the link up (redialing with backoff) until `hangUp`. */
+  dial(url: string, expectNodeId?: NodeId): HubClientAdapter {
+    const endpoint = syncEndpoint(url)
+    const existing = this.#links.get(endpoint)
+    if (existing) return existing
+    const link = new HubClientAdapter({
+      url: endpoint,
+      auth: { kind: "node", identity: this.identity, expectNodeId },
+      maxFrameBytes: this.config.maxFrameBytes,
+    })
+    link.events.on("state", (state, err) =>
+      this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state"),
+    )
+    this.#links.set(endpoint, link)
+    this.repo.networkSubsystem.addNetworkAdapter(link)
+    return link
+  }
+
+  /** Closes an outgoing link for good. */
+  hangUp(url: string): boolean {
+    const endpoint = syncEndpoint(url)
+    const link = this.#links.get(endpoint)
+    if (!link) return false
+    this.#links.delete(endpoint)
+    this.repo.networkSubsystem.removeNetworkAdapter(link) // disconnects it
+    return true
+  }
+
+  /** Outgoing links and their state. */
+  links(): LinkInfo[] {
+    return [...this.#links.entries()].map(([url, l]) => ({
+      url,
+      state: l.state,
+      remoteNodeId: l.remotePeerId,
+      lastError: l.lastError?.message,
+      metrics: { ...l.metrics },
+    }))
+  }
+
+  /** Peers connected to us (hubs and local clients). */
+  inbound(): { peerId: PeerId; kind: string; since: number }[] {
+    return this.server.connections().map(c => ({ peerId: c.peerId!, kind: c.principal.kind, since: c.openedAt }))
+  }
+
+  /** Stops links and the endpoint, then flushes every pending write to storage. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const url of [...this.#links.keys()]) {
+      try {
+        this.hangUp(url)
+      } catch (e) {
+        this.log.error({ err: e }, "closing a link failed")
+      }
+    }
+    try {
+      this.#endpoint?.close()
+    } catch (e) {
+      this.log.error({ err: e }, "closing the sync endpoint failed")
+    }
+    clearTimeout(this.#knownDirty)
+    await this.#saveKnown().catch(e => this.log.error({ err: e }, "saving the document index failed"))
+    await this.repo.flush().catch(e => this.log.error({ err: e }, "flushing storage failed"))
+    await this.repo.shutdown().catch(e => this.log.error({ err: e }, "repo shutdown failed"))
+  }
+
+  #remember(documentId: string): void {
+    if (this.#known.has(documentId)) return
+    this.#known.add(documentId)
+    if (!this.#knownDirty)
+      this.#knownDirty = setTimeout(() => {
+        this.#knownDirty = undefined
+        void this.#saveKnown().catch(e => this.log.error({ err: e }, "saving the document index failed"))
+      }, 100)
+  }
+
+  async #saveKnown(): Promise<void> {
+    await writePrivate(knownPath(this.paths), JSON.stringify([...this.#known]) + "\n")
+  }
+}
+
+const knownPath = (paths: HomePaths) => join(paths.home, "documents.json")
+
+async function readKnown(paths: HomePaths): Promise<string[]> {
+  try {
+    const list = JSON.parse(await readFile(knownPath(paths), "utf8")) as unknown
+    return Array.isArray(list) ? list.filter((x): x is string => typeof x === "string") : []
+  } catch {
+    return []
+  }
+}

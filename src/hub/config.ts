@@ -1,0 +1,104 @@
+/**
+ * The hub's settings: flags > environment (FEDHUB_*) > config.json in the home >
+ * built-in defaults. Every layer is checked against schemas/config.schema.json.
+ */
+import { readFile } from "node:fs/promises"
+import { FedhubError } from "../errors.ts"
+import { validate, type HubConfig } from "../schema/index.ts"
+import type { HomePaths } from "./home.ts"
+
+/** Every setting with its value decided. */
+export interface ResolvedConfig {
+  name: string
+  host: string
+  port: number
+  peers: string[]
+  logLevel: NonNullable<HubConfig["logLevel"]>
+  maxFrameBytes: number
+  publicUrl?: string
+  type: NonNullable<HubConfig["type"]>
+  federationMode: NonNullable<HubConfig["federationMode"]>
+  dataRetentionDays: number | null
+}
+
+export const DEFAULTS: ResolvedConfig = {
+  name: "fedhub",
+  host: "127.0.0.1",
+  port: 7420,
+  peers: [],
+  logLevel: "info",
+  maxFrameBytes: 64 * 1024 * 1024,
+  type: "hub",
+  federationMode: "open",
+  dataRetentionDays: null,
+}
+
+const ENV: Record<string, keyof HubConfig & string> = {
+  FEDHUB_NAME: "name",
+  FEDHUB_HOST: "host",
+  FEDHUB_PORT: "port",
+  FEDHUB_PEERS: "peers",
+  FEDHUB_LOG_LEVEL: "logLevel",
+  FEDHUB_MAX_FRAME_BYTES: "maxFrameBytes",
+  FEDHUB_PUBLIC_URL: "publicUrl",
+  FEDHUB_TYPE: "type",
+  FEDHUB_FEDERATION_MODE: "federationMode",
+}
+
+const NUMERIC = new Set<string>(["port", "maxFrameBytes", "dataRetentionDays"])
+
+/** Reads FEDHUB_* variables into a partial config (numbers parsed, peers split on commas/spaces). */
+export function configFromEnv(env: NodeJS.ProcessEnv): HubConfig {
+  const out: Record<string, unknown> = {}
+  for (const [name, key] of Object.entries(ENV)) {
+    const raw = env[name]
+    if (raw === undefined || raw === "") continue
+    if (key === "peers") out[key] = raw.split(/[\s,]+/).filter(Boolean)
+    else if (NUMERIC.has(key)) {
+      if (!/^\d+$/.test(raw)) throw new FedhubError("CONFIG_INVALID", `${name} must be a whole number, got ${JSON.stringify(raw)}`)
+      out[key] = Number(raw)
+    } else out[key] = raw
+  }
+  return checked(out, "environment")
+}
+
+/** Reads and checks config.json; a missing file is an empty config. */
+export async function configFromFile(paths: HomePaths): Promise<HubConfig> {
+  let text: string
+  try {
+    text = await readFile(paths.config, "utf8")
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return {}
+    throw e
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (e) {
+    throw new FedhubError("CONFIG_INVALID", `${paths.config} is not JSON: ${(e as Error).message}`)
+  }
+  return checked(raw, paths.config)
+}
+
+function checked(raw: unknown, source: string): HubConfig {
+  try {
+    return validate<HubConfig>("config", raw)
+  } catch (e) {
+    const detail = e instanceof FedhubError ? e.detail : String(e)
+    throw new FedhubError("CONFIG_INVALID", `${source}: ${detail}`)
+  }
+}
+
+/** Merges the layers, highest precedence first is `flags`. */
+export async function resolveConfig(paths: HomePaths, flags: HubConfig = {}, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
+  const file = await configFromFile(paths)
+  const fromEnv = configFromEnv(env)
+  const cleanFlags = checked(dropUndefined(flags), "command line")
+  const merged = { ...DEFAULTS, ...dropUndefined(file), ...dropUndefined(fromEnv), ...cleanFlags } as ResolvedConfig
+  // --peer adds to the configured peers rather than hiding them
+  merged.peers = [...new Set([...(file.peers ?? []), ...(fromEnv.peers ?? []), ...(cleanFlags.peers ?? [])])]
+  return merged
+}
+
+const dropUndefined = <T extends object>(o: T): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T

@@ -1,0 +1,59 @@
+/**
+ * Starting and stopping one hub process's worth of parts; shared by `fedhub start`,
+ * tests and benches so they all run the same thing.
+ */
+import type { Logger } from "pino"
+import { Hub } from "./Hub.ts"
+import { resolveConfig, type ResolvedConfig } from "./config.ts"
+import { claimHome, releaseHome, resolveHome, type HomePaths } from "./home.ts"
+import { createLogger } from "./logger.ts"
+import type { HubConfig } from "../schema/index.ts"
+
+export interface HubServerFactory {
+  (hub: Hub, opts: { host: string; port: number }): Promise<{ url: string; close: () => Promise<void> }>
+}
+
+export interface RunningHub {
+  hub: Hub
+  url: string
+  config: ResolvedConfig
+  paths: HomePaths
+  stop: () => Promise<void>
+}
+
+/**
+ * Opens the hub of a home, serves it, dials its configured peers and claims the home.
+ * `serve` is the HTTP face (api/serveHub), passed in so this layer stays below api/.
+ */
+export async function startHub(
+  serve: HubServerFactory,
+  opts: { home?: string; flags?: HubConfig; env?: NodeJS.ProcessEnv; log?: Logger } = {},
+): Promise<RunningHub> {
+  const paths = resolveHome(opts.home, opts.env ?? process.env)
+  const config = await resolveConfig(paths, opts.flags ?? {}, opts.env ?? process.env)
+  const log = opts.log ?? createLogger(config.logLevel)
+  const hub = await Hub.open(paths, config, log)
+  let listening: { url: string; close: () => Promise<void> }
+  try {
+    listening = await serve(hub, { host: config.host, port: config.port })
+  } catch (e) {
+    await hub.close()
+    throw e
+  }
+  const url = listening.url
+  await claimHome(paths, { pid: process.pid, url, nodeId: hub.nodeId, startedAt: hub.startedAt })
+  for (const peer of config.peers) hub.dial(peer)
+  let stopping: Promise<void> | undefined
+  return {
+    hub,
+    url,
+    config,
+    paths,
+    stop: () =>
+      (stopping ??= (async () => {
+        await listening.close()
+        await releaseHome(paths)
+        log.info("hub stopped")
+      })()),
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Document operations over one Repo, shared by the REST API (through a running hub)
+ * and the CLI's --offline mode (straight from a stopped hub's storage).
+ */
+import * as A from "@automerge/automerge"
+import type { DocHandle, Repo } from "@automerge/automerge-repo"
+import { FedhubError } from "../errors.ts"
+import { parseDocRef } from "./docRef.ts"
+import { changeLog, conflicts, diffDocs, docAt, type ChangeEntry, type ConflictEntry, type Heads, type ReadablePatch } from "./history.ts"
+import { deleteAt, fromPlain, parsePath, setAt, toPlain } from "./docValues.ts"
+
+export interface DocSummary {
+  url: string
+  documentId: string
+  heads: Heads
+  content: unknown
+}
+
+type AnyDoc = Record<string, unknown>
+
+export class DocStore {
+  readonly repo: Repo
+  readonly #findTimeoutMs: number
+  readonly #author: string
+
+  /** `author` is written into every change message this store makes (e.g. the node id). */
+  constructor(repo: Repo, opts: { findTimeoutMs?: number; author: string }) {
+    this.repo = repo
+    this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
+    this.#author = opts.author
+  }
+
+  /** Creates a document from plain JSON (strings become ImmutableString unless `text`). */
+  create(content: unknown = {}, opts: { text?: boolean } = {}): DocSummary {
+    if (typeof content !== "object" || content === null || Array.isArray(content))
+      throw new FedhubError("INVALID_INPUT", "a document's content must be a JSON object")
+    const initial = fromPlain(content, { text: opts.text }) as AnyDoc
+    const options = { message: this.#message("create") }
+    // one first change that carries the content and our message (repo.create would add an empty one)
+    const doc =
+      Object.keys(initial).length === 0
+        ? A.emptyChange(A.init<AnyDoc>(), options)
+        : A.change(A.init<AnyDoc>(), options, d => Object.assign(d, initial))
+    return summarize(this.repo.import<AnyDoc>(A.save(doc)))
+  }
+
+  /** Finds a document by URL or id; DOC_NOT_FOUND if neither storage nor any peer has it. */
+  async find(ref: string): Promise<DocHandle<AnyDoc>> {
+    const { documentId } = parseDocRef(ref)
+    try {
+      return await this.repo.find<AnyDoc>(documentId, { signal: AbortSignal.timeout(this.#findTimeoutMs) })
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e)
+      throw new FedhubError("DOC_NOT_FOUND", `document ${documentId} is not here and no peer has it (${msg})`)
+    }
+  }
+
+  /** The document now, or as it was at `heads`. */
+  async show(ref: string, heads?: Heads): Promise<DocSummary> {
+    const handle = await this.find(ref)
+    const doc = handle.doc()
+    return { ...summarize(handle), content: heads ? docAt(doc, heads) : toPlain(doc), heads: heads ?? A.getHeads(doc) }
+  }
+
+  /** Sets one value at a path (a local write; sync carries it to peers). */
+  async put(ref: string, path: string | (string | number)[], value: unknown, opts: { text?: boolean; message?: string } = {}): Promise<DocSummary> {
+    const handle = await this.find(ref)
+    const segments = parsePath(path)
+    const converted = fromPlain(value, { text: opts.text })
+    handle.change(d => setAt(d, segments, converted), { message: this.#message(opts.message ?? `put ${segments.join(".")}`) })
+    return summarize(handle)
+  }
+
+  /** Deletes the value at a path. */
+  async del(ref: string, path: string | (string | number)[], opts: { message?: string } = {}): Promise<DocSummary> {
+    const handle = await this.find(ref)
+    const segments = parsePath(path)
+    handle.change(d => deleteAt(d, segments), { message: this.#message(opts.message ?? `delete ${segments.join(".")}`) })
+    return summarize(handle)
+  }
+
+  /** A line per change, newest first. */
+  async log(ref: string, limit?: number): Promise<ChangeEntry[]> {
+    return changeLog((await this.find(ref)).doc(), { limit })
+  }
+
+  /** Readable patches that take the document from heads `a` to heads `b`. */
+  async diff(ref: string, a: Heads, b: Heads): Promise<ReadablePatch[]> {
+    return diffDocs((await this.find(ref)).doc(), a, b)
+  }
+
+  /** Every field holding concurrent values (Rule 4: no silent last-writer-wins). */
+  async conflicts(ref: string): Promise<ConflictEntry[]> {
+    return conflicts((await this.find(ref)).doc())
+  }
+
+  #message(what: string): string {
+    return `${what} (by ${this.#author})`
+  }
+}
+
+const summarize = (handle: DocHandle<AnyDoc>): DocSummary => {
+  const doc = handle.doc()
+  return { url: handle.url, documentId: handle.documentId, heads: A.getHeads(doc), content: toPlain(doc) }
+}

@@ -1,0 +1,646 @@
+/**
+ * GENERATED from schemas/*.schema.json by scripts/gen-types.ts. DO NOT EDIT.
+ * Change the schemas, then run `npm run gen:types`.
+ */
+/* eslint-disable */
+
+// api-doc-create
+/**
+ * POST /api/docs: creates a document.
+ */
+export interface DocCreateBody {
+  /**
+   * Initial content of the document (a JSON object).
+   */
+  content?: {
+    [k: string]: unknown
+  }
+  /**
+   * Store string values as collaborative Automerge text instead of atomic strings.
+   */
+  text?: boolean
+}
+
+// api-doc-delete
+/**
+ * DELETE /api/docs/:id (with a body): deletes the value at a path.
+ */
+export interface DocDeleteBody {
+  /**
+   * What to delete.
+   */
+  path: DocPath
+  /**
+   * Change message.
+   */
+  message?: CommitMessage
+}
+
+// api-doc-put
+/**
+ * PUT /api/docs/:id: sets the value at a path.
+ */
+export interface DocPutBody {
+  /**
+   * Where to write.
+   */
+  path: DocPath
+  /**
+   * The value to write: any JSON.
+   */
+  value: unknown
+  /**
+   * Store string values as collaborative Automerge text instead of atomic strings.
+   */
+  text?: boolean
+  /**
+   * Change message.
+   */
+  message?: CommitMessage
+}
+
+// common#NodeId
+/**
+ * A fedhub node id: "fh1" followed by the unpadded lowercase base32 (RFC 4648) of the node's 32-byte ed25519 public key.
+ */
+export type NodeId = string
+
+// common#Base64
+/**
+ * Standard padded base64 (RFC 4648 section 4).
+ */
+export type Base64 = string
+
+// common#PublicKey
+/**
+ * A 32-byte ed25519 public key as standard padded base64 (44 characters).
+ */
+export type PublicKey = string
+
+// common#Signature
+/**
+ * A 64-byte ed25519 signature as standard padded base64 (88 characters).
+ */
+export type Signature = string
+
+// common#Nonce
+/**
+ * 32 random bytes as unpadded base64url (43 characters).
+ */
+export type Nonce = string
+
+// common#TimestampMs
+/**
+ * Milliseconds since the Unix epoch: a non-negative safe integer.
+ */
+export type TimestampMs = number
+
+// common#TrustLevel
+/**
+ * How far a hub trusts a node, weakest first: unknown < basic < verified < trusted < partner.
+ */
+export type TrustLevel = "unknown" | "basic" | "verified" | "trusted" | "partner"
+
+// common#Url
+/**
+ * An absolute ws, wss, http or https URL.
+ */
+export type Url = string
+
+// common#DocPath
+/**
+ * A path into an Automerge document: a non-empty string ("/a/b/0", JSON Pointer style) or a non-empty array of keys (strings) and list indexes (non-negative integers).
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type DocPath = string | (string | number)[]
+
+// common#CommitMessage
+/**
+ * A short message stored with the change, shown in the document history.
+ */
+export type CommitMessage = string
+
+// config
+/**
+ * config.json in a hub home. Every setting is optional; flags and FEDHUB_* variables override it. Unknown keys are errors, so a typo never goes unnoticed.
+ */
+export interface HubConfig {
+  /**
+   * Optional editor hint, e.g. the URL of this schema; ignored.
+   */
+  $schema?: string
+  /**
+   * Human-readable name of the hub.
+   */
+  name?: string
+  /**
+   * Interface to listen on, e.g. "127.0.0.1" or "0.0.0.0".
+   */
+  host?: string
+  /**
+   * TCP port to listen on; 0 picks a free port.
+   */
+  port?: number
+  /**
+   * Hubs to connect to at start (ws, wss, http or https URLs).
+   *
+   * @maxItems 1000
+   */
+  peers?: Url[]
+  /**
+   * Least severe log level written.
+   */
+  logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"
+  /**
+   * Largest WebSocket frame or request body accepted, in bytes.
+   */
+  maxFrameBytes?: number
+  /**
+   * The URL other hubs reach this one at, when it differs from host:port (proxy, NAT).
+   */
+  publicUrl?: Url
+  /**
+   * Kind of node: hub or relay.
+   */
+  type?: "hub" | "relay"
+  /**
+   * Which nodes to federate with.
+   */
+  federationMode?: FederationMode
+  /**
+   * How long data from other nodes is kept (null: forever).
+   */
+  dataRetentionDays?: DataRetentionDays
+}
+
+// endorsement
+/**
+ * The payload of an endorsement envelope: the signer vouches that `subject` holds `subjectPublicKey`, at `level`, between `issuedAt` and `expiresAt`. The issuer is the envelope's signer.
+ */
+export interface Endorsement {
+  /**
+   * The endorsed node.
+   */
+  subject: NodeId
+  /**
+   * The endorsed node's public key (base64); must be the one its id commits to.
+   */
+  subjectPublicKey: PublicKey
+  /**
+   * The trust the issuer grants (usually "verified").
+   */
+  level: TrustLevel
+  /**
+   * Start of validity.
+   */
+  issuedAt: TimestampMs
+  /**
+   * End of validity.
+   */
+  expiresAt: TimestampMs
+}
+
+// federation-node
+/**
+ * A hub's self-description: the payload of its signed node descriptor (purpose "fedhub/node-descriptor/v1", signed by `id`). Signed payloads hold integers only.
+ */
+export interface FederationNode {
+  /**
+   * The node this descriptor describes; it must also be the envelope's signer.
+   */
+  id: NodeId
+  /**
+   * Version of this descriptor: a newer descriptor of the same node has a higher sequence, and replaces older ones.
+   */
+  sequence: number
+  /**
+   * When this descriptor was issued.
+   */
+  issuedAt: TimestampMs
+  /**
+   * Human-readable name of the hub.
+   */
+  name: string
+  /**
+   * What kind of node this is.
+   */
+  type: NodeType
+  /**
+   * The software the node runs.
+   */
+  software: NodeSoftware
+  /**
+   * The node's key and endorsements.
+   */
+  identity: NodeIdentity
+  /**
+   * How to reach the node.
+   */
+  connectivity: NodeConnectivity
+  /**
+   * What the node accepts from peers.
+   */
+  policies: NodePolicies
+  /**
+   * What the node offers.
+   */
+  services: NodeServices
+  /**
+   * Self-reported health when the descriptor was issued.
+   */
+  health: NodeHealth
+  /**
+   * Free descriptive information.
+   */
+  metadata: NodeMetadata
+}
+
+// federation-node#NodeType
+/**
+ * hub: a full node; relay: forwards for nodes that cannot be reached directly; gateway: bridges to another network.
+ */
+export type NodeType = "hub" | "relay" | "gateway"
+
+// federation-node#NodeSoftware
+export interface NodeSoftware {
+  /**
+   * Software name, e.g. "fedhub".
+   */
+  name: string
+  /**
+   * Software version, e.g. "0.1.0".
+   */
+  version: string
+}
+
+// federation-node#NodeIdentity
+export interface NodeIdentity {
+  /**
+   * Base64 of the node's 32-byte ed25519 public key; the node id commits to it.
+   */
+  publicKey: PublicKey
+  /**
+   * Signature algorithm of `publicKey`.
+   */
+  algorithm: "ed25519"
+  /**
+   * Endorsements of this node by other nodes: signed envelopes whose payloads are Endorsements.
+   *
+   * @maxItems 16
+   */
+  certificateChain?: SignedEnvelope[]
+}
+
+// federation-node#NodeEndpoint
+export interface NodeEndpoint {
+  /**
+   * Where peers connect (the sync endpoint).
+   */
+  url: Url
+  /**
+   * ws (frames sealed between hubs) or wss (TLS).
+   */
+  transport: "ws" | "wss"
+  /**
+   * Lower is tried first.
+   */
+  priority: number
+}
+
+// federation-node#NodeConnectivity
+export interface NodeConnectivity {
+  /**
+   * Endpoints peers may dial; empty when the node is only reachable through relays.
+   *
+   * @maxItems 32
+   */
+  endpoints: NodeEndpoint[]
+  /**
+   * Protocol versions spoken, e.g. "fedhub/1".
+   *
+   * @minItems 1
+   * @maxItems 16
+   */
+  protocolVersions: string[]
+  /**
+   * Relays through which the node can be reached.
+   *
+   * @maxItems 16
+   */
+  relayVia?: NodeId[]
+}
+
+// federation-node#FederationMode
+/**
+ * open: federate with any node; allowlist: only listed nodes; blocklist: any node but listed ones.
+ */
+export type FederationMode = "open" | "allowlist" | "blocklist"
+
+// federation-node#DataRetentionDays
+/**
+ * Days replicated data from other nodes is kept; null keeps it forever.
+ */
+export type DataRetentionDays = number | null
+
+// federation-node#NodePolicies
+export interface NodePolicies {
+  /**
+   * Which nodes this node federates with.
+   */
+  federationMode: FederationMode
+  /**
+   * How long data from other nodes is kept (null: forever).
+   */
+  dataRetentionDays: DataRetentionDays
+  /**
+   * Whether the node relays traffic for others.
+   */
+  acceptsRelay: boolean
+  /**
+   * Whether the node refuses unencrypted connections.
+   */
+  requireEncryption: boolean
+  /**
+   * The lowest trust level a peer needs to connect.
+   */
+  minPeerTrust: TrustLevel
+}
+
+// federation-node#Capability
+/**
+ * A service a node offers.
+ */
+export type Capability = "sync" | "directory" | "relay" | "marketplace" | "collaboration" | "discovery"
+
+// federation-node#NodeServices
+export interface NodeServices {
+  /**
+   * Services offered; peers use the intersection of both sides'.
+   */
+  capabilities: Capability[]
+  /**
+   * Most peers the node holds at once.
+   */
+  maxPeers: number
+}
+
+// federation-node#NodeHealth
+export interface NodeHealth {
+  /**
+   * Self-reported status.
+   */
+  status: "healthy" | "degraded" | "offline"
+  /**
+   * When the running process started.
+   */
+  startedAt: TimestampMs
+}
+
+// federation-node#NodeMetadata
+export interface NodeMetadata {
+  /**
+   * What this hub is for.
+   */
+  description?: string
+  /**
+   * Where it runs, e.g. "eu-west".
+   */
+  region?: string
+  /**
+   * Who runs it.
+   */
+  operator?: string
+  /**
+   * Free tags for search.
+   *
+   * @maxItems 32
+   */
+  tags: string[]
+  /**
+   * The operator's web site.
+   */
+  website?: string
+}
+
+// handshake#ChallengeRequest
+/**
+ * Client to server: asks for a server nonce before the WebSocket upgrade.
+ */
+export interface ChallengeRequest {
+  /**
+   * Handshake protocol version.
+   */
+  protocol: "fedhub/1"
+  /**
+   * The connecting node.
+   */
+  clientId: NodeId
+  /**
+   * The client's fresh nonce.
+   */
+  clientNonce: Nonce
+  /**
+   * The sync endpoint the client dialed (normalized ws(s)://host:port/sync); both sides sign it.
+   */
+  endpoint: string
+}
+
+// handshake#ChallengeResponse
+/**
+ * Server to client: its nonce and its signed proof over the transcript.
+ */
+export interface ChallengeResponse {
+  /**
+   * Handshake protocol version.
+   */
+  protocol: "fedhub/1"
+  /**
+   * The server node.
+   */
+  serverId: NodeId
+  /**
+   * The server's fresh nonce.
+   */
+  serverNonce: Nonce
+  /**
+   * The client must present its proof before this time.
+   */
+  expiresAt: TimestampMs
+  /**
+   * The server's signed HandshakeProof.
+   */
+  proof: SignedEnvelope
+}
+
+// handshake#HandshakeProof
+/**
+ * What each side signs (under its own purpose): both node ids, both nonces and the endpoint, so a proof is good once, on one connection, between these two nodes.
+ */
+export interface HandshakeProof {
+  /**
+   * The connecting node.
+   */
+  clientId: NodeId
+  /**
+   * The accepting node.
+   */
+  serverId: NodeId
+  /**
+   * The client's nonce.
+   */
+  clientNonce: Nonce
+  /**
+   * The server's nonce.
+   */
+  serverNonce: Nonce
+  /**
+   * The normalized sync endpoint.
+   */
+  endpoint: string
+  /**
+   * The automerge peerId the client will announce; it must equal its authenticated id.
+   */
+  peerId?: string
+}
+
+// problem
+/**
+ * An RFC 9457 problem+json error response. Extension members are allowed.
+ */
+export interface Problem {
+  /**
+   * URI identifying the problem type, e.g. https://fedhub.dev/errors/SCHEMA_INVALID.
+   */
+  type: string
+  /**
+   * Short summary of the problem type.
+   */
+  title: string
+  /**
+   * The HTTP status code.
+   */
+  status: number
+  /**
+   * What exactly went wrong in this occurrence.
+   */
+  detail: string
+  /**
+   * The stable fedhub error code (see src/errors.ts).
+   */
+  code: string
+  /**
+   * URI reference of this occurrence (usually the request path).
+   */
+  instance?: string
+  [k: string]: unknown
+}
+
+// signed-envelope
+/**
+ * A payload signed by one node for one purpose at one time. The ed25519 signature covers the canonical JSON (RFC 8785) of { v, purpose, signer, time, payload }.
+ */
+export interface SignedEnvelope {
+  /**
+   * Envelope format version.
+   */
+  v: 1
+  /**
+   * Domain separation: what the signature is for (e.g. "fedhub/node-descriptor/v1"). A signature made for one purpose never verifies for another.
+   */
+  purpose: string
+  /**
+   * Node id of the signer; the public key it encodes verifies `sig`.
+   */
+  signer: NodeId
+  /**
+   * When it was signed.
+   */
+  time: TimestampMs
+  /**
+   * The signed fact: any JSON value, integers only (no floats). Its own schema depends on `purpose` and is checked after the signature.
+   */
+  payload: unknown
+  /**
+   * The ed25519 signature over the canonical bytes of everything but `sig`.
+   */
+  sig: Signature
+}
+
+/** Every schema name `validate` takes: a file's short name, or "<file>#<$defs key>". */
+export const SCHEMA_NAMES = [
+  "api-doc-create",
+  "api-doc-delete",
+  "api-doc-put",
+  "common#NodeId",
+  "common#Base64",
+  "common#PublicKey",
+  "common#Signature",
+  "common#Nonce",
+  "common#TimestampMs",
+  "common#TrustLevel",
+  "common#Url",
+  "common#DocPath",
+  "common#CommitMessage",
+  "config",
+  "endorsement",
+  "federation-node",
+  "federation-node#NodeType",
+  "federation-node#NodeSoftware",
+  "federation-node#NodeIdentity",
+  "federation-node#NodeEndpoint",
+  "federation-node#NodeConnectivity",
+  "federation-node#FederationMode",
+  "federation-node#DataRetentionDays",
+  "federation-node#NodePolicies",
+  "federation-node#Capability",
+  "federation-node#NodeServices",
+  "federation-node#NodeHealth",
+  "federation-node#NodeMetadata",
+  "handshake#ChallengeRequest",
+  "handshake#ChallengeResponse",
+  "handshake#HandshakeProof",
+  "problem",
+  "signed-envelope",
+] as const
+
+/** A schema name, e.g. "federation-node" or "handshake#ChallengeRequest". */
+export type SchemaName = (typeof SCHEMA_NAMES)[number]
+
+/** The TypeScript type of the values each schema accepts. */
+export interface SchemaTypes {
+  "api-doc-create": DocCreateBody
+  "api-doc-delete": DocDeleteBody
+  "api-doc-put": DocPutBody
+  "common#NodeId": NodeId
+  "common#Base64": Base64
+  "common#PublicKey": PublicKey
+  "common#Signature": Signature
+  "common#Nonce": Nonce
+  "common#TimestampMs": TimestampMs
+  "common#TrustLevel": TrustLevel
+  "common#Url": Url
+  "common#DocPath": DocPath
+  "common#CommitMessage": CommitMessage
+  config: HubConfig
+  endorsement: Endorsement
+  "federation-node": FederationNode
+  "federation-node#NodeType": NodeType
+  "federation-node#NodeSoftware": NodeSoftware
+  "federation-node#NodeIdentity": NodeIdentity
+  "federation-node#NodeEndpoint": NodeEndpoint
+  "federation-node#NodeConnectivity": NodeConnectivity
+  "federation-node#FederationMode": FederationMode
+  "federation-node#DataRetentionDays": DataRetentionDays
+  "federation-node#NodePolicies": NodePolicies
+  "federation-node#Capability": Capability
+  "federation-node#NodeServices": NodeServices
+  "federation-node#NodeHealth": NodeHealth
+  "federation-node#NodeMetadata": NodeMetadata
+  "handshake#ChallengeRequest": ChallengeRequest
+  "handshake#ChallengeResponse": ChallengeResponse
+  "handshake#HandshakeProof": HandshakeProof
+  problem: Problem
+  "signed-envelope": SignedEnvelope
+}
