@@ -31,6 +31,17 @@ export const ERRORS = {
   HUB_UNREACHABLE: { status: 503, exit: 6, title: "No running hub answered" },
   TIMEOUT: { status: 504, exit: 6, title: "Timed out" },
   INTERNAL: { status: 500, exit: 1, title: "Internal error" },
+  ENDORSEMENT_EXPIRED: { status: 401, exit: 3, title: "Endorsement expired" },
+  ENDORSEMENT_KEY_MISMATCH: { status: 401, exit: 3, title: "Endorsed key is not the one the subject's id commits to" },
+  SELF_ENDORSEMENT: { status: 401, exit: 3, title: "A node cannot endorse itself" },
+  WRONG_SUBJECT: { status: 401, exit: 3, title: "Endorsement names another subject" },
+  UNTRUSTED_ENDORSER: { status: 403, exit: 3, title: "Endorser is not trusted" },
+  ENDORSEMENT_CHAIN_TOO_LONG: { status: 403, exit: 3, title: "Endorsement chain longer than allowed" },
+  DESCRIPTOR_REPLAYED: { status: 409, exit: 3, title: "An older descriptor than one already seen" },
+  BLOCKED: { status: 403, exit: 3, title: "This node is blocked by the hub's administrator" },
+  NOT_ALLOWED: { status: 403, exit: 3, title: "This hub federates only with nodes on its allowlist" },
+  KEY_MISMATCH: { status: 401, exit: 3, title: "The node that answered is not the one announced" },
+  NEGOTIATION_FAILED: { status: 403, exit: 3, title: "The two hubs could not agree on a protocol version, capabilities or policies" },
 } as const satisfies Record<string, { status: number; exit: number; title: string }>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -10,6 +10,7 @@ import { problemHandler, sendProblem } from "./problem.ts"
 import { nodeRoutes } from "./routes/node.ts"
 import { docRoutes } from "./routes/docs.ts"
 import { requireAdmin } from "./auth.ts"
+import { federationRoutes } from "./routes/federation.ts"
 
 export interface Listening {
   url: string
@@ -24,6 +25,7 @@ export function buildApp(hub: Hub): express.Express {
   app.use(express.json({ limit: "4mb" }))
   app.use(nodeRoutes(hub))
   app.use("/api/docs", requireAdmin(hub), docRoutes(hub))
+  app.use("/api", requireAdmin(hub), federationRoutes(hub))
   app.use((req, res) => sendProblem(res, new FedhubError("NOT_FOUND", `no route ${req.method} ${req.path}`)))
   app.use(problemHandler(e => hub.log.error({ err: e }, "unhandled error in a route")))
   return app

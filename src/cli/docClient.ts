@@ -7,8 +7,9 @@ import { createRepo } from "../replication/createRepo.ts"
 import { DocStore, type DocSummary } from "../replication/DocStore.ts"
 import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch } from "../replication/history.ts"
 import { formatHeads } from "../replication/history.ts"
-import { readAdminToken, readRunInfo, resolveHome, type HomePaths } from "../hub/home.ts"
-import { ERRORS, FedhubError, type ErrorCode } from "../errors.ts"
+import { readRunInfo, resolveHome, type HomePaths } from "../hub/home.ts"
+import { FedhubError } from "../errors.ts"
+import { openAdminClient, type AdminClient, type HubTarget } from "./adminClient.ts"
 
 type Path = string | (string | number)[]
 
@@ -24,23 +25,14 @@ export interface DocClient {
   close(): Promise<void>
 }
 
-export interface DocClientOptions {
-  home?: string
-  hub?: string
-  token?: string
+export interface DocClientOptions extends HubTarget {
   offline?: boolean
 }
 
 /** Opens the right client for the flags: --offline storage, or a running hub. */
 export async function openDocClient(opts: DocClientOptions): Promise<DocClient> {
-  const paths = resolveHome(opts.home)
-  if (opts.offline) return openOffline(paths)
-  const run = opts.hub ? undefined : await readRunInfo(paths)
-  const url = opts.hub ?? process.env.FEDHUB_URL ?? run?.url
-  if (!url)
-    throw new FedhubError("HUB_UNREACHABLE", `no hub is running on ${paths.home}: start one, pass --hub URL, or use --offline`)
-  const token = opts.token ?? process.env.FEDHUB_TOKEN ?? (await readAdminToken(paths))
-  return new RestDocClient(url, token)
+  if (opts.offline) return openOffline(resolveHome(opts.home))
+  return new RestDocClient(await openAdminClient(opts))
 }
 
 async function openOffline(paths: HomePaths): Promise<DocClient> {
@@ -50,7 +42,7 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
   const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storageDir: paths.data })
   const store = new DocStore(repo, { author: "fedhub-cli --offline", findTimeoutMs: 2_000 })
   return {
-    create: async (c, o) => store.create(c, o),
+    create: (c, o) => store.create(c, o),
     show: (r, h) => store.show(r, h),
     put: (r, p, v, o) => store.put(r, p, v, o),
     del: (r, p, o) => store.del(r, p, o),
@@ -66,10 +58,11 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
 
 /** Talks to a running hub's /api/docs with the admin token. */
 export class RestDocClient implements DocClient {
-  constructor(
-    readonly baseUrl: string,
-    readonly token: string,
-  ) {}
+  readonly #api: AdminClient
+
+  constructor(api: AdminClient) {
+    this.#api = api
+  }
 
   create(content: unknown, opts: { text?: boolean }): Promise<DocSummary> {
     return this.#call("POST", "", { content, text: opts.text })
@@ -95,24 +88,7 @@ export class RestDocClient implements DocClient {
   }
   async close(): Promise<void> {}
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response
-    try {
-      res = await fetch(`${this.baseUrl}/api/docs${path}`, {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(30_000),
-      })
-    } catch (e) {
-      throw new FedhubError("HUB_UNREACHABLE", `${this.baseUrl}: ${(e as Error).message}`)
-    }
-    const json = (await res.json().catch(() => null)) as unknown
-    if (!res.ok) {
-      const p = json as { code?: string; detail?: string } | null
-      const code = p?.code && p.code in ERRORS ? (p.code as ErrorCode) : "INTERNAL"
-      throw new FedhubError(code, p?.detail ?? `HTTP ${res.status}`)
-    }
-    return json as T
+  #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.#api.call<T>(method, `/docs${path}`, body)
   }
 }

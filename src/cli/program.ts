@@ -9,6 +9,7 @@ import { resolveHome } from "../hub/home.ts"
 import { startHub } from "../hub/startHub.ts"
 import { serveHub } from "../api/server.ts"
 import { docCommand } from "./docCommand.ts"
+import { discoverCommand, endorseCommand, peersCommand, trustCommand } from "./federationCommands.ts"
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
@@ -66,6 +67,10 @@ export function program(): Command {
     })
 
   cli.addCommand(docCommand())
+  cli.addCommand(peersCommand())
+  cli.addCommand(discoverCommand())
+  cli.addCommand(trustCommand())
+  cli.addCommand(endorseCommand())
   return cli
 }
 

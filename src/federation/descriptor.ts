@@ -29,7 +29,7 @@ export interface DescriptorSettings {
 export function buildDescriptor(
   identity: Identity,
   settings: DescriptorSettings,
-  live: { endpoints: string[]; startedAt: number; sequence?: number; issuedAt?: number },
+  live: { endpoints: string[]; startedAt: number; directory?: string; sequence?: number; issuedAt?: number },
 ): FederationNode {
   const issuedAt = live.issuedAt ?? Date.now()
   return {
@@ -44,6 +44,7 @@ export function buildDescriptor(
     connectivity: {
       endpoints: live.endpoints.map((url, i) => ({ url, transport: url.startsWith("wss:") ? "wss" : "ws", priority: i })),
       protocolVersions: PROTOCOL_VERSIONS,
+      ...(live.directory ? { directory: live.directory } : {}),
     },
     policies: {
       federationMode: settings.federationMode,

@@ -20,6 +20,7 @@ import { ensureAdminToken, writePrivate, type HomePaths } from "./home.ts"
 import type { ResolvedConfig } from "./config.ts"
 import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
+import { FederationManager, type LinkSummary } from "../federation/FederationManager.ts"
 
 export interface LinkInfo {
   url: string
@@ -40,6 +41,9 @@ export class Hub {
   readonly adminToken: string
   readonly log: Logger
   readonly startedAt = Date.now()
+  /** Registry, directory, discovery, trust: set by `open`. */
+  federation!: FederationManager
+  #descriptor?: SignedEnvelope<FederationNode>
   #links = new Map<string, HubClientAdapter>()
   #endpoint?: { close: () => void }
   #known = new Set<string>()
@@ -76,7 +80,10 @@ export class Hub {
     for (const id of args.known) this.#known.add(id)
     this.repo.on("document", ({ handle }) => this.#remember(handle.documentId))
     this.server.events.on("refusal", r => this.log.warn({ code: r.code, detail: r.detail, peer: r.principal }, "refused a peer"))
-    this.server.events.on("joined", c => this.log.info({ peer: c.peerId, principal: c.principal.kind }, "peer joined"))
+    this.server.events.on("joined", c => {
+      this.log.info({ peer: c.peerId, principal: c.principal.kind }, "peer joined")
+      if (c.principal.kind === "node") void this.federation.noteProven(c.principal.nodeId).catch(() => {})
+    })
   }
 
   /** Opens the hub of a home, creating its identity and admin token on first use. */
@@ -87,6 +94,27 @@ export class Hub {
     const adminToken = await ensureAdminToken(paths)
     const known = await readKnown(paths)
     const hub = new Hub({ identity, config, paths, adminToken, log, known })
+    hub.federation = await FederationManager.open({
+      identity,
+      repo: hub.repo,
+      registryPath: join(paths.home, "registry.json"),
+      settings: {
+        federationMode: config.federationMode,
+        peerExchangeMinTrust: config.discovery.peerExchangeMinTrust,
+        bootstrap: config.peers,
+        dnsDomains: config.discovery.dnsDomains,
+        dnsServers: config.discovery.dnsServers,
+        mdns: config.discovery.mdns,
+        endorsementTtlMs: config.endorsementTtlDays * 86_400_000,
+      },
+      links: {
+        dial: (url, nodeId) => void hub.dial(url, nodeId),
+        hangUp: nodeId => hub.hangUpNode(nodeId),
+        dropInbound: nodeId => hub.server.dropPeer(nodeId as string as PeerId, "blocked"),
+        linkOf: nodeId => hub.linkOf(nodeId),
+      },
+      log,
+    })
     // reload every document this hub holds, so it is offered to peers again
     await Promise.allSettled(known.map(id => hub.repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
     return hub
@@ -105,11 +133,13 @@ export class Hub {
   /** Mounts /sync on a listening HTTP server and records the hub's public URL. */
   attach(server: Server, url: string): void {
     this.#publicUrl = this.config.publicUrl ?? url
+    this.federation.publishSelf(this.descriptor())
     this.#endpoint = attachSyncEndpoint(server, {
       adapter: this.server,
       handshake: this.handshake,
       adminToken: this.adminToken,
       maxFrameBytes: this.config.maxFrameBytes,
+      admitNode: nodeId => this.federation.admitNode(nodeId),
       onRefused: (err, req) =>
         this.log.warn({ code: err.code, detail: err.detail, from: req.socket.remoteAddress }, "refused a sync upgrade"),
     })
@@ -117,8 +147,14 @@ export class Hub {
 
   /** This hub's signed descriptor (the FederationNode of DESIGN.md). */
   descriptor(): SignedEnvelope<FederationNode> {
-    const endpoint = syncEndpoint(this.url)
-    return signDescriptor(this.identity, buildDescriptor(this.identity, this.config, { endpoints: [endpoint], startedAt: this.startedAt }))
+    if (!this.#descriptor) {
+      const endpoint = syncEndpoint(this.url)
+      this.#descriptor = signDescriptor(
+        this.identity,
+        buildDescriptor(this.identity, this.config, { endpoints: [endpoint], startedAt: this.startedAt, directory: this.federation.directory.url }),
+      )
+    }
+    return this.#descriptor
   }
 
   /** Dials another hub and keeps the link up (redialing with backoff) until `hangUp`. */
@@ -126,14 +162,26 @@ export class Hub {
     const endpoint = syncEndpoint(url)
     const existing = this.#links.get(endpoint)
     if (existing) return existing
+    if (expectNodeId) this.federation.admitNode(expectNodeId)
     const link = new HubClientAdapter({
       url: endpoint,
       auth: { kind: "node", identity: this.identity, expectNodeId },
       maxFrameBytes: this.config.maxFrameBytes,
     })
-    link.events.on("state", (state, err) =>
-      this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state"),
-    )
+    link.events.on("state", (state, err) => {
+      this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state")
+      if (state === "established" && link.remotePeerId) {
+        const remote = link.remotePeerId as string as NodeId
+        try {
+          this.federation.admitNode(remote)
+        } catch (e) {
+          this.log.warn({ peer: endpoint, remote, err: (e as Error).message }, "dialed a node our policy refuses; hanging up")
+          this.hangUp(endpoint)
+          return
+        }
+        void this.federation.noteProven(remote, endpoint.replace(/^ws/, "http").replace(/\/sync$/, "")).catch(() => {})
+      }
+    })
     this.#links.set(endpoint, link)
     this.repo.networkSubsystem.addNetworkAdapter(link)
     return link
@@ -147,6 +195,20 @@ export class Hub {
     this.#links.delete(endpoint)
     this.repo.networkSubsystem.removeNetworkAdapter(link) // disconnects it
     return true
+  }
+
+  /** Hangs up every outgoing link to a node. */
+  hangUpNode(nodeId: NodeId): void {
+    for (const [url, link] of this.#links) if ((link.remotePeerId as string | undefined) === nodeId || link.expectNodeId === nodeId) this.hangUp(url)
+  }
+
+  /** Our link with a node: the outgoing one if any, else its inbound connection. */
+  linkOf(nodeId: NodeId): LinkSummary | undefined {
+    for (const link of this.#links.values())
+      if ((link.remotePeerId as string | undefined) === nodeId || link.expectNodeId === nodeId)
+        return { direction: "outbound", state: link.state, lastError: link.lastError?.detail }
+    const inbound = this.server.connections().find(c => c.peerId === (nodeId as string))
+    return inbound ? { direction: "inbound", state: "established" } : undefined
   }
 
   /** Outgoing links and their state. */
@@ -181,6 +243,7 @@ export class Hub {
     } catch (e) {
       this.log.error({ err: e }, "closing the sync endpoint failed")
     }
+    await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearTimeout(this.#knownDirty)
     await this.#saveKnown().catch(e => this.log.error({ err: e }, "saving the document index failed"))
     await this.repo.flush().catch(e => this.log.error({ err: e }, "flushing storage failed"))

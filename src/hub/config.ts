@@ -19,6 +19,9 @@ export interface ResolvedConfig {
   type: NonNullable<HubConfig["type"]>
   federationMode: NonNullable<HubConfig["federationMode"]>
   dataRetentionDays: number | null
+  discovery: Required<Pick<NonNullable<HubConfig["discovery"]>, "dnsDomains" | "mdns" | "peerExchangeMinTrust" | "intervalMs">> &
+    Pick<NonNullable<HubConfig["discovery"]>, "dnsServers">
+  endorsementTtlDays: number
 }
 
 export const DEFAULTS: ResolvedConfig = {
@@ -31,6 +34,8 @@ export const DEFAULTS: ResolvedConfig = {
   type: "hub",
   federationMode: "open",
   dataRetentionDays: null,
+  discovery: { dnsDomains: [], mdns: false, peerExchangeMinTrust: "basic", intervalMs: 0 },
+  endorsementTtlDays: 365,
 }
 
 const ENV: Record<string, keyof HubConfig & string> = {
@@ -59,6 +64,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): HubConfig {
       out[key] = Number(raw)
     } else out[key] = raw
   }
+  const discovery: Record<string, unknown> = {}
+  if (env.FEDHUB_DNS_DOMAINS) discovery.dnsDomains = env.FEDHUB_DNS_DOMAINS.split(/[\s,]+/).filter(Boolean)
+  if (env.FEDHUB_DNS_SERVERS) discovery.dnsServers = env.FEDHUB_DNS_SERVERS.split(/[\s,]+/).filter(Boolean)
+  if (env.FEDHUB_MDNS) discovery.mdns = /^(1|true|yes|on)$/i.test(env.FEDHUB_MDNS)
+  if (Object.keys(discovery).length > 0) out.discovery = discovery
   return checked(out, "environment")
 }
 
@@ -95,6 +105,7 @@ export async function resolveConfig(paths: HomePaths, flags: HubConfig = {}, env
   const fromEnv = configFromEnv(env)
   const cleanFlags = checked(dropUndefined(flags), "command line")
   const merged = { ...DEFAULTS, ...dropUndefined(file), ...dropUndefined(fromEnv), ...cleanFlags } as ResolvedConfig
+  merged.discovery = { ...DEFAULTS.discovery, ...file.discovery, ...fromEnv.discovery, ...cleanFlags.discovery }
   // --peer adds to the configured peers rather than hiding them
   merged.peers = [...new Set([...(file.peers ?? []), ...(fromEnv.peers ?? []), ...(cleanFlags.peers ?? [])])]
   return merged

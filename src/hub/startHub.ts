@@ -43,6 +43,13 @@ export async function startHub(
   const url = listening.url
   await claimHome(paths, { pid: process.pid, url, nodeId: hub.nodeId, startedAt: hub.startedAt })
   for (const peer of config.peers) hub.dial(peer)
+  for (const n of hub.federation.registry.list()) if (n.manual && !n.blocked && n.url) hub.dial(n.url, n.nodeId)
+  const discovery = config.discovery
+  const discoverNow = () =>
+    void hub.federation.discover().catch(e => log.warn({ err: (e as Error).message }, "discovery failed"))
+  if (discovery.dnsDomains.length > 0 || discovery.mdns) discoverNow()
+  const timer = discovery.intervalMs > 0 ? setInterval(discoverNow, discovery.intervalMs) : undefined
+  timer?.unref()
   let stopping: Promise<void> | undefined
   return {
     hub,
@@ -51,6 +58,7 @@ export async function startHub(
     paths,
     stop: () =>
       (stopping ??= (async () => {
+        clearInterval(timer)
         await listening.close()
         await releaseHome(paths)
         log.info("hub stopped")

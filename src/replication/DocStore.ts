@@ -30,8 +30,12 @@ export class DocStore {
     this.#author = opts.author
   }
 
-  /** Creates a document from plain JSON (strings become ImmutableString unless `text`). */
-  create(content: unknown = {}, opts: { text?: boolean } = {}): DocSummary {
+  /**
+   * Creates a document from plain JSON (strings become ImmutableString unless `text`).
+   * Like every write here, it resolves once the change is on disk: an acknowledged
+   * write survives a crash.
+   */
+  async create(content: unknown = {}, opts: { text?: boolean } = {}): Promise<DocSummary> {
     if (typeof content !== "object" || content === null || Array.isArray(content))
       throw new FedhubError("INVALID_INPUT", "a document's content must be a JSON object")
     const initial = fromPlain(content, { text: opts.text }) as AnyDoc
@@ -41,7 +45,7 @@ export class DocStore {
       Object.keys(initial).length === 0
         ? A.emptyChange(A.init<AnyDoc>(), options)
         : A.change(A.init<AnyDoc>(), options, d => Object.assign(d, initial))
-    return summarize(this.repo.import<AnyDoc>(A.save(doc)))
+    return this.#durable(this.repo.import<AnyDoc>(A.save(doc)))
   }
 
   /** Finds a document by URL or id; DOC_NOT_FOUND if neither storage nor any peer has it. */
@@ -68,7 +72,7 @@ export class DocStore {
     const segments = parsePath(path)
     const converted = fromPlain(value, { text: opts.text })
     handle.change(d => setAt(d, segments, converted), { message: this.#message(opts.message ?? `put ${segments.join(".")}`) })
-    return summarize(handle)
+    return this.#durable(handle)
   }
 
   /** Deletes the value at a path. */
@@ -76,7 +80,7 @@ export class DocStore {
     const handle = await this.find(ref)
     const segments = parsePath(path)
     handle.change(d => deleteAt(d, segments), { message: this.#message(opts.message ?? `delete ${segments.join(".")}`) })
-    return summarize(handle)
+    return this.#durable(handle)
   }
 
   /** A line per change, newest first. */
@@ -92,6 +96,11 @@ export class DocStore {
   /** Every field holding concurrent values (Rule 4: no silent last-writer-wins). */
   async conflicts(ref: string): Promise<ConflictEntry[]> {
     return conflicts((await this.find(ref)).doc())
+  }
+
+  async #durable(handle: DocHandle<AnyDoc>): Promise<DocSummary> {
+    await this.repo.flush([handle.documentId])
+    return summarize(handle)
   }
 
   #message(what: string): string {

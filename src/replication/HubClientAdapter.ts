@@ -1,18 +1,50 @@
 /**
  * The dialing side of /sync: an automerge-repo NetworkAdapter for one remote hub.
- * Each (re)connection runs a fresh handshake (nonces are single-use), then speaks
- * the automerge-repo WebSocket protocol; lost links are redialed with exponential
- * backoff and jitter until `disconnect()`.
+ * Each (re)connection runs a fresh handshake (nonces are single-use, the offer is
+ * negotiated again), then speaks the automerge-repo WebSocket protocol; lost links
+ * are redialed with exponential backoff and jitter until `disconnect()`.
+ *
+ * Link health: while up, a WebSocket ping goes out every heartbeat interval and its
+ * pong measures the round trip. Missed pongs in a row turn the link "degraded", then
+ * (at `offlineAfter`) the socket is dropped and redialed:
+ *
+ *   idle → establishing → established ⇄ degraded → offline → establishing → …
+ *                                                  (any) → closed (disconnect)
  */
 import { EventEmitter } from "node:events"
 import { NetworkAdapter, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo/slim"
 import WebSocket from "ws"
 import type { Identity, NodeId } from "../identity/index.ts"
-import { FedhubError, toFedhubError } from "../errors.ts"
+import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import { decodeFrame, encodeFrame, isError, isPeer, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
-import { performHandshake, PROOF_HEADER, syncEndpoint } from "./handshake.ts"
+import {
+  performHandshake,
+  PROOF_HEADER,
+  refusalError,
+  syncEndpoint,
+  type Agreement,
+  type CheckAgreementFn,
+  type Offer,
+} from "./handshake.ts"
 
-export type LinkState = "idle" | "establishing" | "established" | "offline" | "closed"
+export type LinkState = "idle" | "establishing" | "established" | "degraded" | "offline" | "closed"
+
+/** The states in which the link is up and carries messages. */
+export const isUp = (state: LinkState): boolean => state === "established" || state === "degraded"
+
+export interface HeartbeatOptions {
+  /** A ping every this many ms while the link is up. */
+  intervalMs: number
+  /** Missed pongs in a row that make the link "degraded". */
+  degradedAfter: number
+  /** Missed pongs in a row after which the socket is dropped and redialed ("offline"). */
+  offlineAfter: number
+}
+
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 5_000, degradedAfter: 1, offlineAfter: 3 }
+
+/** Weight of the newest round trip in `latencyEwmaMs`. */
+export const LATENCY_EWMA_ALPHA = 0.2
 
 export interface BackoffOptions {
   initialMs: number
@@ -37,8 +69,13 @@ export interface HubClientOptions {
   url: string
   auth: HubClientAuth
   backoff?: Partial<BackoffOptions>
+  heartbeat?: Partial<HeartbeatOptions>
   maxFrameBytes?: number
   handshakeTimeoutMs?: number
+  /** Node auth: what we offer in each handshake (federation/negotiation.ts builds it). */
+  offer?: Offer
+  /** Node auth: checks the agreement the server signed; throw to refuse the link. */
+  checkAgreement?: CheckAgreementFn
 }
 
 export interface LinkMetrics {
@@ -46,27 +83,80 @@ export interface LinkMetrics {
   messagesOut: number
   bytesIn: number
   bytesOut: number
+  /** Failed dials and refusals, lost links, bad frames, missed pongs. */
   errors: number
+  /** Times the link was established. */
+  connects: number
+  pingsSent: number
+  pongsReceived: number
+  missedPongs: number
+  /** Round trip of the latest answered ping (ms), null before the first. */
+  latencyMs: number | null
+  /** Exponentially weighted moving average of the round trips (ms). */
+  latencyEwmaMs: number | null
+}
+
+/** A link's health at a glance (`HubClientAdapter.health()`). */
+export interface LinkHealth {
+  state: LinkState
+  /** When the current state began (ms since the epoch). */
+  since: number
+  /** Share of the time since the first `connect()` spent established or degraded, 0–100. */
+  uptimePct: number
+  /** errors / (messagesIn + messagesOut + errors), 0–1. */
+  errorRate: number
+  /** Missed pongs while up, failed dials while down; 0 once a pong or a connection succeeds. */
+  consecutiveFailures: number
+  latencyMs: number | null
+  latencyEwmaMs: number | null
+  lastError: { code: ErrorCode; detail: string; at: number } | null
   connects: number
 }
 
 interface LinkEvents {
   state: [LinkState, FedhubError | undefined]
+  /** A pong came back: its round trip in ms. */
+  pong: [number]
 }
 
 export class HubClientAdapter extends NetworkAdapter {
   readonly events = new EventEmitter<LinkEvents>()
   readonly endpoint: string
-  readonly metrics: LinkMetrics = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, connects: 0 }
+  readonly metrics: LinkMetrics = {
+    messagesIn: 0,
+    messagesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    errors: 0,
+    connects: 0,
+    pingsSent: 0,
+    pongsReceived: 0,
+    missedPongs: 0,
+    latencyMs: null,
+    latencyEwmaMs: null,
+  }
   state: LinkState = "idle"
   lastError?: FedhubError
   remotePeerId?: PeerId
+  /** What the server and we agreed in the latest handshake (node auth with a negotiating server). */
+  agreement?: Agreement
   readonly #opts: HubClientOptions
   readonly #backoff: BackoffOptions
+  readonly #heartbeat: HeartbeatOptions
   #socket?: WebSocket
   #attempt = 0
   #timer?: NodeJS.Timeout
   #stopped = false
+  // health
+  #beat?: NodeJS.Timeout
+  #pings = new Map<number, number>() // seq → sent at (performance.now())
+  #pingSeq = 0
+  #failures = 0
+  #lastErrorAt = 0
+  #firstConnectAt?: number
+  #since = Date.now()
+  #upSince = 0
+  #upMs = 0
   #ready = false
   #readyResolve!: () => void
   #readyPromise = new Promise<void>(r => (this.#readyResolve = r))
@@ -75,7 +165,32 @@ export class HubClientAdapter extends NetworkAdapter {
     super()
     this.#opts = opts
     this.#backoff = { ...DEFAULT_BACKOFF, ...opts.backoff }
+    this.#heartbeat = { ...DEFAULT_HEARTBEAT, ...opts.heartbeat }
     this.endpoint = syncEndpoint(opts.url)
+  }
+
+  /** The link's health now: state, uptime, error rate, failures in a row, latency. */
+  health(now = Date.now()): LinkHealth {
+    const m = this.metrics
+    const upMs = this.#upMs + (isUp(this.state) ? now - this.#upSince : 0)
+    const span = this.#firstConnectAt === undefined ? 0 : now - this.#firstConnectAt
+    const traffic = m.messagesIn + m.messagesOut + m.errors
+    return {
+      state: this.state,
+      since: this.#since,
+      uptimePct: span > 0 ? Math.min(100, Math.round((upMs / span) * 10_000) / 100) : 0,
+      errorRate: traffic > 0 ? m.errors / traffic : 0,
+      consecutiveFailures: this.#failures,
+      latencyMs: m.latencyMs,
+      latencyEwmaMs: m.latencyEwmaMs,
+      lastError: this.lastError ? { code: this.lastError.code, detail: this.lastError.detail, at: this.#lastErrorAt } : null,
+      connects: m.connects,
+    }
+  }
+
+  /** The node this link must reach, when the dialer named one. */
+  get expectNodeId(): NodeId | undefined {
+    return this.#opts.auth.kind === "node" ? this.#opts.auth.expectNodeId : undefined
   }
 
   isReady(): boolean {
@@ -93,13 +208,14 @@ export class HubClientAdapter extends NetworkAdapter {
     this.peerId = peerId
     this.peerMetadata = peerMetadata ?? {}
     this.#stopped = false
+    this.#firstConnectAt ??= Date.now()
     clearTimeout(this.#timer)
     void this.#dial()
   }
 
   send(message: Message): void {
     const socket = this.#socket
-    if (!socket || socket.readyState !== WebSocket.OPEN || this.state !== "established") return
+    if (!socket || socket.readyState !== WebSocket.OPEN || !isUp(this.state)) return
     if (message.data && message.data.byteLength === 0) throw new Error("Tried to send a zero-length message")
     this.#sendFrame(socket, message)
   }
@@ -107,6 +223,7 @@ export class HubClientAdapter extends NetworkAdapter {
   disconnect(): void {
     this.#stopped = true
     clearTimeout(this.#timer)
+    this.#stopHeartbeat()
     const socket = this.#socket
     this.#socket = undefined
     if (socket) {
@@ -127,12 +244,21 @@ export class HubClientAdapter extends NetworkAdapter {
       let url = this.endpoint
       const { auth } = this.#opts
       if (auth.kind === "node") {
-        const hs = await performHandshake(auth.identity, this.endpoint, {
-          expectServerId: auth.expectNodeId,
-          timeoutMs: this.#opts.handshakeTimeoutMs,
-        })
+        let hs: Awaited<ReturnType<typeof performHandshake>>
+        try {
+          hs = await performHandshake(auth.identity, this.endpoint, {
+            expectServerId: auth.expectNodeId,
+            timeoutMs: this.#opts.handshakeTimeoutMs,
+            offer: this.#opts.offer,
+            checkAgreement: this.#opts.checkAgreement,
+          })
+        } catch (e) {
+          this.agreement = undefined
+          throw e
+        }
         headers[PROOF_HEADER] = hs.proof
         this.remotePeerId = hs.serverId as string as PeerId
+        this.agreement = hs.agreement
       } else {
         url = `${this.endpoint}?token=${encodeURIComponent(auth.token)}`
       }
@@ -150,10 +276,7 @@ export class HubClientAdapter extends NetworkAdapter {
     socket.on("unexpected-response", (_req, res) => {
       let body = ""
       res.on("data", (c: Buffer) => (body += c.toString()))
-      res.on("end", () => {
-        const detail = safeDetail(body) ?? `HTTP ${res.statusCode}`
-        this.#failed(new FedhubError(res.statusCode === 403 ? "FORBIDDEN" : "UNAUTHORIZED", detail))
-      })
+      res.on("end", () => this.#failed(refusalError(res.statusCode ?? 0, parseProblem(body), "upgrade refused")))
       res.on("error", () => this.#failed(new FedhubError("UNAUTHORIZED", `HTTP ${res.statusCode}`)))
     })
     socket.on("open", () => {
@@ -193,18 +316,20 @@ export class HubClientAdapter extends NetworkAdapter {
       }
       this.remotePeerId = message.senderId
       this.#attempt = 0
+      this.#failures = 0
       this.metrics.connects++
       this.#setState("established")
+      this.#startHeartbeat(socket)
       this.#markReady()
       this.emit("peer-candidate", { peerId: message.senderId, peerMetadata: message.peerMetadata ?? {} })
       return
     }
     if (isError(message)) {
-      this.lastError = new FedhubError("FORBIDDEN", message.message)
+      this.#noteError(new FedhubError("FORBIDDEN", message.message))
       this.metrics.errors++
       return
     }
-    if (this.state !== "established") return
+    if (!isUp(this.state)) return
     if (message.senderId !== this.remotePeerId && message.type !== "ephemeral") {
       this.metrics.errors++
       return
@@ -221,6 +346,7 @@ export class HubClientAdapter extends NetworkAdapter {
 
   #failed(error: FedhubError): void {
     if (this.#stopped) return
+    this.#stopHeartbeat()
     const socket = this.#socket
     this.#socket = undefined
     if (socket) {
@@ -229,7 +355,8 @@ export class HubClientAdapter extends NetworkAdapter {
       socket.terminate()
     }
     this.metrics.errors++
-    this.lastError = error
+    this.#failures++
+    this.#noteError(error)
     this.#lost()
     this.#setState("offline", error)
     this.#markReady() // the repo must not wait forever for a peer that is down
@@ -239,12 +366,77 @@ export class HubClientAdapter extends NetworkAdapter {
   }
 
   #lost(): void {
-    if (this.state === "established" && this.remotePeerId) this.emit("peer-disconnected", { peerId: this.remotePeerId })
+    if (isUp(this.state) && this.remotePeerId) this.emit("peer-disconnected", { peerId: this.remotePeerId })
+  }
+
+  #noteError(error: FedhubError): void {
+    this.lastError = error
+    this.#lastErrorAt = Date.now()
+  }
+
+  #startHeartbeat(socket: WebSocket): void {
+    this.#stopHeartbeat()
+    socket.on("pong", (data: Buffer) => this.#pong(socket, data))
+    this.#beat = setInterval(() => this.#tick(socket), this.#heartbeat.intervalMs)
+    this.#beat.unref()
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#beat)
+    this.#beat = undefined
+    this.#pings.clear()
+  }
+
+  /** One heartbeat: count the previous ping if it went unanswered, then ping again. */
+  #tick(socket: WebSocket): void {
+    if (socket !== this.#socket) return this.#stopHeartbeat()
+    const { intervalMs, degradedAfter, offlineAfter } = this.#heartbeat
+    if (this.#pings.has(this.#pingSeq)) {
+      this.metrics.missedPongs++
+      const missed = this.#failures + 1
+      const error = new FedhubError("TIMEOUT", `no pong for ${missed} heartbeat${missed === 1 ? "" : "s"} in a row (every ${intervalMs} ms)`)
+      if (missed >= offlineAfter) return this.#failed(error) // counts the error and the failure
+      this.#failures = missed
+      this.metrics.errors++
+      this.#noteError(error)
+      if (missed >= degradedAfter) this.#setState("degraded", error)
+    }
+    const seq = ++this.#pingSeq
+    this.#pings.set(seq, performance.now())
+    // remember only the pings a late pong could still answer
+    for (const old of this.#pings.keys()) if (old <= seq - offlineAfter - 1) this.#pings.delete(old)
+    try {
+      socket.ping(Buffer.from(String(seq)))
+      this.metrics.pingsSent++
+    } catch {
+      // closing; the 'close' handler redials
+    }
+  }
+
+  #pong(socket: WebSocket, data: Buffer): void {
+    if (socket !== this.#socket) return
+    const seq = Number(data.toString())
+    const sentAt = this.#pings.get(seq)
+    if (sentAt === undefined) return // not a ping of ours (or one we gave up on)
+    // a pong also answers every earlier ping still waiting
+    for (const old of this.#pings.keys()) if (old <= seq) this.#pings.delete(old)
+    const rtt = Math.round((performance.now() - sentAt) * 1000) / 1000
+    const m = this.metrics
+    m.pongsReceived++
+    m.latencyMs = rtt
+    m.latencyEwmaMs = m.latencyEwmaMs === null ? rtt : Math.round((m.latencyEwmaMs + LATENCY_EWMA_ALPHA * (rtt - m.latencyEwmaMs)) * 1000) / 1000
+    this.#failures = 0
+    if (this.state === "degraded") this.#setState("established")
+    this.events.emit("pong", rtt)
   }
 
   #setState(state: LinkState, error?: FedhubError): void {
     if (this.state === state) return
+    const now = Date.now()
+    if (isUp(this.state) && !isUp(state)) this.#upMs += now - this.#upSince
+    if (!isUp(this.state) && isUp(state)) this.#upSince = now
     this.state = state
+    this.#since = now
     this.events.emit("state", state, error)
   }
 
@@ -255,11 +447,11 @@ export class HubClientAdapter extends NetworkAdapter {
   }
 }
 
-const safeDetail = (body: string): string | undefined => {
+/** The problem+json body of a refused upgrade, or its first bytes as the detail. */
+const parseProblem = (body: string): unknown => {
   try {
-    const parsed = JSON.parse(body) as { detail?: unknown; code?: unknown }
-    return typeof parsed.detail === "string" ? `${String(parsed.code ?? "")} ${parsed.detail}`.trim() : undefined
+    return JSON.parse(body) as unknown
   } catch {
-    return body.slice(0, 200) || undefined
+    return body ? { detail: body.slice(0, 200) } : null
   }
 }

@@ -42,6 +42,10 @@ export interface ServerConnection {
   messagesOut: number
   bytesIn: number
   bytesOut: number
+  /** Round trip of the latest keepalive ping (ms), null before the first pong. */
+  latencyMs: number | null
+  /** When the latest keepalive ping went out (performance.now()). */
+  pingSentAt?: number
 }
 
 interface ServerEvents {
@@ -96,6 +100,7 @@ export class SyncServerAdapter extends NetworkAdapter {
       messagesOut: 0,
       bytesIn: 0,
       bytesOut: 0,
+      latencyMs: null,
     }
     this.#connections.add(conn)
     socket.on("message", (data, isBinary) => {
@@ -110,7 +115,10 @@ export class SyncServerAdapter extends NetworkAdapter {
         this.#refuse(conn, err.code, err.detail, err.code === "PEER_ID_MISMATCH" ? CLOSE.PEER_ID_MISMATCH : CLOSE.PROTOCOL)
       }
     })
-    socket.on("pong", () => (conn.alive = true))
+    socket.on("pong", () => {
+      conn.alive = true
+      if (conn.pingSentAt !== undefined) conn.latencyMs = Math.round((performance.now() - conn.pingSentAt) * 1000) / 1000
+    })
     socket.on("error", () => {}) // 'close' follows; an error must not crash the hub
     socket.on("close", (code, reason) => {
       if (code === 1009) this.#count(conn, "FRAME_TOO_LARGE", `frame over the limit (${reason.toString()})`)
@@ -236,6 +244,7 @@ export class SyncServerAdapter extends NetworkAdapter {
       }
       conn.alive = false
       try {
+        conn.pingSentAt = performance.now()
         conn.socket.ping()
       } catch {
         // closed between the check and the ping

@@ -2,8 +2,15 @@
  * The hub-to-hub handshake (docs/PROTOCOL.md): both sides contribute a nonce and
  * each signs both node ids, both nonces and the endpoint, so a proof can be used
  * once, on one connection, between these two nodes only.
+ *
+ * Negotiation rides on it: the client's challenge may carry an Offer; a server
+ * given a `negotiate` callback answers with an Agreement inside its signed proof
+ * (or refuses the challenge), and the client checks it with `checkAgreement` and
+ * signs it back. The policy itself lives in federation/negotiation.ts (layer 3),
+ * injected by the hub; this layer only carries and binds it.
  */
 import {
+  canonicalJson,
   isNodeId,
   randomNonce,
   signEnvelope,
@@ -12,8 +19,15 @@ import {
   type NodeId,
   type SignedEnvelope,
 } from "../identity/index.ts"
-import { FedhubError } from "../errors.ts"
-import { validate, type ChallengeRequest, type ChallengeResponse, type HandshakeProof } from "../schema/index.ts"
+import { ERRORS, FedhubError, type ErrorCode } from "../errors.ts"
+import {
+  validate,
+  type Agreement,
+  type ChallengeRequest,
+  type ChallengeResponse,
+  type HandshakeProof,
+  type Offer,
+} from "../schema/index.ts"
 
 export const HANDSHAKE_PROTOCOL = "fedhub/1"
 export const SERVER_PROOF_PURPOSE = "fedhub/handshake/server/v1"
@@ -25,7 +39,29 @@ export const CHALLENGE_SUFFIX = "/challenge"
 
 /** What both sides sign, each under its own purpose (schemas/handshake.schema.json). */
 export type HandshakeTranscript = HandshakeProof
-export type { ChallengeRequest, ChallengeResponse }
+export type { Agreement, ChallengeRequest, ChallengeResponse, Offer }
+
+/** The link being negotiated, as both callbacks see it. */
+export interface NegotiatedLink {
+  /** The normalized sync endpoint the client dialed (and both sides sign). */
+  endpoint: string
+  /** True for wss:// (TLS); plain ws:// is not encrypted. */
+  encrypted: boolean
+}
+
+/**
+ * The server's negotiation: returns the Agreement for this client's offer (undefined
+ * when the client sent none) or throws (NEGOTIATION_FAILED) to refuse the challenge.
+ */
+export type NegotiateFn = (clientId: NodeId, offer: Offer | undefined, link: NegotiatedLink) => Agreement
+
+/**
+ * The client's check of the agreement the server signed (undefined when the server
+ * does not negotiate); throw (NEGOTIATION_FAILED) to refuse the connection.
+ */
+export type CheckAgreementFn = (agreement: Agreement | undefined, serverId: NodeId, link: NegotiatedLink) => void
+
+const linkOf = (endpoint: string): NegotiatedLink => ({ endpoint, encrypted: endpoint.startsWith("wss:") })
 
 export interface HandshakeLimits {
   /** How far a proof's time may be from ours, either way (ms). */
@@ -37,6 +73,11 @@ export interface HandshakeLimits {
 }
 
 export const DEFAULT_LIMITS: HandshakeLimits = { skewMs: 30_000, challengeTtlMs: 30_000, maxPending: 10_000 }
+
+export interface HandshakeServerOptions extends Partial<HandshakeLimits> {
+  /** Negotiates each challenge; without it the server signs no agreement. */
+  negotiate?: NegotiateFn
+}
 
 /** Normalizes a dialed URL to the sync endpoint both sides sign: ws(s)://host:port/sync. */
 export function syncEndpoint(url: string): string {
@@ -56,12 +97,16 @@ export function syncEndpoint(url: string): string {
 export const challengeUrl = (endpoint: string): string =>
   endpoint.replace(/^ws/, "http") + CHALLENGE_SUFFIX
 
+const sameAgreement = (a: Agreement | undefined, b: Agreement | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : canonicalJson(a) === canonicalJson(b)
+
 const sameTranscript = (a: HandshakeTranscript, b: HandshakeTranscript): boolean =>
   a.clientId === b.clientId &&
   a.serverId === b.serverId &&
   a.clientNonce === b.clientNonce &&
   a.serverNonce === b.serverNonce &&
-  a.endpoint === b.endpoint
+  a.endpoint === b.endpoint &&
+  sameAgreement(a.agreement, b.agreement)
 
 /**
  * The server half: issues signed challenges and checks the proofs that come back.
@@ -70,12 +115,21 @@ const sameTranscript = (a: HandshakeTranscript, b: HandshakeTranscript): boolean
 export class HandshakeServer {
   readonly #identity: Identity
   readonly #limits: HandshakeLimits
+  readonly #negotiate: NegotiateFn | undefined
   #pending = new Map<string, { transcript: HandshakeTranscript; expiresAt: number }>()
   #used = new Map<string, number>() // nonce → forget-after time
+  #agreements = new Map<NodeId, Agreement>() // node → agreement of its latest proven handshake
 
-  constructor(identity: Identity, limits: Partial<HandshakeLimits> = {}) {
+  constructor(identity: Identity, opts: HandshakeServerOptions = {}) {
+    const { negotiate, ...limits } = opts
     this.#identity = identity
     this.#limits = { ...DEFAULT_LIMITS, ...limits }
+    this.#negotiate = negotiate
+  }
+
+  /** The agreement of `nodeId`'s latest successful handshake, if this server negotiates. */
+  agreementFor(nodeId: NodeId): Agreement | undefined {
+    return this.#agreements.get(nodeId)
   }
 
   /** Answers a client's challenge request with our nonce and our signed half. */
@@ -87,12 +141,15 @@ export class HandshakeServer {
       throw new FedhubError("UNAUTHORIZED", `endpoint ${req.endpoint} names another host than ${host}`)
     if (this.#used.has(req.clientNonce)) throw new FedhubError("NONCE_REPLAYED", "client nonce already used")
     this.#used.set(req.clientNonce, now + this.#limits.challengeTtlMs + this.#limits.skewMs)
+    // throws (NEGOTIATION_FAILED) to refuse; the HTTP layer answers with its problem+json
+    const agreement = this.#negotiate?.(req.clientId as NodeId, req.offer, linkOf(req.endpoint))
     const transcript: HandshakeTranscript = {
       clientId: req.clientId,
       serverId: this.#identity.nodeId,
       clientNonce: req.clientNonce,
       serverNonce: randomNonce(),
       endpoint: req.endpoint,
+      ...(agreement ? { agreement } : {}),
     }
     const expiresAt = now + this.#limits.challengeTtlMs
     this.#pending.set(transcript.serverNonce, { transcript, expiresAt })
@@ -106,6 +163,7 @@ export class HandshakeServer {
       serverNonce: transcript.serverNonce,
       expiresAt,
       proof: signEnvelope(this.#identity, SERVER_PROOF_PURPOSE, transcript, now),
+      ...(agreement ? { agreement } : {}),
     }
   }
 
@@ -141,6 +199,12 @@ export class HandshakeServer {
     if (pending.expiresAt < now) throw new FedhubError("STALE_TIMESTAMP", "challenge expired")
     if (!sameTranscript(pending.transcript, verified.payload))
       throw new FedhubError("UNAUTHORIZED", "proof does not match the challenge it answers")
+    const { agreement } = pending.transcript
+    if (agreement) {
+      this.#agreements.delete(verified.signer)
+      this.#agreements.set(verified.signer, agreement)
+      while (this.#agreements.size > this.#limits.maxPending) this.#agreements.delete(this.#agreements.keys().next().value!)
+    }
     return verified.signer
   }
 
@@ -162,15 +226,16 @@ function parseChallengeRequest(body: unknown): ChallengeRequest {
 
 /**
  * The client half: checks the server's signed challenge against what we sent and
- * whom we meant to reach, then signs our own half. Returns the header value.
+ * whom we meant to reach, checks the agreement it signed (if any) with
+ * `checkAgreement`, then signs our own half, agreement included. Returns the header value.
  */
 export function answerChallenge(
   identity: Identity,
-  sent: { clientNonce: string; endpoint: string; expectServerId?: NodeId },
+  sent: { clientNonce: string; endpoint: string; expectServerId?: NodeId; checkAgreement?: CheckAgreementFn },
   response: unknown,
   now = Date.now(),
   skewMs = DEFAULT_LIMITS.skewMs,
-): { proof: string; serverId: NodeId } {
+): { proof: string; serverId: NodeId; agreement?: Agreement } {
   const r = response as Partial<ChallengeResponse> | null
   if (typeof r !== "object" || r === null || r.protocol !== HANDSHAKE_PROTOCOL || !isNodeId(r.serverId))
     throw new FedhubError("UNAUTHORIZED", "the server's challenge is malformed")
@@ -183,28 +248,60 @@ export function answerChallenge(
     maxAgeMs: skewMs,
     maxFutureMs: skewMs,
   })
+  const signed = verified.payload.agreement
+  const agreement =
+    signed === undefined
+      ? undefined
+      : validate<Agreement>("handshake#Agreement", signed, { code: "NEGOTIATION_FAILED", label: "the server's agreement" })
+  if (r.agreement !== undefined && !sameAgreement(r.agreement, agreement))
+    throw new FedhubError("UNAUTHORIZED", "the agreement beside the server's proof differs from the one it signed")
   const expected: HandshakeTranscript = {
     clientId: identity.nodeId,
     serverId: r.serverId,
     clientNonce: sent.clientNonce,
     serverNonce: String(r.serverNonce),
     endpoint: sent.endpoint,
+    ...(agreement ? { agreement } : {}),
   }
   if (!sameTranscript(expected, verified.payload))
     throw new FedhubError("UNAUTHORIZED", "the server's proof does not answer our challenge")
+  sent.checkAgreement?.(agreement, r.serverId, linkOf(sent.endpoint))
   const envelope = signEnvelope(identity, CLIENT_PROOF_PURPOSE, expected, now)
-  return { proof: Buffer.from(JSON.stringify(envelope)).toString("base64url"), serverId: r.serverId }
+  return {
+    proof: Buffer.from(JSON.stringify(envelope)).toString("base64url"),
+    serverId: r.serverId,
+    ...(agreement ? { agreement } : {}),
+  }
+}
+
+/**
+ * The FedhubError for a refusal answered as problem+json: the problem's `code` when
+ * it is one of ours (so NEGOTIATION_FAILED, NONCE_REPLAYED, ... reach the caller
+ * as such), else FORBIDDEN for 403 and UNAUTHORIZED for anything else.
+ */
+export function refusalError(status: number, problem: unknown, what = "refused"): FedhubError {
+  const p = (typeof problem === "object" && problem !== null ? problem : {}) as { code?: unknown; detail?: unknown }
+  const code: ErrorCode =
+    typeof p.code === "string" && Object.hasOwn(ERRORS, p.code) ? (p.code as ErrorCode) : status === 403 ? "FORBIDDEN" : "UNAUTHORIZED"
+  const detail = typeof p.detail === "string" ? p.detail : `HTTP ${status}`
+  return new FedhubError(code, `${what} (${status}): ${detail}`, { status })
 }
 
 /** Runs the client side of the handshake over HTTP; returns the upgrade header value. */
 export async function performHandshake(
   identity: Identity,
   url: string,
-  opts: { expectServerId?: NodeId; timeoutMs?: number } = {},
-): Promise<{ endpoint: string; proof: string; serverId: NodeId }> {
+  opts: { expectServerId?: NodeId; timeoutMs?: number; offer?: Offer; checkAgreement?: CheckAgreementFn } = {},
+): Promise<{ endpoint: string; proof: string; serverId: NodeId; agreement?: Agreement }> {
   const endpoint = syncEndpoint(url)
   const clientNonce = randomNonce()
-  const body: ChallengeRequest = { protocol: HANDSHAKE_PROTOCOL, clientId: identity.nodeId, clientNonce, endpoint }
+  const body: ChallengeRequest = {
+    protocol: HANDSHAKE_PROTOCOL,
+    clientId: identity.nodeId,
+    clientNonce,
+    endpoint,
+    ...(opts.offer ? { offer: opts.offer } : {}),
+  }
   let res: Response
   try {
     res = await fetch(challengeUrl(endpoint), {
@@ -217,10 +314,11 @@ export async function performHandshake(
     throw new FedhubError("HUB_UNREACHABLE", `${challengeUrl(endpoint)}: ${(e as Error).message}`)
   }
   const json: unknown = await res.json().catch(() => null)
-  if (!res.ok) {
-    const detail = (json as { detail?: string } | null)?.detail ?? res.statusText
-    throw new FedhubError(res.status === 403 ? "FORBIDDEN" : "UNAUTHORIZED", `challenge refused (${res.status}): ${detail}`)
-  }
-  const answer = answerChallenge(identity, { clientNonce, endpoint, expectServerId: opts.expectServerId }, json)
+  if (!res.ok) throw refusalError(res.status, json ?? { detail: res.statusText }, "challenge refused")
+  const answer = answerChallenge(
+    identity,
+    { clientNonce, endpoint, expectServerId: opts.expectServerId, checkAgreement: opts.checkAgreement },
+    json,
+  )
   return { endpoint, ...answer }
 }

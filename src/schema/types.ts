@@ -4,6 +4,21 @@
  */
 /* eslint-disable */
 
+// api-discover
+/**
+ * POST /api/discover: run every discovery method now.
+ */
+export interface DiscoverBody {
+  /**
+   * Time budget of each method.
+   */
+  timeoutMs?: number
+  /**
+   * Dial the verified nodes (default true).
+   */
+  connect?: boolean
+}
+
 // api-doc-create
 /**
  * POST /api/docs: creates a document.
@@ -57,6 +72,43 @@ export interface DocPutBody {
    * Change message.
    */
   message?: CommitMessage
+}
+
+// api-endorse
+/**
+ * POST /api/endorse: sign an endorsement of a node and publish it in this hub's directory.
+ */
+export interface EndorseBody {
+  /**
+   * The node endorsed.
+   */
+  nodeId: NodeId
+  /**
+   * Validity in days (default: the hub's endorsementTtlDays).
+   */
+  ttlDays?: number
+}
+
+// api-peer-add
+/**
+ * POST /api/peers: verify the hub at a URL and keep a link to it (manual configuration).
+ */
+export interface PeerAddBody {
+  /**
+   * The hub's URL (http(s)://host:port or ws(s)://host:port/sync).
+   */
+  url: string
+}
+
+// api-trust-set
+/**
+ * PUT /api/trust/:nodeId: the administrator's trust in a node.
+ */
+export interface TrustSetBody {
+  /**
+   * trusted or partner; none clears the administrator's level (computed levels follow).
+   */
+  level: "trusted" | "partner" | "none"
 }
 
 // common#NodeId
@@ -173,6 +225,39 @@ export interface HubConfig {
    * How long data from other nodes is kept (null: forever).
    */
   dataRetentionDays?: DataRetentionDays
+  /**
+   * How this hub finds other hubs (bootstrap nodes are `peers`; manual ones are added with `fedhub peers add`).
+   */
+  discovery?: {
+    /**
+     * Domains whose `_fedhub._tcp.<domain>` TXT records list hubs (`v=fedhub1 id=… url=…`).
+     *
+     * @maxItems 64
+     */
+    dnsDomains?: string[]
+    /**
+     * DNS servers to ask (`host:port`); default: the system resolver.
+     *
+     * @maxItems 16
+     */
+    dnsServers?: string[]
+    /**
+     * Announce this hub and look for others with mDNS (`_fedhub._tcp.local`).
+     */
+    mdns?: boolean
+    /**
+     * Accept peer exchange only from hubs at or above this trust level.
+     */
+    peerExchangeMinTrust?: TrustLevel
+    /**
+     * Run discovery every this many ms (0: only at start and on demand).
+     */
+    intervalMs?: number
+  }
+  /**
+   * How long endorsements made by `fedhub endorse` stay valid.
+   */
+  endorsementTtlDays?: number
 }
 
 // endorsement
@@ -330,6 +415,10 @@ export interface NodeConnectivity {
    * @maxItems 16
    */
   relayVia?: NodeId[]
+  /**
+   * automerge: URL of this node's directory document (node id → signed descriptor); syncing it is peer exchange.
+   */
+  directory?: string
 }
 
 // federation-node#FederationMode
@@ -445,6 +534,10 @@ export interface ChallengeRequest {
    * The sync endpoint the client dialed (normalized ws(s)://host:port/sync); both sides sign it.
    */
   endpoint: string
+  /**
+   * What the client speaks, offers, keeps and requires; the server negotiates an Agreement from it and its own offer. A client that sends none is treated as offering fedhub/1, the sync capability, no encryption and keeping data forever.
+   */
+  offer?: Offer
 }
 
 // handshake#ChallengeResponse
@@ -472,6 +565,10 @@ export interface ChallengeResponse {
    * The server's signed HandshakeProof.
    */
   proof: SignedEnvelope
+  /**
+   * A readable copy of the agreement the server signed inside `proof` (payload.agreement); a client must act on the signed one and refuse a response where the two differ.
+   */
+  agreement?: Agreement
 }
 
 // handshake#HandshakeProof
@@ -503,6 +600,116 @@ export interface HandshakeProof {
    * The automerge peerId the client will announce; it must equal its authenticated id.
    */
   peerId?: string
+  /**
+   * What the server negotiated for this connection (when it negotiates); inside both signed proofs, so no one in the middle can alter it and the client's proof accepts it.
+   */
+  agreement?: Agreement
+}
+
+// handshake#ProtocolVersion
+/**
+ * A protocol name and major version, e.g. "fedhub/1"; of two versions of one name the higher number is newer.
+ */
+export type ProtocolVersion = string
+
+// handshake#CapabilityName
+/**
+ * A service a node offers on a link ("sync", "directory", "relay", ...). Open-ended so that a newer peer's capabilities are simply left out of the intersection.
+ */
+export type CapabilityName = string
+
+// handshake#LinkPolicies
+/**
+ * The policies one side of a link applies, as it declares them during negotiation.
+ */
+export interface LinkPolicies {
+  /**
+   * How long this side keeps data replicated from peers (null: forever).
+   */
+  dataRetentionDays: DataRetentionDays
+  /**
+   * This side refuses links that are not encrypted (wss://).
+   */
+  requireEncryption: boolean
+  /**
+   * This side relays traffic for others.
+   */
+  acceptsRelay: boolean
+}
+
+// handshake#OfferRequirements
+/**
+ * What one side demands of its peer; negotiation fails, naming the reason, when the peer does not meet it.
+ */
+export interface OfferRequirements {
+  /**
+   * The peer must not keep our data longer than this many days (a peer that keeps data forever fails any number); null or absent: no limit.
+   */
+  maxPeerRetentionDays?: DataRetentionDays
+  /**
+   * Capabilities both sides must offer, or there is no link.
+   *
+   * @maxItems 64
+   */
+  requiredCapabilities?: CapabilityName[]
+}
+
+// handshake#Offer
+/**
+ * One side's half of the negotiation: the protocol versions it speaks, the capabilities it offers, its policies and its requirements of the peer.
+ */
+export interface Offer {
+  /**
+   * Protocol versions spoken; the highest one both sides speak is used.
+   *
+   * @minItems 1
+   * @maxItems 16
+   */
+  protocolVersions: ProtocolVersion[]
+  /**
+   * Capabilities offered; the link uses the intersection of both sides'.
+   *
+   * @maxItems 64
+   */
+  capabilities: CapabilityName[]
+  /**
+   * The policies this side applies.
+   */
+  policies: LinkPolicies
+  /**
+   * What this side demands of the peer.
+   */
+  requirements?: OfferRequirements
+}
+
+// handshake#Agreement
+/**
+ * The outcome of a successful negotiation, computed by the server and signed by both sides in the handshake transcript.
+ */
+export interface Agreement {
+  /**
+   * The highest protocol version both sides speak.
+   */
+  protocolVersion: ProtocolVersion
+  /**
+   * The capabilities both sides offer, sorted.
+   *
+   * @maxItems 64
+   */
+  capabilities: CapabilityName[]
+  /**
+   * Each side's policies, which both accepted.
+   */
+  policies: {
+    /**
+     * The dialing side's policies.
+     */
+    client: LinkPolicies
+    /**
+     * The accepting side's policies.
+     */
+    server: LinkPolicies
+  }
 }
 
 // problem
@@ -570,9 +777,13 @@ export interface SignedEnvelope {
 
 /** Every schema name `validate` takes: a file's short name, or "<file>#<$defs key>". */
 export const SCHEMA_NAMES = [
+  "api-discover",
   "api-doc-create",
   "api-doc-delete",
   "api-doc-put",
+  "api-endorse",
+  "api-peer-add",
+  "api-trust-set",
   "common#NodeId",
   "common#Base64",
   "common#PublicKey",
@@ -601,6 +812,12 @@ export const SCHEMA_NAMES = [
   "handshake#ChallengeRequest",
   "handshake#ChallengeResponse",
   "handshake#HandshakeProof",
+  "handshake#ProtocolVersion",
+  "handshake#CapabilityName",
+  "handshake#LinkPolicies",
+  "handshake#OfferRequirements",
+  "handshake#Offer",
+  "handshake#Agreement",
   "problem",
   "signed-envelope",
 ] as const
@@ -610,9 +827,13 @@ export type SchemaName = (typeof SCHEMA_NAMES)[number]
 
 /** The TypeScript type of the values each schema accepts. */
 export interface SchemaTypes {
+  "api-discover": DiscoverBody
   "api-doc-create": DocCreateBody
   "api-doc-delete": DocDeleteBody
   "api-doc-put": DocPutBody
+  "api-endorse": EndorseBody
+  "api-peer-add": PeerAddBody
+  "api-trust-set": TrustSetBody
   "common#NodeId": NodeId
   "common#Base64": Base64
   "common#PublicKey": PublicKey
@@ -641,6 +862,12 @@ export interface SchemaTypes {
   "handshake#ChallengeRequest": ChallengeRequest
   "handshake#ChallengeResponse": ChallengeResponse
   "handshake#HandshakeProof": HandshakeProof
+  "handshake#ProtocolVersion": ProtocolVersion
+  "handshake#CapabilityName": CapabilityName
+  "handshake#LinkPolicies": LinkPolicies
+  "handshake#OfferRequirements": OfferRequirements
+  "handshake#Offer": Offer
+  "handshake#Agreement": Agreement
   problem: Problem
   "signed-envelope": SignedEnvelope
 }

@@ -84,7 +84,7 @@ describe("the /sync endpoint", () => {
     await linkReaches(link, "established")
     expect(link.remotePeerId).toBe(a.hub.nodeId)
     expect(a.hub.inbound().map(p => p.peerId)).toContain(b.hub.nodeId)
-    const made = a.hub.docs.create({ title: "from a" })
+    const made = await a.hub.docs.create({ title: "from a" })
     const onB = await b.hub.docs.find(made.url)
     await waitForDoc(onB, d => String(d.title) === "from a")
   })
@@ -231,7 +231,7 @@ describe("the /sync endpoint", () => {
     const res = await fetch(`${hub.url}/healthz`)
     expect(res.status).toBe(200)
     // a plain automerge-repo client with the token still syncs
-    const made = hub.hub.docs.create({ still: "here" })
+    const made = await hub.hub.docs.create({ still: "here" })
     const client = new HubClientAdapter({ url: hub.url, auth: { kind: "token", token: hub.hub.adminToken } })
     const repo = createRepo({ peerId: "test-client", network: [client], isEphemeral: true })
     const handle = await repo.find<{ still: unknown }>(made.url as AutomergeUrl)

@@ -23,9 +23,9 @@ const ref = (req: Request): string => String(req.params.ref)
 export function docRoutes(hub: Hub): Router {
   const r = Router()
   const docs = hub.docs
-  r.post("/", (req, res) => {
+  r.post("/", async (req, res) => {
     const body = validate<DocCreateBody>("api-doc-create", req.body ?? {})
-    res.status(201).json(docs.create(body.content ?? {}, { text: body.text }))
+    res.status(201).json(await docs.create(body.content ?? {}, { text: body.text }))
   })
   r.get("/:ref", async (req, res) => {
     const at = query(req, "at")

@@ -1,0 +1,384 @@
+/**
+ * The federation core of one hub: registry, its directory document, discovery,
+ * trust and reputation, admission policy. A thin stateful shell: decisions are
+ * the pure functions of trust.ts, reputation.ts and directory.ts; sockets and
+ * dialing belong to the hub, reached through `FederationLinks`.
+ */
+import type { AutomergeUrl, DocHandle, Repo } from "@automerge/automerge-repo"
+import type { Logger } from "pino"
+import { FedhubError, toFedhubError } from "../errors.ts"
+import { isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
+import type { Endorsement, FederationNode, TrustLevel } from "../schema/index.ts"
+import { emptyDirectory, putDescriptor, putEndorsement, readDirectory, type DirectoryDoc, type DirectoryView } from "./directory.ts"
+import { endorse } from "./endorsement.ts"
+import { Registry, type AdminLevel, type RegistryNode } from "./registry.ts"
+import { computeTrust, atLeast, type TrustEntry, type TrustResult } from "./trust.ts"
+import { computeReputation } from "./reputation.ts"
+import { verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
+import { runDiscovery, type DiscoveryReport } from "./discovery/runDiscovery.ts"
+import { StaticSource } from "./discovery/static.ts"
+import { PeerExchangeSource } from "./discovery/peerExchange.ts"
+import { DnsTxtSource } from "./discovery/dns.ts"
+import { MdnsSource } from "./discovery/mdns.ts"
+import type { DiscoverySource } from "./discovery/types.ts"
+
+/** What the federation core needs from the hub's connections. */
+export interface FederationLinks {
+  dial(url: string, nodeId: NodeId): void
+  hangUp(nodeId: NodeId): void
+  dropInbound(nodeId: NodeId): void
+  /** State and health of our link(s) with a node, if any. */
+  linkOf(nodeId: NodeId): LinkSummary | undefined
+}
+
+export interface LinkSummary {
+  direction: "outbound" | "inbound"
+  state: string
+  latencyMs?: number
+  uptimePct?: number
+  errorRate?: number
+  lastError?: string
+}
+
+export interface FederationSettings {
+  federationMode: "open" | "allowlist" | "blocklist"
+  /** Peer exchange is accepted only from hubs at or above this level. */
+  peerExchangeMinTrust: TrustLevel
+  bootstrap: string[]
+  dnsDomains: string[]
+  dnsServers?: string[]
+  mdns: boolean
+  mdnsOptions?: Record<string, unknown>
+  endorsementTtlMs: number
+}
+
+/** One row of `fedhub peers list`. */
+export interface PeerView {
+  nodeId: NodeId
+  name?: string
+  url?: string
+  trust: TrustLevel
+  trustReason: string
+  reputation: number
+  link?: LinkSummary
+  blocked: boolean
+  adminLevel?: AdminLevel
+  discoveredBy: string[]
+  lastSequence?: number
+  lastSeen: number
+}
+
+export class FederationManager {
+  readonly registry: Registry
+  readonly directory: DocHandle<DirectoryDoc>
+  readonly #identity: Identity
+  readonly #repo: Repo
+  readonly #settings: FederationSettings
+  readonly #links: FederationLinks
+  readonly #log: Logger
+  #sources?: DiscoverySource[]
+  lastDiscovery?: DiscoveryReport
+
+  private constructor(args: {
+    identity: Identity
+    repo: Repo
+    registry: Registry
+    directory: DocHandle<DirectoryDoc>
+    settings: FederationSettings
+    links: FederationLinks
+    log: Logger
+  }) {
+    this.#identity = args.identity
+    this.#repo = args.repo
+    this.registry = args.registry
+    this.directory = args.directory
+    this.#settings = args.settings
+    this.#links = args.links
+    this.#log = args.log
+  }
+
+  /** Opens the registry and this hub's directory document (creating them on first use). */
+  static async open(args: {
+    identity: Identity
+    repo: Repo
+    registryPath: string
+    settings: FederationSettings
+    links: FederationLinks
+    log: Logger
+  }): Promise<FederationManager> {
+    const registry = await Registry.open(args.registryPath)
+    let directory: DocHandle<DirectoryDoc> | undefined
+    if (registry.directoryUrl) {
+      try {
+        directory = await args.repo.find<DirectoryDoc>(registry.directoryUrl as AutomergeUrl, { signal: AbortSignal.timeout(5_000) })
+      } catch (e) {
+        args.log.error({ err: e }, "this hub's directory document is missing from storage; making a new one")
+      }
+    }
+    if (!directory) {
+      directory = args.repo.create<DirectoryDoc>(emptyDirectory())
+      registry.directoryUrl = directory.url
+      await registry.save()
+    }
+    return new FederationManager({ ...args, registry, directory })
+  }
+
+  /** Refuses a node at the handshake when a policy says so (BLOCKED, NOT_ALLOWED). */
+  admitNode(nodeId: NodeId): void {
+    const node = this.registry.get(nodeId)
+    if (node?.blocked) throw new FedhubError("BLOCKED", `${nodeId} is blocked on this hub`)
+    if (this.#settings.federationMode === "allowlist" && !(node?.manual || node?.adminLevel))
+      throw new FedhubError("NOT_ALLOWED", `${nodeId} is not on this hub's allowlist`)
+  }
+
+  /** Puts this hub's own signed descriptor into its directory. */
+  publishSelf(descriptor: SignedEnvelope<FederationNode>): void {
+    this.directory.change(d => {
+      putDescriptor(d, descriptor)
+    })
+  }
+
+  /** A node proved its key by connecting: record it (basic trust) and what it claims. */
+  async noteProven(nodeId: NodeId, url?: string): Promise<void> {
+    this.registry.upsert(nodeId, { provenAt: Date.now(), ...(url ? { url } : {}) })
+    const node = this.registry.get(nodeId)!
+    node.observed.successes++
+    await this.registry.save()
+  }
+
+  /** Records a verified node: registry, directory (for peer exchange), sequence seen. */
+  #accept(v: VerifiedNode, method: RegistryNode["discoveredBy"][number]): void {
+    const seq = v.descriptor.payload.sequence
+    const prev = this.registry.get(v.nodeId)
+    this.registry.upsert(v.nodeId, {
+      url: v.url,
+      name: v.descriptor.payload.name,
+      provenAt: Date.now(),
+      discoveredBy: [method],
+      lastSequence: Math.max(seq, prev?.lastSequence ?? 0),
+    })
+    try {
+      this.directory.change(d => {
+        putDescriptor(d, v.descriptor)
+      })
+    } catch (e) {
+      if (toFedhubError(e).code !== "DESCRIPTOR_REPLAYED") throw e // we already hold this one or newer
+    }
+  }
+
+  /** Verifies and adds a node by URL (manual configuration), then keeps a link to it. */
+  async addPeer(url: string): Promise<VerifiedNode> {
+    const v = await verifyCandidate(this.#identity, { url })
+    if (this.registry.get(v.nodeId)?.blocked) throw new FedhubError("BLOCKED", `${v.nodeId} is blocked on this hub; unblock it first`)
+    this.#accept(v, "manual_configuration")
+    this.registry.upsert(v.nodeId, { manual: true })
+    await this.registry.save()
+    this.#links.dial(v.url, v.nodeId)
+    return v
+  }
+
+  /** Forgets a node and cuts our link to it. */
+  async removePeer(nodeId: string): Promise<void> {
+    const id = parseNodeId(nodeId)
+    if (!this.registry.get(id)) throw new FedhubError("NOT_FOUND", `${id} is not in this hub's registry`)
+    this.#links.hangUp(id)
+    this.registry.remove(id)
+    await this.registry.save()
+  }
+
+  /** Blocks a node: refused at the handshake, its links cut, its entries left out of views. */
+  async block(nodeId: string): Promise<void> {
+    const id = parseNodeId(nodeId)
+    this.registry.upsert(id, { blocked: true })
+    await this.registry.save()
+    this.#links.hangUp(id)
+    this.#links.dropInbound(id)
+  }
+
+  /** Lifts a block; the node's entries show again, and a manual peer is redialed. */
+  async unblock(nodeId: string): Promise<void> {
+    const id = parseNodeId(nodeId)
+    const node = this.registry.get(id)
+    if (!node?.blocked) throw new FedhubError("NOT_FOUND", `${id} is not blocked`)
+    this.registry.upsert(id, { blocked: false })
+    await this.registry.save()
+    if (node.manual && node.url) this.#links.dial(node.url, id)
+  }
+
+  /** Sets (or clears, with "none") the administrator's trust in a node. */
+  async setTrust(nodeId: string, level: AdminLevel | "none"): Promise<TrustEntry> {
+    const id = parseNodeId(nodeId)
+    if (level !== "none" && level !== "trusted" && level !== "partner")
+      throw new FedhubError("INVALID_INPUT", `an administrator sets trusted, partner or none; ${JSON.stringify(level)} is computed`)
+    this.registry.upsert(id, { adminLevel: level === "none" ? undefined : level })
+    await this.registry.save()
+    return this.trust().levels.get(id)!
+  }
+
+  /** Signs an endorsement of `nodeId` and publishes it in our directory. */
+  endorse(nodeId: string, ttlMs = this.#settings.endorsementTtlMs): SignedEnvelope<Endorsement> {
+    const env = endorse(this.#identity, parseNodeId(nodeId), { ttlMs })
+    this.directory.change(d => putEndorsement(d, env))
+    return env
+  }
+
+  /** Our directory as verified now (blocked nodes left out, replays refused). */
+  ownDirectory(): DirectoryView {
+    return readDirectory(this.directory.doc(), this.#viewOptions())
+  }
+
+  #viewOptions() {
+    return { blocked: this.registry.blocked(), lastSequence: this.registry.sequences() }
+  }
+
+  /** The verified directory of another hub, read from our replica of it. */
+  async peerDirectory(nodeId: NodeId): Promise<DirectoryView | undefined> {
+    const entry = this.ownDirectory().nodes.find(n => n.nodeId === nodeId)
+    const url = entry?.descriptor.payload.connectivity.directory
+    if (!url) return undefined
+    try {
+      const handle = await this.#repo.find<DirectoryDoc>(url as AutomergeUrl, { signal: AbortSignal.timeout(3_000) })
+      return readDirectory(handle.doc(), this.#viewOptions())
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Every endorsement we know: our directory's, our peers' directories', and descriptors' chains. */
+  async #allEndorsements(): Promise<unknown[]> {
+    const own = this.ownDirectory()
+    const out: unknown[] = [...own.endorsements]
+    for (const n of own.nodes) out.push(...(n.descriptor.payload.identity.certificateChain ?? []))
+    for (const n of own.nodes) {
+      if (n.nodeId === this.#identity.nodeId) continue
+      const view = await this.peerDirectory(n.nodeId)
+      if (view) out.push(...view.endorsements)
+    }
+    return out
+  }
+
+  #endorsementCache: unknown[] = []
+
+  /** Recomputes the endorsement set from all directories (call before trust views). */
+  async refreshEndorsements(): Promise<void> {
+    this.#endorsementCache = await this.#allEndorsements()
+  }
+
+  /** Trust levels of every known node, with reasons and refused endorsements. */
+  trust(now = Date.now()): TrustResult {
+    const nodes = this.registry.list()
+    return computeTrust({
+      nodes: nodes.map(n => n.nodeId),
+      adminLevels: new Map(nodes.map(n => [n.nodeId, n.blocked ? "blocked" : n.adminLevel])),
+      proven: new Set(nodes.filter(n => n.provenAt !== undefined).map(n => n.nodeId)),
+      endorsements: this.#endorsementCache,
+      now,
+    })
+  }
+
+  /** Reputation 0..1 per node (README: "Reputation"). */
+  reputation(trust = this.trust()): Map<NodeId, number> {
+    const nodes = this.registry.list().filter(n => !n.blocked)
+    const self = this.#identity.nodeId
+    const preTrusted = [self, ...nodes.filter(n => n.adminLevel).map(n => n.nodeId)]
+    const edges: { from: NodeId; to: NodeId; weight: number }[] = []
+    for (const env of this.#endorsementCache as SignedEnvelope<Endorsement>[]) {
+      if (trust.refused.some(r => r.issuer === env.signer && r.subject === env.payload?.subject)) continue
+      if (isNodeId(env.signer) && isNodeId(env.payload?.subject)) edges.push({ from: env.signer, to: env.payload.subject as NodeId, weight: 1 })
+    }
+    for (const n of nodes) if (n.observed.successes > 0) edges.push({ from: self, to: n.nodeId, weight: n.observed.successes })
+    const result = computeReputation({
+      nodes: [self, ...nodes.map(n => n.nodeId)],
+      preTrusted,
+      edges,
+      observed: new Map(nodes.map(n => [n.nodeId, n.observed])),
+    })
+    return new Map([...result].map(([id, r]) => [id, r.score]))
+  }
+
+  /** The peers view: every known, unblocked node (or only blocked ones) with trust, reputation and link health. */
+  peers(opts: { blocked?: boolean } = {}): PeerView[] {
+    const trust = this.trust()
+    const reputation = this.reputation(trust)
+    return this.registry
+      .list()
+      .filter(n => Boolean(n.blocked) === Boolean(opts.blocked))
+      .map(n => {
+        const t = trust.levels.get(n.nodeId)
+        return {
+          nodeId: n.nodeId,
+          name: n.name,
+          url: n.url,
+          trust: t?.level ?? "unknown",
+          trustReason: t?.reason ?? "",
+          reputation: Number((reputation.get(n.nodeId) ?? 0).toFixed(4)),
+          link: this.#links.linkOf(n.nodeId),
+          blocked: Boolean(n.blocked),
+          adminLevel: n.adminLevel,
+          discoveredBy: n.discoveredBy,
+          lastSequence: n.lastSequence,
+          lastSeen: n.lastSeen,
+        }
+      })
+  }
+
+  #discoverySources(): DiscoverySource[] {
+    if (this.#sources) return this.#sources
+    const s = this.#settings
+    const sources: DiscoverySource[] = [
+      new StaticSource("bootstrap_nodes", () => s.bootstrap.map(url => ({ url }))),
+      new StaticSource("manual_configuration", () =>
+        this.registry.list().filter(n => n.manual && n.url).map(n => ({ url: n.url!, nodeId: n.nodeId })),
+      ),
+      new PeerExchangeSource(() => {
+        const trust = this.trust()
+        return this.registry
+          .list()
+          .filter(n => !n.blocked && n.provenAt !== undefined)
+          .map(n => ({
+            nodeId: n.nodeId,
+            trusted: atLeast(trust.levels.get(n.nodeId)?.level ?? "unknown", s.peerExchangeMinTrust),
+            directory: () => this.peerDirectory(n.nodeId),
+          }))
+      }),
+    ]
+    if (s.dnsDomains.length > 0) sources.push(new DnsTxtSource({ domains: s.dnsDomains, servers: s.dnsServers }))
+    if (s.mdns) sources.push(new MdnsSource({ mdnsOptions: s.mdnsOptions }))
+    this.#sources = sources
+    return sources
+  }
+
+  /** Runs all discovery methods, verifies what they found, and records the verified nodes. */
+  async discover(opts: { timeoutMs?: number; connect?: boolean } = {}): Promise<DiscoveryReport> {
+    await this.refreshEndorsements()
+    const self = this.#identity.nodeId
+    const report = await runDiscovery(this.#discoverySources(), {
+      verify: c => verifyCandidate(this.#identity, c),
+      skip: c => {
+        if (c.nodeId === self) return "this hub itself"
+        if (c.nodeId && this.registry.get(c.nodeId)?.blocked) return "blocked"
+        return undefined
+      },
+      timeoutMs: opts.timeoutMs,
+    })
+    for (const v of report.verified) {
+      if (v.nodeId === self || this.registry.get(v.nodeId)?.blocked) continue
+      const methods = report.candidates.find(c => c.nodeId === v.nodeId)?.methods ?? []
+      for (const m of methods) this.#accept(v, m)
+      if (opts.connect !== false) this.#links.dial(v.url, v.nodeId)
+    }
+    await this.registry.save()
+    this.lastDiscovery = report
+    this.#log.info(
+      { verified: report.verified.length, refused: report.candidates.filter(c => c.status === "refused").length, ms: report.durationMs },
+      "discovery finished",
+    )
+    return report
+  }
+
+  /** Stops discovery sources (sockets). */
+  async close(): Promise<void> {
+    await Promise.allSettled((this.#sources ?? []).map(s => s.close?.()))
+    await this.registry.save()
+  }
+}
