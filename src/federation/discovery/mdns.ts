@@ -113,7 +113,7 @@ async function openMdns(options: MdnsOptions | undefined, onTrouble: (e: Error) 
     opening = false
     const held = early
     early = undefined
-    for (const w of held) if (w !== failure) onTrouble(w)
+    for (const w of held ?? []) if (w !== failure) onTrouble(w)
   }
   return m
 }
