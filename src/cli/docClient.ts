@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { createRepo } from "../replication/createRepo.ts"
+import { hasIdentity, loadIdentity } from "../identity/index.ts"
 import { DocStore, type DocSummary } from "../replication/DocStore.ts"
 import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch } from "../replication/history.ts"
 import { formatHeads } from "../replication/history.ts"
@@ -15,7 +16,7 @@ type Path = string | (string | number)[]
 
 /** The document operations the CLI needs, wherever they run. */
 export interface DocClient {
-  create(content: unknown, opts: { text?: boolean }): Promise<DocSummary>
+  create(content: unknown, opts: { text?: boolean; acl?: string[] }): Promise<DocSummary>
   show(ref: string, heads?: Heads): Promise<DocSummary>
   put(ref: string, path: Path, value: unknown, opts: { text?: boolean; message?: string }): Promise<DocSummary>
   del(ref: string, path: Path, opts: { message?: string }): Promise<DocSummary>
@@ -40,7 +41,8 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
   if (run)
     throw new FedhubError("HOME_LOCKED", `the hub (pid ${run.pid}) is running on ${paths.home}: drop --offline to go through it`)
   const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storageDir: paths.data })
-  const store = new DocStore(repo, { author: "fedhub-cli --offline", findTimeoutMs: 2_000 })
+  const nodeId = (await hasIdentity(paths.home)) ? (await loadIdentity(paths.home)).nodeId : undefined
+  const store = new DocStore(repo, { author: `${nodeId ?? "fedhub-cli"} (offline)`, nodeId, findTimeoutMs: 2_000 })
   return {
     create: (c, o) => store.create(c, o),
     show: (r, h) => store.show(r, h),
@@ -64,8 +66,8 @@ export class RestDocClient implements DocClient {
     this.#api = api
   }
 
-  create(content: unknown, opts: { text?: boolean }): Promise<DocSummary> {
-    return this.#call("POST", "", { content, text: opts.text })
+  create(content: unknown, opts: { text?: boolean; acl?: string[] }): Promise<DocSummary> {
+    return this.#call("POST", "", { content, ...opts })
   }
   show(ref: string, heads?: Heads): Promise<DocSummary> {
     return this.#call("GET", `/${encodeURIComponent(ref)}${heads ? `?at=${encodeURIComponent(formatHeads(heads))}` : ""}`)

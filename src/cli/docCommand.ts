@@ -54,8 +54,10 @@ export function docCommand(): Command {
   common(doc.command("create [content]"))
     .description("create a document from a JSON object (strings are stored atomic unless --text)")
     .option("--text", "store strings as collaborative text")
-    .action(async (content: string | undefined, o: Common & { text?: boolean }) => {
-      const s = await withClient(o, c => c.create(parseContent(content), { text: o.text }))
+    .option("--acl <nodeIds>", "only these nodes (comma-separated) may replicate it; this hub is always included")
+    .action(async (content: string | undefined, o: Common & { text?: boolean; acl?: string }) => {
+      const acl = o.acl?.split(",").map(x => x.trim()).filter(Boolean)
+      const s = await withClient(o, c => c.create(parseContent(content), { text: o.text, acl }))
       print(o, s, () => s.url)
     })
 

@@ -12,7 +12,7 @@ import { verifyDescriptor } from "./descriptor.ts"
 import { verifyRotation, type KeyRotation } from "./rotation.ts"
 
 /** The directory document's shape: every value is an ImmutableString of a signed envelope. */
-export interface DirectoryDoc {
+export type DirectoryDoc = {
   entries: Record<string, A.ImmutableString>
   rotations: Record<string, A.ImmutableString>
   endorsements: Record<string, A.ImmutableString>

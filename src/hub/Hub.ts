@@ -5,11 +5,11 @@
 import type { Server } from "node:http"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import type { PeerId } from "@automerge/automerge-repo"
+import type { DocumentId, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
 import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import { createRepo } from "../replication/createRepo.ts"
-import { DocStore } from "../replication/DocStore.ts"
+import { aclOf, DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
 import { HubClientAdapter, type LinkState } from "../replication/HubClientAdapter.ts"
 import { SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
@@ -71,12 +71,12 @@ export class Hub {
       storageDir: args.paths.data,
       network: [this.server],
       shareConfig: {
-        // hubs replicate everything to each other; local clients ask by id
-        announce: async peerId => isNodeId(peerId),
-        access: async () => true,
+        // hubs offer what a document's ACL admits; local clients ask by id
+        announce: async (peerId, documentId) => isNodeId(peerId) && (await this.#mayShare(peerId, documentId)),
+        access: async (peerId, documentId) => this.#mayShare(peerId, documentId),
       },
     })
-    this.docs = new DocStore(this.repo, { author: this.identity.nodeId })
+    this.docs = new DocStore(this.repo, { author: this.identity.nodeId, nodeId: this.identity.nodeId })
     for (const id of args.known) this.#known.add(id)
     this.repo.on("document", ({ handle }) => this.#remember(handle.documentId))
     this.server.events.on("refusal", r => this.log.warn({ code: r.code, detail: r.detail, peer: r.principal }, "refused a peer"))
@@ -248,6 +248,22 @@ export class Hub {
     await this.#saveKnown().catch(e => this.log.error({ err: e }, "saving the document index failed"))
     await this.repo.flush().catch(e => this.log.error({ err: e }, "flushing storage failed"))
     await this.repo.shutdown().catch(e => this.log.error({ err: e }, "repo shutdown failed"))
+  }
+
+  /**
+   * Rule 5: a node gets a document only if the document's ACL admits it (no ACL:
+   * every federated hub) and it is not blocked. Local clients hold the admin token.
+   */
+  async #mayShare(peerId: string, documentId?: string): Promise<boolean> {
+    if (!isNodeId(peerId)) return true
+    if (this.federation?.registry.get(peerId)?.blocked) return false
+    if (!documentId) return true
+    // every document this hub holds is loaded at start (documents.json), so one that is
+    // not in memory is not ours to withhold: a peer offering it to us may sync it
+    const handle = this.repo.handles[documentId as DocumentId]
+    if (!handle) return true
+    const acl = handle.isReady() ? aclOf(handle.doc()) : undefined
+    return acl === undefined || acl.includes(peerId)
   }
 
   #remember(documentId: string): void {

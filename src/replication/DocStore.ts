@@ -18,16 +18,30 @@ export interface DocSummary {
 
 type AnyDoc = Record<string, unknown>
 
+/** The root key holding a document's access list (node ids); absent = every federated hub. */
+export const ACL_KEY = "fedhub:acl"
+
+/** The node ids a document's ACL admits, or undefined when it has none. */
+export function aclOf(doc: unknown): string[] | undefined {
+  const acl = (doc as Record<string, unknown> | undefined)?.[ACL_KEY]
+  return Array.isArray(acl) ? acl.map(String) : undefined
+}
+
 export class DocStore {
   readonly repo: Repo
   readonly #findTimeoutMs: number
   readonly #author: string
+  readonly #nodeId: string | undefined
 
-  /** `author` is written into every change message this store makes (e.g. the node id). */
-  constructor(repo: Repo, opts: { findTimeoutMs?: number; author: string }) {
+  /**
+   * `author` is written into every change message this store makes; `nodeId`, the
+   * hub whose storage this is, joins every ACL it creates.
+   */
+  constructor(repo: Repo, opts: { findTimeoutMs?: number; author: string; nodeId?: string }) {
     this.repo = repo
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
     this.#author = opts.author
+    this.#nodeId = opts.nodeId
   }
 
   /**
@@ -35,10 +49,12 @@ export class DocStore {
    * Like every write here, it resolves once the change is on disk: an acknowledged
    * write survives a crash.
    */
-  async create(content: unknown = {}, opts: { text?: boolean } = {}): Promise<DocSummary> {
+  async create(content: unknown = {}, opts: { text?: boolean; acl?: string[] } = {}): Promise<DocSummary> {
     if (typeof content !== "object" || content === null || Array.isArray(content))
       throw new FedhubError("INVALID_INPUT", "a document's content must be a JSON object")
+    if (ACL_KEY in content) throw new FedhubError("INVALID_INPUT", `${ACL_KEY} is set with the acl option, not in content`)
     const initial = fromPlain(content, { text: opts.text }) as AnyDoc
+    if (opts.acl) initial[ACL_KEY] = [...new Set([...(this.#nodeId ? [this.#nodeId] : []), ...opts.acl])].sort().map(id => new A.ImmutableString(id))
     const options = { message: this.#message("create") }
     // one first change that carries the content and our message (repo.create would add an empty one)
     const doc =

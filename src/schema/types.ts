@@ -34,6 +34,12 @@ export interface DocCreateBody {
    * Store string values as collaborative Automerge text instead of atomic strings.
    */
   text?: boolean
+  /**
+   * Nodes allowed to replicate this document (this hub is always added). Absent: every federated hub. Hubs, relays included, share it only with these nodes.
+   *
+   * @maxItems 1000
+   */
+  acl?: NodeId[]
 }
 
 // api-doc-delete

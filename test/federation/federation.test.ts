@@ -49,7 +49,7 @@ describe("directory entries", () => {
 
   it("replaces an older descriptor with a newer one and refuses a replayed older one", () => {
     const id = Identity.generate("n")
-    let doc = A.from<DirectoryDoc>(emptyDirectory() as never)
+    let doc = A.from<DirectoryDoc>(emptyDirectory())
     doc = A.change(doc, d => void putDescriptor(d, descriptorOf(id, 5)))
     doc = A.change(doc, d => void putDescriptor(d, descriptorOf(id, 7)))
     expect(readDirectory(doc).nodes[0]!.descriptor.payload.sequence).toBe(7)
@@ -69,7 +69,7 @@ describe("directory entries", () => {
 
   it("keeps the newest valid descriptor among concurrent writes and reports the forged one", () => {
     const id = Identity.generate("n")
-    const base = A.from<DirectoryDoc>(emptyDirectory() as never)
+    const base = A.from<DirectoryDoc>(emptyDirectory())
     const left = A.change(A.clone(base), d => void putDescriptor(d, descriptorOf(id, 3)))
     const right = A.change(A.clone(base), d => {
       const bad = descriptorOf(id, 9)

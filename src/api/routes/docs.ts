@@ -25,7 +25,7 @@ export function docRoutes(hub: Hub): Router {
   const docs = hub.docs
   r.post("/", async (req, res) => {
     const body = validate<DocCreateBody>("api-doc-create", req.body ?? {})
-    res.status(201).json(await docs.create(body.content ?? {}, { text: body.text }))
+    res.status(201).json(await docs.create(body.content ?? {}, { text: body.text, acl: body.acl }))
   })
   r.get("/:ref", async (req, res) => {
     const at = query(req, "at")

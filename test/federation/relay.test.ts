@@ -1,0 +1,72 @@
+/**
+ * A relay carries documents between hubs that cannot reach each other, and serves
+ * each side only what the document's ACL admits.
+ */
+import "@automerge/automerge-repo"
+import { rm } from "node:fs/promises"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { DocHandle } from "@automerge/automerge-repo"
+import type { RunningHub } from "../../src/hub/startHub.ts"
+import { linkReaches, startTestHub, waitForDoc } from "../helpers/hubs.ts"
+
+type Doc = Record<string, unknown>
+
+/** Resolves once hub `h` holds the document (A announces it to R as soon as it is made). */
+async function reaches(h: RunningHub, url: string): Promise<void> {
+  const handle = await h.hub.docs.find(url)
+  await waitForDoc(handle, d => Object.keys(d).length > 0)
+}
+
+describe("A — R — B through a relay", () => {
+  let a: RunningHub, r: RunningHub, b: RunningHub
+  beforeAll(async () => {
+    r = await startTestHub({ flags: { type: "relay" } })
+    a = await startTestHub()
+    b = await startTestHub()
+    await linkReaches(a.hub.dial(r.url, r.hub.nodeId), "established")
+    await linkReaches(b.hub.dial(r.url, r.hub.nodeId), "established")
+  })
+  afterAll(async () => {
+    for (const h of [a, b, r]) {
+      await h.stop()
+      await rm(h.paths.home, { recursive: true, force: true })
+    }
+  })
+
+  it("has no direct link between A and B, and R describes itself as a relay", () => {
+    expect(a.hub.links().map(l => l.remoteNodeId)).toEqual([r.hub.nodeId])
+    expect(b.hub.links().map(l => l.remoteNodeId)).toEqual([r.hub.nodeId])
+    expect(r.hub.descriptor().payload.type).toBe("relay")
+    expect(r.hub.descriptor().payload.services.capabilities).toContain("relay")
+  })
+
+  it("converges A and B through R, both ways", async () => {
+    const made = await a.hub.docs.create({ title: "from a" })
+    await reaches(r, made.url)
+    const onB = (await b.hub.docs.find(made.url)) as DocHandle<Doc>
+    await waitForDoc(onB, d => String(d.title) === "from a")
+    await b.hub.docs.put(made.url, "reply", "from b")
+    const onA = (await a.hub.docs.find(made.url)) as DocHandle<Doc>
+    await waitForDoc(onA, d => String(d.reply) === "from b")
+  })
+
+  it("relays a document whose ACL admits both sides and the relay", async () => {
+    const made = await a.hub.docs.create({ secret: "for b" }, { acl: [r.hub.nodeId, b.hub.nodeId] })
+    await reaches(r, made.url)
+    const onB = (await b.hub.docs.find(made.url)) as DocHandle<Doc>
+    await waitForDoc(onB, d => String(d.secret) === "for b")
+  })
+
+  it("does not serve B a document whose ACL admits only A and R", async () => {
+    const made = await a.hub.docs.create({ secret: "not for b" }, { acl: [r.hub.nodeId] })
+    const onR = (await r.hub.docs.find(made.url)) as DocHandle<Doc>
+    await waitForDoc(onR, d => String(d.secret) === "not for b")
+    await expect(b.hub.docs.find(made.url)).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
+  })
+
+  it("never gives R a document whose ACL leaves R out", async () => {
+    const made = await a.hub.docs.create({ secret: "a and b only" }, { acl: [b.hub.nodeId] })
+    await expect(r.hub.docs.find(made.url)).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
+    await expect(b.hub.docs.find(made.url)).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
+  })
+})
