@@ -4,7 +4,7 @@
  * the pure functions of trust.ts, reputation.ts and directory.ts; sockets and
  * dialing belong to the hub, reached through `FederationLinks`.
  */
-import type { AutomergeUrl, DocHandle, Repo } from "@automerge/automerge-repo"
+import { isValidAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
 import { FedhubError, toFedhubError } from "../errors.ts"
 import { isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
@@ -14,7 +14,7 @@ import { endorse } from "./endorsement.ts"
 import { Registry, type AdminLevel, type RegistryNode } from "./registry.ts"
 import { computeTrust, atLeast, type TrustEntry, type TrustResult } from "./trust.ts"
 import { computeReputation } from "./reputation.ts"
-import { verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
+import { httpBase, verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
 import { runDiscovery, type DiscoveryReport } from "./discovery/runDiscovery.ts"
 import { StaticSource } from "./discovery/static.ts"
 import { PeerExchangeSource } from "./discovery/peerExchange.ts"
@@ -146,15 +146,28 @@ export class FederationManager {
     await this.registry.save()
   }
 
+  /**
+   * Learns the descriptor of a node that connected to us, from the directory it
+   * announced on its authenticated socket; the descriptor must be self-signed by it.
+   */
+  async learnFromDirectory(nodeId: NodeId, directoryUrl: string): Promise<void> {
+    if (!isValidAutomergeUrl(directoryUrl)) throw new FedhubError("BAD_DOC_URL", "announced directory is not an automerge URL")
+    const handle = await this.#repo.find<DirectoryDoc>(directoryUrl, { signal: AbortSignal.timeout(10_000) })
+    const entry = readDirectory(handle.doc(), this.#viewOptions()).nodes.find(n => n.nodeId === nodeId)
+    if (!entry) throw new FedhubError("NOT_FOUND", `the directory ${nodeId} announced holds no descriptor of it`)
+    const endpoint = entry.descriptor.payload.connectivity.endpoints[0]?.url
+    this.#accept({ nodeId, url: endpoint ? httpBase(endpoint) : "", descriptor: entry.descriptor, latencyMs: 0 })
+  }
+
   /** Records a verified node: registry, directory (for peer exchange), sequence seen. */
-  #accept(v: VerifiedNode, method: RegistryNode["discoveredBy"][number]): void {
+  #accept(v: VerifiedNode, method?: RegistryNode["discoveredBy"][number]): void {
     const seq = v.descriptor.payload.sequence
     const prev = this.registry.get(v.nodeId)
     this.registry.upsert(v.nodeId, {
       url: v.url,
       name: v.descriptor.payload.name,
       provenAt: Date.now(),
-      discoveredBy: [method],
+      discoveredBy: method ? [method] : [],
       lastSequence: Math.max(seq, prev?.lastSequence ?? 0),
     })
     try {

@@ -23,6 +23,7 @@ export interface DescriptorSettings {
   type: FederationNode["type"]
   federationMode: FederationNode["policies"]["federationMode"]
   dataRetentionDays: number | null
+  requireEncryption?: boolean
 }
 
 /** Builds this node's FederationNode from its identity, settings and endpoints. */
@@ -50,7 +51,7 @@ export function buildDescriptor(
       federationMode: settings.federationMode,
       dataRetentionDays: settings.dataRetentionDays,
       acceptsRelay: settings.type === "relay",
-      requireEncryption: false,
+      requireEncryption: settings.requireEncryption ?? false,
       minPeerTrust: "unknown",
     },
     services: {

@@ -21,6 +21,7 @@ import type { ResolvedConfig } from "./config.ts"
 import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { FederationManager, type LinkSummary } from "../federation/FederationManager.ts"
+import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
 
 export interface LinkInfo {
   url: string
@@ -28,6 +29,8 @@ export interface LinkInfo {
   remoteNodeId?: string
   lastError?: string
   metrics: HubClientAdapter["metrics"]
+  health: ReturnType<HubClientAdapter["health"]>
+  agreement?: HubClientAdapter["agreement"]
 }
 
 export class Hub {
@@ -44,6 +47,8 @@ export class Hub {
   /** Registry, directory, discovery, trust: set by `open`. */
   federation!: FederationManager
   #descriptor?: SignedEnvelope<FederationNode>
+  /** What this hub offers and requires when it links with another (negotiation). */
+  readonly offer: Offer
   #links = new Map<string, HubClientAdapter>()
   #endpoint?: { close: () => void }
   #known = new Set<string>()
@@ -65,7 +70,21 @@ export class Hub {
     this.adminToken = args.adminToken
     this.log = args.log
     this.server = new SyncServerAdapter()
-    this.handshake = new HandshakeServer(this.identity)
+    const c = this.config
+    this.offer = offerFromNode(buildDescriptor(this.identity, c, { endpoints: [], startedAt: this.startedAt }), {
+      maxPeerRetentionDays: c.maxPeerRetentionDays,
+      requiredCapabilities: c.requiredCapabilities,
+    })
+    this.handshake = new HandshakeServer(this.identity, {
+      negotiate: (clientId, remote, link) => {
+        try {
+          return negotiate(this.offer, remote ?? LEGACY_OFFER, { encrypted: link.encrypted })
+        } catch (e) {
+          this.log.warn({ peer: clientId, err: (e as Error).message }, "negotiation refused a peer")
+          throw e
+        }
+      },
+    })
     this.repo = createRepo({
       peerId: this.identity.nodeId,
       storageDir: args.paths.data,
@@ -82,7 +101,14 @@ export class Hub {
     this.server.events.on("refusal", r => this.log.warn({ code: r.code, detail: r.detail, peer: r.principal }, "refused a peer"))
     this.server.events.on("joined", c => {
       this.log.info({ peer: c.peerId, principal: c.principal.kind }, "peer joined")
-      if (c.principal.kind === "node") void this.federation.noteProven(c.principal.nodeId).catch(() => {})
+      if (c.principal.kind !== "node") return
+      const nodeId = c.principal.nodeId
+      void this.federation.noteProven(nodeId).catch(() => {})
+      const directory = (c.peerMetadata as { fedhubDirectory?: unknown } | undefined)?.fedhubDirectory
+      if (typeof directory === "string")
+        void this.federation
+          .learnFromDirectory(nodeId, directory)
+          .catch(e => this.log.warn({ peer: nodeId, err: (e as Error).message }, "could not read a peer's descriptor"))
     })
   }
 
@@ -167,6 +193,10 @@ export class Hub {
       url: endpoint,
       auth: { kind: "node", identity: this.identity, expectNodeId },
       maxFrameBytes: this.config.maxFrameBytes,
+      offer: this.offer,
+      checkAgreement: (agreement, _serverId, link) => void verifyAgreement(this.offer, agreement, link),
+      heartbeat: { intervalMs: this.config.heartbeatMs },
+      metadata: { fedhubDirectory: this.federation.directory.url },
     })
     link.events.on("state", (state, err) => {
       this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state")
@@ -206,9 +236,19 @@ export class Hub {
   linkOf(nodeId: NodeId): LinkSummary | undefined {
     for (const link of this.#links.values())
       if ((link.remotePeerId as string | undefined) === nodeId || link.expectNodeId === nodeId)
-        return { direction: "outbound", state: link.state, lastError: link.lastError?.detail }
+      {
+        const h = link.health()
+        return {
+          direction: "outbound",
+          state: h.state,
+          latencyMs: h.latencyEwmaMs ?? undefined,
+          uptimePct: h.uptimePct,
+          errorRate: h.errorRate,
+          lastError: h.lastError ? `${h.lastError.code}: ${h.lastError.detail}` : undefined,
+        }
+      }
     const inbound = this.server.connections().find(c => c.peerId === (nodeId as string))
-    return inbound ? { direction: "inbound", state: "established" } : undefined
+    return inbound ? { direction: "inbound", state: "established", latencyMs: inbound.latencyMs ?? undefined } : undefined
   }
 
   /** Outgoing links and their state. */
@@ -219,6 +259,8 @@ export class Hub {
       remoteNodeId: l.remotePeerId,
       lastError: l.lastError?.message,
       metrics: { ...l.metrics },
+      health: l.health(),
+      agreement: l.agreement,
     }))
   }
 

@@ -22,6 +22,10 @@ export interface ResolvedConfig {
   discovery: Required<Pick<NonNullable<HubConfig["discovery"]>, "dnsDomains" | "mdns" | "peerExchangeMinTrust" | "intervalMs">> &
     Pick<NonNullable<HubConfig["discovery"]>, "dnsServers">
   endorsementTtlDays: number
+  maxPeerRetentionDays: number | null
+  requiredCapabilities: string[]
+  requireEncryption: boolean
+  heartbeatMs: number
 }
 
 export const DEFAULTS: ResolvedConfig = {
@@ -36,6 +40,10 @@ export const DEFAULTS: ResolvedConfig = {
   dataRetentionDays: null,
   discovery: { dnsDomains: [], mdns: false, peerExchangeMinTrust: "basic", intervalMs: 0 },
   endorsementTtlDays: 365,
+  maxPeerRetentionDays: null,
+  requiredCapabilities: [],
+  requireEncryption: false,
+  heartbeatMs: 5_000,
 }
 
 const ENV: Record<string, keyof HubConfig & string> = {

@@ -74,6 +74,8 @@ export interface HubClientOptions {
   handshakeTimeoutMs?: number
   /** Node auth: what we offer in each handshake (federation/negotiation.ts builds it). */
   offer?: Offer
+  /** Extra fields for the join's peerMetadata (e.g. where our directory document is). */
+  metadata?: Record<string, unknown>
   /** Node auth: checks the agreement the server signed; throw to refuse the link. */
   checkAgreement?: CheckAgreementFn
 }
@@ -283,7 +285,7 @@ export class HubClientAdapter extends NetworkAdapter {
       this.#sendFrame(socket, {
         type: "join",
         senderId: this.peerId!,
-        peerMetadata: this.peerMetadata ?? {},
+        peerMetadata: { ...this.#opts.metadata, ...this.peerMetadata },
         supportedProtocolVersions: [PROTOCOL_V1],
       })
     })

@@ -36,6 +36,8 @@ export interface ServerConnection {
   socket: WebSocket
   principal: Principal
   peerId?: PeerId
+  /** What the peer announced in its join (attributable: the socket is authenticated). */
+  peerMetadata?: PeerMetadata
   alive: boolean
   openedAt: number
   messagesIn: number
@@ -188,6 +190,7 @@ export class SyncServerAdapter extends NetworkAdapter {
       this.#drop(existing)
     }
     conn.peerId = senderId
+    conn.peerMetadata = peerMetadata
     this.#byPeer.set(senderId, conn)
     this.emit("peer-candidate", { peerId: senderId, peerMetadata })
     this.#sendFrame(conn, {

@@ -264,6 +264,24 @@ export interface HubConfig {
    * How long endorsements made by `fedhub endorse` stay valid.
    */
   endorsementTtlDays?: number
+  /**
+   * Refuse peers that keep our data longer than this many days (null or absent: no limit).
+   */
+  maxPeerRetentionDays?: number | null
+  /**
+   * Refuse peers that do not offer all of these capabilities.
+   *
+   * @maxItems 32
+   */
+  requiredCapabilities?: string[]
+  /**
+   * Refuse links that are not wss://.
+   */
+  requireEncryption?: boolean
+  /**
+   * Ping each outgoing link this often; missed pongs mark it degraded (1) then offline (3).
+   */
+  heartbeatMs?: number
 }
 
 // endorsement

@@ -137,6 +137,16 @@ describe("a federation of three hubs", () => {
     expect(view.nodes.find(n => n.nodeId === a.hub.nodeId)?.descriptor.payload.name).toBe(a.hub.config.name)
   })
 
+  it("learns the verified descriptor of a hub that connected to it", async () => {
+    // c dialed a (its bootstrap node): a learns c's descriptor from the directory c announced
+    const deadline = Date.now() + 10_000
+    while (!a.hub.federation.ownDirectory().nodes.some(n => n.nodeId === c.hub.nodeId) && Date.now() < deadline)
+      await new Promise(resolve => a.hub.federation.directory.once("change", resolve))
+    const entry = a.hub.federation.ownDirectory().nodes.find(n => n.nodeId === c.hub.nodeId)
+    expect(entry?.descriptor.payload.connectivity.endpoints[0]?.url).toBe(`ws://${new URL(c.url).host}/sync`)
+    expect(a.hub.federation.registry.get(c.hub.nodeId)?.url).toBe(c.url)
+  })
+
   it("makes a node verified by an endorsement from a trusted hub, and not from an untrusted one", async () => {
     // b endorses a: b is only basic on c, so it confers nothing
     b.hub.federation.endorse(a.hub.nodeId)
@@ -225,6 +235,37 @@ describe("allowlist mode", () => {
       await linkReaches(again, "established")
     } finally {
       for (const h of [stranger, strict]) {
+        await h.stop()
+        await rm(h.paths.home, { recursive: true, force: true })
+      }
+    }
+  })
+})
+
+describe("negotiated connections", () => {
+  it("refuses a hub whose retention policy is incompatible, saying why, and agrees with a compatible one", async () => {
+    const strict = await startTestHub({ flags: { maxPeerRetentionDays: 30 } })
+    const forever = await startTestHub() // keeps data forever (dataRetentionDays: null)
+    const brief = await startTestHub({ flags: { dataRetentionDays: 7, heartbeatMs: 50 } })
+    try {
+      const refused = forever.hub.dial(strict.url, strict.hub.nodeId)
+      await linkReaches(refused, "offline")
+      expect(refused.lastError?.code).toBe("NEGOTIATION_FAILED")
+      expect(refused.lastError?.detail).toContain("retention")
+      forever.hub.hangUp(strict.url)
+
+      const ok = brief.hub.dial(strict.url, strict.hub.nodeId)
+      await linkReaches(ok, "established")
+      expect(ok.agreement?.protocolVersion).toBe("fedhub/1")
+      expect(ok.agreement?.capabilities).toContain("sync")
+      // heartbeats measure latency, shown in the peers view
+      await new Promise(resolve => ok.events.once("pong", resolve))
+      const view = brief.hub.federation.peers().find(p => p.nodeId === strict.hub.nodeId)
+      expect(view?.link).toMatchObject({ direction: "outbound", state: "established" })
+      expect(view?.link?.latencyMs).toBeGreaterThanOrEqual(0)
+      expect(view?.link?.uptimePct).toBeGreaterThan(0)
+    } finally {
+      for (const h of [brief, forever, strict]) {
         await h.stop()
         await rm(h.paths.home, { recursive: true, force: true })
       }
