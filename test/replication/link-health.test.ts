@@ -241,10 +241,9 @@ describe("negotiation in the handshake", () => {
   })
 
   it("a client refuses a server that does not negotiate when it checks agreements", async () => {
-    const hub = await startTestHub() // this hub signs no agreement
-    cleanups.push(() => hub.stop())
+    const server = await startSyncServer() // no negotiate callback: it signs no agreement
     const offer = clientOffer(1)
-    const { link } = dial(hub.url, { offer, checkAgreement: (a, _id, l) => void verifyAgreement(offer, a, l) })
+    const { link } = dial(server.url, { offer, checkAgreement: (a, _id, l) => void verifyAgreement(offer, a, l) })
     const seen = record(link)
     await until(link, () => seen.some(s => s.state === "offline"))
     expect(link.lastError?.code).toBe("NEGOTIATION_FAILED")
