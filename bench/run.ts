@@ -1,8 +1,10 @@
 /** `npm run bench -- <name>…`: runs the named benches (all when none is named). */
 import { benchConnect } from "./connect.ts"
+import { benchDiscovery } from "./discovery.ts"
 
 const BENCHES: Record<string, () => Promise<void>> = {
   connect: () => benchConnect(100),
+  discovery: () => benchDiscovery(100),
 }
 
 const names = process.argv.slice(2)
