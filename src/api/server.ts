@@ -45,7 +45,7 @@ export async function serveHub(hub: Hub, opts: { host: string; port: number }): 
   const { port } = server.address() as AddressInfo
   const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host
   const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`
-  hub.attach(server, url)
+  await hub.attach(server, url)
   return {
     url,
     server,

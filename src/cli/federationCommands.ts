@@ -129,7 +129,7 @@ export function trustCommand(): Command {
 }
 
 export function endorseCommand(): Command {
-  return common(new Command("endorse <nodeId>"))
+  return common(new Command("endorse").argument("<nodeId>"))
     .description("sign an endorsement of a node (makes it verified for hubs that trust this one)")
     .option("--days <n>", "validity in days", v => Number(v))
     .action(async (nodeId: string, o: Common & { days?: number }) => {

@@ -21,6 +21,7 @@ import type { ResolvedConfig } from "./config.ts"
 import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { FederationManager, type LinkSummary } from "../federation/FederationManager.ts"
+import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
 import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
 
 export interface LinkInfo {
@@ -55,6 +56,7 @@ export class Hub {
   #knownDirty?: NodeJS.Timeout
   #publicUrl?: string
   #closed = false
+  #announcer?: MdnsAnnouncer
 
   private constructor(args: {
     identity: Identity
@@ -131,6 +133,7 @@ export class Hub {
         dnsDomains: config.discovery.dnsDomains,
         dnsServers: config.discovery.dnsServers,
         mdns: config.discovery.mdns,
+        mdnsOptions: mdnsOptionsOf(config),
         endorsementTtlMs: config.endorsementTtlDays * 86_400_000,
       },
       links: {
@@ -157,9 +160,14 @@ export class Hub {
   }
 
   /** Mounts /sync on a listening HTTP server and records the hub's public URL. */
-  attach(server: Server, url: string): void {
+  async attach(server: Server, url: string): Promise<void> {
     this.#publicUrl = this.config.publicUrl ?? url
     this.federation.publishSelf(this.descriptor())
+    if (this.config.discovery.mdns) {
+      this.#announcer = new MdnsAnnouncer({ nodeId: this.nodeId, url: this.url, mdnsOptions: mdnsOptionsOf(this.config) })
+      this.#announcer.on("warning", w => this.log.warn({ warning: String(w) }, "mDNS"))
+      await this.#announcer.start().catch(e => this.log.warn({ err: (e as Error).message }, "mDNS announcer could not start"))
+    }
     this.#endpoint = attachSyncEndpoint(server, {
       adapter: this.server,
       handshake: this.handshake,
@@ -285,6 +293,7 @@ export class Hub {
     } catch (e) {
       this.log.error({ err: e }, "closing the sync endpoint failed")
     }
+    await this.#announcer?.stop().catch(() => {})
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearTimeout(this.#knownDirty)
     await this.#saveKnown().catch(e => this.log.error({ err: e }, "saving the document index failed"))
@@ -321,6 +330,14 @@ export class Hub {
   async #saveKnown(): Promise<void> {
     await writePrivate(knownPath(this.paths), JSON.stringify([...this.#known]) + "\n")
   }
+}
+
+/** multicast-dns options from the config (interface and port), or the library's defaults. */
+const mdnsOptionsOf = (c: ResolvedConfig): Record<string, unknown> | undefined => {
+  const { mdnsInterface, mdnsPort } = c.discovery
+  if (mdnsInterface === "127.0.0.1") return { ...loopbackMdnsOptions(mdnsPort ?? 5353) }
+  if (mdnsInterface === undefined && mdnsPort === undefined) return undefined
+  return { ...(mdnsInterface ? { interface: mdnsInterface } : {}), ...(mdnsPort ? { port: mdnsPort } : {}) }
 }
 
 const knownPath = (paths: HomePaths) => join(paths.home, "documents.json")

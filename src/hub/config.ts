@@ -20,7 +20,7 @@ export interface ResolvedConfig {
   federationMode: NonNullable<HubConfig["federationMode"]>
   dataRetentionDays: number | null
   discovery: Required<Pick<NonNullable<HubConfig["discovery"]>, "dnsDomains" | "mdns" | "peerExchangeMinTrust" | "intervalMs">> &
-    Pick<NonNullable<HubConfig["discovery"]>, "dnsServers">
+    Pick<NonNullable<HubConfig["discovery"]>, "dnsServers" | "mdnsInterface" | "mdnsPort">
   endorsementTtlDays: number
   maxPeerRetentionDays: number | null
   requiredCapabilities: string[]

@@ -259,6 +259,14 @@ export interface HubConfig {
      * Run discovery every this many ms (0: only at start and on demand).
      */
     intervalMs?: number
+    /**
+     * The IPv4 address of the interface mDNS uses (e.g. 127.0.0.1 to stay on loopback); default: the system's.
+     */
+    mdnsInterface?: string
+    /**
+     * UDP port for mDNS (default 5353; another one isolates a test federation).
+     */
+    mdnsPort?: number
   }
   /**
    * How long endorsements made by `fedhub endorse` stay valid.
