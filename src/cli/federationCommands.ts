@@ -69,6 +69,8 @@ export function peersCommand(): Command {
     ["remove", "forget a hub and cut the link"],
     ["block", "refuse a hub at the handshake and leave its entries out of every view"],
     ["unblock", "lift a block"],
+    ["disconnect", "cut the link with a hub (it stays known; connect restores it)"],
+    ["connect", "dial a known hub again"],
   ] as const) {
     common(peers.command(`${name} <nodeId>`))
       .description(desc)
@@ -76,7 +78,8 @@ export function peersCommand(): Command {
         const api = await openAdminClient(o)
         const path = name === "remove" ? `/peers/${encodeURIComponent(nodeId)}` : `/peers/${encodeURIComponent(nodeId)}/${name}`
         const r = await api.call<unknown>(name === "remove" ? "DELETE" : "POST", path)
-        out(o, r ?? { nodeId, removed: true }, () => `${name === "remove" ? "removed" : `${name}ed`} ${nodeId}`)
+        const done = { remove: "removed", block: "blocked", unblock: "unblocked", disconnect: "disconnected", connect: "dialing" }[name]
+        out(o, r ?? { nodeId, removed: true }, () => `${done} ${nodeId}`)
       })
   }
   return peers

@@ -199,6 +199,23 @@ export class FederationManager {
     await this.registry.save()
   }
 
+  /** Cuts our links with a node without forgetting or blocking it (it may reconnect). */
+  disconnect(nodeId: string): void {
+    const id = parseNodeId(nodeId)
+    if (!this.#links.linkOf(id)) throw new FedhubError("NOT_FOUND", `no link with ${id}`)
+    this.#links.hangUp(id)
+    this.#links.dropInbound(id)
+  }
+
+  /** Dials a known node again (after `disconnect`, or one learned by discovery). */
+  connect(nodeId: string): void {
+    const id = parseNodeId(nodeId)
+    const node = this.registry.get(id)
+    if (!node?.url) throw new FedhubError("NOT_FOUND", `${id} is not in the registry with a URL; use peers add <url>`)
+    this.admitNode(id)
+    this.#links.dial(node.url, id)
+  }
+
   /** Blocks a node: refused at the handshake, its links cut, its entries left out of views. */
   async block(nodeId: string): Promise<void> {
     const id = parseNodeId(nodeId)

@@ -89,6 +89,20 @@ describe("federation from the CLI", () => {
     })
   })
 
+  it("disconnect cuts a link and connect restores it", async () => {
+    const link = () => a.hub.links().find(l => l.remoteNodeId === c.hub.nodeId)
+    expect(link()?.state).toBe("established")
+    const cut = await fedhub(["peers", "disconnect", c.hub.nodeId, "--home", a.paths.home])
+    expect(cut.code, cut.stderr).toBe(0)
+    expect(link()).toBeUndefined()
+    const again = await fedhub(["peers", "disconnect", c.hub.nodeId, "--home", a.paths.home])
+    expect(again.code).toBe(4)
+    const back = await fedhub(["peers", "connect", c.hub.nodeId, "--home", a.paths.home])
+    expect(back.code, back.stderr).toBe(0)
+    const l = a.hub.links().find(x => x.remoteNodeId === c.hub.nodeId || x.url.includes(new URL(c.url).host))
+    expect(l).toBeDefined()
+  })
+
   it("block hides a node and cuts it off; unblock restores it; remove forgets it", async () => {
     const block = await fedhub(["peers", "block", c.hub.nodeId, "--home", a.paths.home])
     expect(block.code, block.stderr).toBe(0)

@@ -123,6 +123,26 @@ describe("a federation of three hubs", () => {
     expect(c.hub.federation.registry.get(b.hub.nodeId)?.discoveredBy).toContain("peer_exchange")
   })
 
+  it("accepts peer exchange only from hubs at or above the configured trust level", async () => {
+    const d = await startTestHub({ flags: { peers: [a.url], discovery: { peerExchangeMinTrust: "trusted" } } })
+    try {
+      await d.hub.federation.discover({ timeoutMs: 2_000 }) // bootstrap: a is now known (basic)
+      const replica = await d.hub.repo.find<DirectoryDoc>(a.hub.federation.directory.url as AutomergeUrl)
+      await waitForDoc(replica, doc => Boolean(doc.entries?.[b.hub.nodeId]))
+      const low = await d.hub.federation.discover({ timeoutMs: 2_000, connect: false })
+      expect(low.candidates.some(x => x.nodeId === b.hub.nodeId)).toBe(false)
+      const px = low.methods.find(m => m.method === "peer_exchange")!
+      expect(px.problems).toContainEqual(expect.objectContaining({ source: a.hub.nodeId, code: "UNTRUSTED_ENDORSER" }))
+
+      await d.hub.federation.setTrust(a.hub.nodeId, "trusted")
+      const high = await d.hub.federation.discover({ timeoutMs: 2_000, connect: false })
+      expect(high.candidates.find(x => x.nodeId === b.hub.nodeId)).toMatchObject({ status: "verified", methods: ["peer_exchange"] })
+    } finally {
+      await d.stop()
+      await rm(d.paths.home, { recursive: true, force: true })
+    }
+  })
+
   it("lists peers with verified descriptors, trust, reputation and link state", async () => {
     await c.hub.federation.refreshEndorsements()
     const peers = c.hub.federation.peers()

@@ -30,6 +30,14 @@ export function federationRoutes(hub: Hub): Router {
     await fed().unblock(req.params.nodeId)
     res.json({ nodeId: req.params.nodeId, blocked: false })
   })
+  r.post("/peers/:nodeId/disconnect", (req, res) => {
+    fed().disconnect(req.params.nodeId)
+    res.json({ nodeId: req.params.nodeId, link: "closed" })
+  })
+  r.post("/peers/:nodeId/connect", (req, res) => {
+    fed().connect(req.params.nodeId)
+    res.status(202).json({ nodeId: req.params.nodeId, link: "dialing" })
+  })
   r.post("/discover", async (req, res) => {
     const body = validate<DiscoverBody>("api-discover", req.body ?? {})
     const report = await fed().discover({ timeoutMs: body.timeoutMs, connect: body.connect })
