@@ -159,6 +159,15 @@ export class FederationManager {
     this.#accept({ nodeId, url: endpoint ? httpBase(endpoint) : "", descriptor: entry.descriptor, latencyMs: 0 })
   }
 
+  /** A link with a known node failed: counted against its reliability (reputation). */
+  noteFailure(nodeId: NodeId, uptimePct?: number): void {
+    const node = this.registry.get(nodeId)
+    if (!node) return
+    node.observed.failures++
+    if (uptimePct !== undefined) node.observed.uptime = Math.max(0, Math.min(1, uptimePct / 100))
+    void this.registry.save()
+  }
+
   /** Records a verified node: registry, directory (for peer exchange), sequence seen. */
   #accept(v: VerifiedNode, method?: RegistryNode["discoveredBy"][number]): void {
     const seq = v.descriptor.payload.sequence

@@ -208,6 +208,8 @@ export class Hub {
     })
     link.events.on("state", (state, err) => {
       this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state")
+      const remoteId = (link.remotePeerId ?? link.expectNodeId) as NodeId | undefined
+      if (state === "offline" && remoteId) this.federation.noteFailure(remoteId, link.health().uptimePct)
       if (state === "established" && link.remotePeerId) {
         const remote = link.remotePeerId as string as NodeId
         try {
