@@ -225,14 +225,7 @@ export class HubClientAdapter extends NetworkAdapter {
   disconnect(): void {
     this.#stopped = true
     clearTimeout(this.#timer)
-    this.#stopHeartbeat()
-    const socket = this.#socket
-    this.#socket = undefined
-    if (socket) {
-      socket.removeAllListeners()
-      socket.on("error", () => {})
-      socket.close(1000, "disconnect")
-    }
+    this.#detachSocket(s => s.close(1000, "disconnect"))
     this.#lost()
     this.#setState("closed")
   }
@@ -346,16 +339,20 @@ export class HubClientAdapter extends NetworkAdapter {
     socket.send(toArrayBuffer(bytes))
   }
 
-  #failed(error: FedhubError): void {
-    if (this.#stopped) return
+  /** Stops the heartbeat and lets go of the current socket (its late events are ignored). */
+  #detachSocket(end: (socket: WebSocket) => void): void {
     this.#stopHeartbeat()
     const socket = this.#socket
     this.#socket = undefined
-    if (socket) {
-      socket.removeAllListeners()
-      socket.on("error", () => {})
-      socket.terminate()
-    }
+    if (!socket) return
+    socket.removeAllListeners()
+    socket.on("error", () => {})
+    end(socket)
+  }
+
+  #failed(error: FedhubError): void {
+    if (this.#stopped) return
+    this.#detachSocket(s => s.terminate())
     this.metrics.errors++
     this.#failures++
     this.#noteError(error)

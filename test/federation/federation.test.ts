@@ -19,20 +19,13 @@ import type { RunningHub } from "../../src/hub/startHub.ts"
 import { linkReaches, startHubs, startTestHub, waitForDoc } from "../helpers/hubs.ts"
 import { startTestDnsServer } from "./discovery/dnsServer.ts"
 import { rm } from "node:fs/promises"
+import { codeOf } from "../identity/helpers.ts"
 
 const settings = { name: "x", type: "hub" as const, federationMode: "open" as const, dataRetentionDays: null }
 
 const descriptorOf = (id: Identity, sequence: number) =>
   signDescriptor(id, buildDescriptor(id, settings, { endpoints: ["ws://127.0.0.1:1/sync"], startedAt: 1, sequence, issuedAt: sequence }))
 
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn()
-  } catch (e) {
-    return (e as { code?: string }).code
-  }
-  return undefined
-}
 
 describe("directory entries", () => {
   it("refuses a forged descriptor", () => {
@@ -53,7 +46,7 @@ describe("directory entries", () => {
     doc = A.change(doc, d => void putDescriptor(d, descriptorOf(id, 5)))
     doc = A.change(doc, d => void putDescriptor(d, descriptorOf(id, 7)))
     expect(readDirectory(doc).nodes[0]!.descriptor.payload.sequence).toBe(7)
-    let code: string | undefined
+    let code = ""
     A.change(doc, d => {
       code = codeOf(() => putDescriptor(d, descriptorOf(id, 6)))
     })

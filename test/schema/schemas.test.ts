@@ -13,17 +13,7 @@ import {
   type FederationNode,
   type HubConfig,
 } from "../../src/schema/index.ts"
-
-/** The FedhubError `fn` throws; fails the test if it throws nothing or something untyped. */
-function errorOf(fn: () => unknown): FedhubError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof FedhubError) return e
-    throw new Error(`expected a FedhubError, got ${String(e)}`)
-  }
-  throw new Error("expected a FedhubError, nothing was thrown")
-}
+import { errorOf } from "../identity/helpers.ts"
 
 const clone = <T>(v: T): T => structuredClone(v)
 
