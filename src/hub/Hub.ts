@@ -36,7 +36,8 @@ export interface LinkInfo {
 
 export class Hub {
   readonly identity: Identity
-  readonly config: ResolvedConfig
+  /** The resolved configuration, its name settled (config, else the identity's). */
+  readonly config: ResolvedConfig & { name: string }
   readonly paths: HomePaths
   readonly repo: Repo
   readonly docs: DocStore
@@ -60,7 +61,7 @@ export class Hub {
 
   private constructor(args: {
     identity: Identity
-    config: ResolvedConfig
+    config: ResolvedConfig & { name: string }
     paths: HomePaths
     adminToken: string
     log: Logger
@@ -115,10 +116,11 @@ export class Hub {
   }
 
   /** Opens the hub of a home, creating its identity and admin token on first use. */
-  static async open(paths: HomePaths, config: ResolvedConfig, log: Logger): Promise<Hub> {
+  static async open(paths: HomePaths, settings: ResolvedConfig, log: Logger): Promise<Hub> {
     const identity = (await hasIdentity(paths.home))
       ? await loadIdentity(paths.home)
-      : await createIdentity(paths.home, { name: config.name })
+      : await createIdentity(paths.home, { name: settings.name })
+    const config = { ...settings, name: settings.name ?? identity.name }
     const adminToken = await ensureAdminToken(paths)
     const known = await readKnown(paths)
     const hub = new Hub({ identity, config, paths, adminToken, log, known })

@@ -9,7 +9,8 @@ import type { HomePaths } from "./home.ts"
 
 /** Every setting with its value decided. */
 export interface ResolvedConfig {
-  name: string
+  /** The hub's name; unset: the name given at `fedhub init`. */
+  name?: string
   host: string
   port: number
   peers: string[]
@@ -29,7 +30,6 @@ export interface ResolvedConfig {
 }
 
 export const DEFAULTS: ResolvedConfig = {
-  name: "fedhub",
   host: "127.0.0.1",
   port: 7420,
   peers: [],

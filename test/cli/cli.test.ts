@@ -42,6 +42,13 @@ describe("fedhub CLI", () => {
     const again = await fedhub(["init", "--home", home])
     expect(again.code).toBe(5)
     expect(again.stderr).toContain("KEY_EXISTS")
+    // the name given at init is the hub's name unless configured otherwise
+    const hub = await startHubProcess(["--home", home])
+    procs.push(hub)
+    expect(hub.nodeId).toBe(nodeId)
+    const descriptor = (await (await fetch(`${hub.url}/api/node`)).json()) as { payload: { name: string } }
+    expect(descriptor.payload.name).toBe("alpha")
+    await hub.stop()
   })
 
   it("start serves a signed descriptor and health, and docs round-trip through the running hub", async () => {
