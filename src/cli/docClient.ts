@@ -3,7 +3,7 @@
  * the admin token), or with --offline the home's storage directly.
  */
 import { randomBytes } from "node:crypto"
-import { createRepo } from "../replication/createRepo.ts"
+import { closeRepo, createRepo } from "../replication/createRepo.ts"
 import { hasIdentity, loadIdentity } from "../identity/index.ts"
 import { DocStore, type DocSummary } from "../replication/DocStore.ts"
 import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch } from "../replication/history.ts"
@@ -51,10 +51,7 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
     log: (r, l) => store.log(r, l),
     diff: (r, a, b) => store.diff(r, a, b),
     conflicts: r => store.conflicts(r),
-    close: async () => {
-      await repo.flush()
-      await repo.shutdown()
-    },
+    close: () => closeRepo(repo),
   }
 }
 

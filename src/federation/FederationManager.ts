@@ -4,7 +4,7 @@
  * the pure functions of trust.ts, reputation.ts and directory.ts; sockets and
  * dialing belong to the hub, reached through `FederationLinks`.
  */
-import { isValidAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from "@automerge/automerge-repo"
+import { isValidAutomergeUrl, parseAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
 import { FedhubError, toFedhubError } from "../errors.ts"
 import { isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
@@ -270,17 +270,18 @@ export class FederationManager {
     return { blocked: this.registry.blocked(), lastSequence: this.registry.sequences() }
   }
 
-  /** The verified directory of another hub, read from our replica of it. */
+  /**
+   * The verified directory of another hub, read from our replica of it. Never waits
+   * on the network: a directory not replicated yet is requested in the background.
+   */
   async peerDirectory(nodeId: NodeId): Promise<DirectoryView | undefined> {
     const entry = this.ownDirectory().nodes.find(n => n.nodeId === nodeId)
     const url = entry?.descriptor.payload.connectivity.directory
-    if (!url) return undefined
-    try {
-      const handle = await this.#repo.find<DirectoryDoc>(url as AutomergeUrl, { signal: AbortSignal.timeout(3_000) })
-      return readDirectory(handle.doc(), this.#viewOptions())
-    } catch {
-      return undefined
-    }
+    if (!url || !isValidAutomergeUrl(url)) return undefined
+    const handle = this.#repo.handles[parseAutomergeUrl(url).documentId] as DocHandle<DirectoryDoc> | undefined
+    if (handle?.isReady()) return readDirectory(handle.doc(), this.#viewOptions())
+    void this.#repo.find(url, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+    return undefined
   }
 
   /** Every endorsement we know: our directory's, our peers' directories', and descriptors' chains. */
@@ -288,11 +289,8 @@ export class FederationManager {
     const own = this.ownDirectory()
     const out: unknown[] = [...own.endorsements]
     for (const n of own.nodes) out.push(...(n.descriptor.payload.identity.certificateChain ?? []))
-    for (const n of own.nodes) {
-      if (n.nodeId === this.#identity.nodeId) continue
-      const view = await this.peerDirectory(n.nodeId)
-      if (view) out.push(...view.endorsements)
-    }
+    const views = await Promise.all(own.nodes.filter(n => n.nodeId !== this.#identity.nodeId).map(n => this.peerDirectory(n.nodeId)))
+    for (const view of views) if (view) out.push(...view.endorsements)
     return out
   }
 

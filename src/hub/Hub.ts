@@ -8,7 +8,7 @@ import { join } from "node:path"
 import type { DocumentId, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
 import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import { createRepo } from "../replication/createRepo.ts"
+import { closeRepo, createRepo } from "../replication/createRepo.ts"
 import { aclOf, DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
 import { HubClientAdapter, type LinkState } from "../replication/HubClientAdapter.ts"
@@ -301,8 +301,7 @@ export class Hub {
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearTimeout(this.#knownDirty)
     await this.#saveKnown().catch(e => this.log.error({ err: e }, "saving the document index failed"))
-    await this.repo.flush().catch(e => this.log.error({ err: e }, "flushing storage failed"))
-    await this.repo.shutdown().catch(e => this.log.error({ err: e }, "repo shutdown failed"))
+    await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
   }
 
   /**
