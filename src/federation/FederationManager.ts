@@ -66,6 +66,8 @@ export interface PeerView {
   discoveredBy: string[]
   lastSequence?: number
   lastSeen: number
+  /** Its verified descriptor (FederationNode), when this hub holds one. */
+  descriptor?: FederationNode
 }
 
 export class FederationManager {
@@ -337,6 +339,7 @@ export class FederationManager {
   peers(opts: { blocked?: boolean } = {}): PeerView[] {
     const trust = this.trust()
     const reputation = this.reputation(trust)
+    const descriptors = new Map(this.ownDirectory().nodes.map(n => [n.nodeId as string, n.descriptor.payload]))
     return this.registry
       .list()
       .filter(n => Boolean(n.blocked) === Boolean(opts.blocked))
@@ -355,6 +358,7 @@ export class FederationManager {
           discoveredBy: n.discoveredBy,
           lastSequence: n.lastSequence,
           lastSeen: n.lastSeen,
+          descriptor: descriptors.get(n.nodeId),
         }
       })
   }

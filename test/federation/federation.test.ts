@@ -146,6 +146,7 @@ describe("a federation of three hubs", () => {
     expect(pa.trust).toBe("basic")
     expect(pa.reputation).toBeGreaterThan(0)
     expect(pa.link?.state).toBeDefined()
+    expect(pa.descriptor).toMatchObject({ id: a.hub.nodeId, name: a.hub.config.name, type: "hub" })
     const view = c.hub.federation.ownDirectory()
     expect(view.nodes.find(n => n.nodeId === a.hub.nodeId)?.descriptor.payload.name).toBe(a.hub.config.name)
   })
