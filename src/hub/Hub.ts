@@ -21,6 +21,7 @@ import type { ResolvedConfig } from "./config.ts"
 import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { FederationManager, type LinkSummary } from "../federation/FederationManager.ts"
+import { httpBase } from "../federation/verifyCandidate.ts"
 import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
 import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
 
@@ -221,7 +222,7 @@ export class Hub {
           this.hangUp(endpoint)
           return
         }
-        void this.federation.noteProven(remote, endpoint.replace(/^ws/, "http").replace(/\/sync$/, "")).catch(() => {})
+        void this.federation.noteProven(remote, httpBase(endpoint)).catch(() => {})
       }
     })
     this.#links.set(endpoint, link)
@@ -246,19 +247,18 @@ export class Hub {
 
   /** Our link with a node: the outgoing one if any, else its inbound connection. */
   linkOf(nodeId: NodeId): LinkSummary | undefined {
-    for (const link of this.#links.values())
-      if ((link.remotePeerId as string | undefined) === nodeId || link.expectNodeId === nodeId)
-      {
-        const h = link.health()
-        return {
-          direction: "outbound",
-          state: h.state,
-          latencyMs: h.latencyEwmaMs ?? undefined,
-          uptimePct: h.uptimePct,
-          errorRate: h.errorRate,
-          lastError: h.lastError ? `${h.lastError.code}: ${h.lastError.detail}` : undefined,
-        }
+    for (const link of this.#links.values()) {
+      if ((link.remotePeerId as string | undefined) !== nodeId && link.expectNodeId !== nodeId) continue
+      const h = link.health()
+      return {
+        direction: "outbound",
+        state: h.state,
+        latencyMs: h.latencyEwmaMs ?? undefined,
+        uptimePct: h.uptimePct,
+        errorRate: h.errorRate,
+        lastError: h.lastError ? `${h.lastError.code}: ${h.lastError.detail}` : undefined,
       }
+    }
     const inbound = this.server.connections().find(c => c.peerId === (nodeId as string))
     return inbound ? { direction: "inbound", state: "established", latencyMs: inbound.latencyMs ?? undefined } : undefined
   }
