@@ -109,3 +109,18 @@ describe("nonces", () => {
     expect(seen.size).toBe(100)
   })
 })
+
+describe("node:crypto ed25519 behind signDetached/verifyDetached", () => {
+  it("signs exactly what tweetnacl signs and gives tweetnacl's verdicts", () => {
+    for (let i = 0; i < 20; i++) {
+      const kp = generateKeyPair()
+      const message = nacl.randomBytes(i * 7)
+      const sig = signDetached(kp.secretKey, message)
+      expect(Buffer.from(sig)).toEqual(Buffer.from(nacl.sign.detached(message, kp.secretKey)))
+      expect(verifyDetached(kp.publicKey, message, sig)).toBe(true)
+      const bad = new Uint8Array(sig)
+      bad[i % 64] = bad[i % 64]! ^ 0x10
+      expect(verifyDetached(kp.publicKey, message, bad)).toBe(nacl.sign.detached.verify(message, bad, kp.publicKey) && !isMalleableSignature(bad))
+    }
+  })
+})
