@@ -1,10 +1,12 @@
 /** `npm run bench -- <name>…`: runs the named benches (all when none is named). */
 import { benchConnect } from "./connect.ts"
 import { benchDiscovery } from "./discovery.ts"
+import { benchPeers } from "./peers.ts"
 
 const BENCHES: Record<string, () => Promise<void>> = {
   connect: () => benchConnect(100),
   discovery: () => benchDiscovery(100),
+  peers: () => benchPeers(),
 }
 
 const names = process.argv.slice(2)

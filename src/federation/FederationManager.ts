@@ -9,10 +9,11 @@ import type { Logger } from "pino"
 import { FedhubError, toFedhubError } from "../errors.ts"
 import { isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import type { Endorsement, FederationNode, TrustLevel } from "../schema/index.ts"
-import { emptyDirectory, putDescriptor, putEndorsement, readDirectory, type DirectoryDoc, type DirectoryView } from "./directory.ts"
+import { emptyDirectory, putDescriptor, putEndorsement, putRotation, readDirectory, type DirectoryDoc, type DirectoryView } from "./directory.ts"
 import { endorse } from "./endorsement.ts"
 import { Registry, type AdminLevel, type RegistryNode } from "./registry.ts"
-import { computeTrust, atLeast, type TrustEntry, type TrustResult } from "./trust.ts"
+import { computeTrust, atLeast, type AdminLevel as TrustAdminLevel, type TrustEntry, type TrustResult } from "./trust.ts"
+import type { KeyRotation } from "./rotation.ts"
 import { computeReputation } from "./reputation.ts"
 import { httpBase, verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
 import { runDiscovery, type DiscoveryReport } from "./discovery/runDiscovery.ts"
@@ -297,18 +298,37 @@ export class FederationManager {
   }
 
   #endorsementCache: unknown[] = []
+  #rotationCache: SignedEnvelope<KeyRotation>[] = []
 
-  /** Recomputes the endorsement set from all directories (call before trust views). */
+  /** Recomputes endorsements and key rotations from all directories (call before trust views). */
   async refreshEndorsements(): Promise<void> {
     this.#endorsementCache = await this.#allEndorsements()
+    const own = this.ownDirectory()
+    const peers = await Promise.all(own.nodes.map(n => this.peerDirectory(n.nodeId)))
+    this.#rotationCache = [...own.rotations, ...peers.flatMap(v => v?.rotations ?? [])]
+  }
+
+  /** Publishes a key rotation record (signed by the old key) in our directory. */
+  publishRotation(envelope: unknown): SignedEnvelope<KeyRotation> {
+    let verified: SignedEnvelope<KeyRotation> | undefined
+    this.directory.change(d => {
+      verified = putRotation(d, envelope)
+    })
+    return verified!
   }
 
   /** Trust levels of every known node, with reasons and refused endorsements. */
   trust(now = Date.now()): TrustResult {
     const nodes = this.registry.list()
+    const adminLevels = new Map<NodeId, TrustAdminLevel | undefined>(nodes.map(n => [n.nodeId, n.blocked ? "blocked" : n.adminLevel]))
+    // a key rotation signed by the old key carries the administrator's level to the new id
+    for (const r of this.#rotationCache) {
+      const level = adminLevels.get(r.payload.oldId)
+      if (level && !adminLevels.get(r.payload.newId)) adminLevels.set(r.payload.newId, level)
+    }
     return computeTrust({
       nodes: nodes.map(n => n.nodeId),
-      adminLevels: new Map(nodes.map(n => [n.nodeId, n.blocked ? "blocked" : n.adminLevel])),
+      adminLevels,
       proven: new Set(nodes.filter(n => n.provenAt !== undefined).map(n => n.nodeId)),
       endorsements: this.#endorsementCache,
       now,

@@ -41,6 +41,7 @@ export class Registry {
   directoryUrl?: string
   #nodes = new Map<string, RegistryNode>()
   #saving: Promise<void> = Promise.resolve()
+  #queued?: Promise<void>
 
   private constructor(path: string) {
     this.path = path
@@ -110,16 +111,21 @@ export class Registry {
     return new Map(this.list().flatMap(n => (n.lastSequence === undefined ? [] : [[n.nodeId, n.lastSequence] as [string, number]])))
   }
 
-  /** Writes the file (serialized, atomic rename); returns when this write is done. */
+  /**
+   * Writes the file (atomic rename); resolves once a write that includes every change
+   * made before the call is done. Calls made while a write is waiting coalesce into it.
+   */
   save(): Promise<void> {
-    const body = JSON.stringify({ version: 1, directoryUrl: this.directoryUrl, nodes: this.list() } satisfies RegistryFile, null, 2) + "\n"
-    this.#saving = this.#saving
+    this.#queued ??= this.#saving
       .catch(() => {})
       .then(async () => {
+        this.#queued = undefined
+        const body = JSON.stringify({ version: 1, directoryUrl: this.directoryUrl, nodes: this.list() } satisfies RegistryFile, null, 2) + "\n"
         const tmp = `${this.path}.${process.pid}.tmp`
         await writeFile(tmp, body, { mode: 0o600 })
         await rename(tmp, this.path)
       })
-    return this.#saving
+    this.#saving = this.#queued
+    return this.#queued
   }
 }

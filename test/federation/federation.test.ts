@@ -182,6 +182,19 @@ describe("a federation of three hubs", () => {
     expect(t.levels.get(b.hub.nodeId)).toMatchObject({ level: "verified", via: [a.hub.nodeId] })
   })
 
+  it("carries an administrator's trust across a key rotation signed by the old key", async () => {
+    const next = Identity.generate("a-next")
+    a.hub.federation.publishRotation(rotateKey(a.hub.identity, next))
+    const aDir = await c.hub.repo.find<DirectoryDoc>(a.hub.federation.directory.url as AutomergeUrl)
+    await waitForDoc(aDir, d => Boolean(d.rotations?.[a.hub.nodeId]))
+    await c.hub.federation.refreshEndorsements()
+    expect(c.hub.federation.trust().levels.get(next.nodeId)?.level).toBe("trusted")
+    // a rotation not signed by the old key is refused when published
+    const forged = rotateKey(next, Identity.generate("x"))
+    const lie = { ...forged, payload: { ...forged.payload, oldId: b.hub.nodeId } }
+    expect(() => a.hub.federation.publishRotation(lie)).toThrow(/WRONG_SIGNER|SIGNATURE_INVALID/)
+  })
+
   it("refuses an expired endorsement with a reason", async () => {
     const subject = Identity.generate("late")
     const expired = endorse(a.hub.identity, subject.nodeId, { ttlMs: 1_000, now: Date.now() - 60_000 })

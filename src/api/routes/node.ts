@@ -7,12 +7,16 @@ import { SYNC_PATH } from "../../replication/syncEndpoint.ts"
 export function nodeRoutes(hub: Hub): Router {
   const r = Router()
   r.get("/healthz", (_req, res) => {
+    const mem = process.memoryUsage()
+    const cpu = process.cpuUsage()
     res.json({
       status: "ok",
       nodeId: hub.nodeId,
       uptimeMs: Date.now() - hub.startedAt,
       peers: hub.server.connections().length,
       links: hub.links().map(l => ({ url: l.url, state: l.state })),
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+      cpu: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000 },
     })
   })
   r.get("/api/node", (_req, res) => {
