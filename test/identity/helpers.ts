@@ -1,26 +1,6 @@
-import { FedhubError } from "../../src/errors.ts"
 import { ED25519_L, SIGNATURE_LENGTH } from "../../src/identity/index.ts"
 
-/** The FedhubError code `fn` throws, "no error" if none, or a marker for a non-typed throw. */
-export function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    return e instanceof FedhubError ? e.code : `untyped ${String(e)}`
-  }
-  return "no error"
-}
-
-/** The FedhubError `fn` throws; fails the test if it throws nothing or something untyped. */
-export function errorOf(fn: () => unknown): FedhubError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof FedhubError) return e
-    throw new Error(`expected a FedhubError, got ${String(e)}`)
-  }
-  throw new Error("expected a FedhubError, nothing was thrown")
-}
+export { codeOf, errorOf } from "../helpers/errors.ts"
 
 /** A second signature for the same message: S + L (little-endian), which tweetnacl still accepts. */
 export function addLToS(sig: Uint8Array): Uint8Array {

@@ -1,20 +1,10 @@
 import * as A from "@automerge/automerge"
 import { generateAutomergeUrl, parseAutomergeUrl, encodeHeads, stringifyAutomergeUrl } from "@automerge/automerge-repo"
 import { describe, expect, it } from "vitest"
-import { isFedhubError } from "../../src/errors.ts"
 import { parseDocRef } from "../../src/replication/docRef.ts"
 import { deleteAt, fromPlain, parsePath, setAt, toPlain } from "../../src/replication/docValues.ts"
+import { expectFedhubError } from "../helpers/errors.ts"
 
-const expectFedhubError = (fn: () => unknown, code: string) => {
-  try {
-    fn()
-  } catch (e) {
-    expect(isFedhubError(e)).toBe(true)
-    expect((e as { code: string }).code).toBe(code)
-    return e as Error & { code: string; detail: string }
-  }
-  throw new Error(`expected a ${code} error, nothing was thrown`)
-}
 
 type AnyDoc = Record<string, any>
 

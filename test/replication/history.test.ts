@@ -1,6 +1,5 @@
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
-import { isFedhubError } from "../../src/errors.ts"
 import {
   changeLog,
   conflicts,
@@ -13,22 +12,12 @@ import {
   parseHeads,
 } from "../../src/replication/history.ts"
 import { fromPlain, setAt } from "../../src/replication/docValues.ts"
+import { expectFedhubError } from "../helpers/errors.ts"
 
 const ACTOR_A = "aa".repeat(16)
 const ACTOR_B = "bb".repeat(16)
 const ACTOR_C = "cc".repeat(16)
 
-/** Asserts that `fn` throws a FedhubError with `code` and returns it. */
-const expectFedhubError = (fn: () => unknown, code: string) => {
-  try {
-    fn()
-  } catch (e) {
-    expect(isFedhubError(e)).toBe(true)
-    expect((e as { code: string }).code).toBe(code)
-    return e as Error & { code: string; detail: string; extra?: Record<string, unknown> }
-  }
-  throw new Error(`expected a ${code} error, nothing was thrown`)
-}
 
 type Note = { title?: A.ImmutableString; tags?: A.ImmutableString[]; count?: number; body?: string }
 
