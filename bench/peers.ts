@@ -6,10 +6,11 @@
  *
  * Each server runs as its own child process, so its memory and CPU are its own; both
  * report them on GET /healthz. Each peer is a real, storage-less automerge-repo Repo
- * over its adapter (fedhub: HubClientAdapter with node authentication and a ping every
- * second), all in this process. Memory is read after a full GC in the server (it runs
- * with --expose-gc and a SIGUSR2 hook); the server's CPU over an idle window with no
- * peers is subtracted from its CPU over the same window with n idle peers.
+ * over its adapter, all in this process: fedhub peers are HubClientAdapters with node
+ * authentication pinging every second; baseline peers ping every second too (a raw ws
+ * ping), so both servers answer the same heartbeat traffic. Memory is read after a
+ * full GC in the server (it runs with --expose-gc and a SIGUSR2 hook); the server's
+ * CPU with no peers is subtracted from its CPU over the same window with n idle peers.
  *
  * `npm run bench -- peers`; FEDHUB_BENCH_PEERS=100 for a quick run.
  */
@@ -25,18 +26,23 @@ import type WebSocket from "ws"
 import { Identity, type NodeId } from "../src/identity/index.ts"
 import { createRepo } from "../src/replication/createRepo.ts"
 import { HubClientAdapter } from "../src/replication/HubClientAdapter.ts"
-import { printTable } from "./stats.ts"
+import { printTable, quantile } from "./stats.ts"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
-/** Preloaded into each server: a full GC on SIGUSR2, so memory is read without garbage. */
-const GC_HOOK = 'data:text/javascript,process.on("SIGUSR2",()=>gc())'
+/**
+ * Preloaded into each server: a full GC on SIGUSR2 (memory is read without garbage),
+ * and a SIGTERM to itself when its stdin (a pipe from this process) ends, so a server
+ * never outlives a bench that crashed or was killed.
+ */
+const CHILD_HOOK =
+  'data:text/javascript,process.on("SIGUSR2",()=>gc());process.stdin.on("end",()=>process.kill(process.pid,"SIGTERM")).resume().unref()'
 /** fedhub peers ping every second (the hub's own links default to 5 s). */
 const CLIENT_PING_MS = 1_000
 /** The hub's SyncServerAdapter keepalive (its default); the bare server's is automerge-repo's 5 s. */
 const HUB_KEEPALIVE_MS = 10_000
 const CONCURRENCY = 8
 const WARMUP = 16
-const SETTLE_MS = 3_000
+const SETTLE_MS = 5_000
 const CONNECT_TIMEOUT_MS = 30_000
 
 interface Stats {
@@ -62,7 +68,7 @@ const cpuMs = (s: Stats) => s.cpu.userMs + s.cpu.systemMs
 function spawnServer(args: string[]): Promise<Server> {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("FEDHUB_")) env[k] = v
-  const child: ChildProcess = spawn(process.execPath, ["--expose-gc", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+  const child: ChildProcess = spawn(process.execPath, ["--expose-gc", ...args], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] })
   const exited = new Promise<void>(resolve => child.once("exit", () => resolve()))
   let out = ""
   let err = ""
@@ -105,9 +111,11 @@ interface Peer {
   repo: Repo
   /** Heartbeats (ping/pong exchanges with the server) this peer has seen so far. */
   beats: () => number
+  /** Stops what the bench added to the peer (its pinger). */
+  stop?: () => void
 }
 
-type MakePeer = (i: number) => { adapter: NetworkAdapterInterface; peerId: string; beats: () => number }
+type MakePeer = (i: number) => { adapter: NetworkAdapterInterface; peerId: string } & Omit<Peer, "repo">
 
 /** Connects n peers, `CONCURRENCY` handshakes at a time; each resolves once the server's peer message came. */
 async function connectAll(n: number, make: MakePeer): Promise<Peer[]> {
@@ -117,13 +125,13 @@ async function connectAll(n: number, make: MakePeer): Promise<Peer[]> {
   await Promise.all(
     Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
       for (let i = next++; i < n && !failed; i = next++) {
-        const { adapter, peerId, beats } = make(i)
+        const { adapter, peerId, ...rest } = make(i)
         let timer: NodeJS.Timeout | undefined
         const up = new Promise<boolean>(resolve => {
           adapter.once("peer-candidate", () => resolve(true))
           timer = setTimeout(() => resolve(false), CONNECT_TIMEOUT_MS)
         })
-        peers.push({ repo: createRepo({ peerId, network: [adapter], isEphemeral: true }), beats })
+        peers.push({ repo: createRepo({ peerId, network: [adapter], isEphemeral: true }), ...rest })
         const ok = await up
         clearTimeout(timer)
         if (!ok) failed ??= new Error(`peer ${i} not connected after ${CONNECT_TIMEOUT_MS / 1000} s`)
@@ -137,7 +145,14 @@ async function connectAll(n: number, make: MakePeer): Promise<Peer[]> {
   return peers
 }
 
-const closeAll = async (peers: Peer[]) => void (await Promise.allSettled(peers.map(p => p.repo.shutdown())))
+/** Until every document the server sent the peers is ready in their repos (shutting a Repo down mid-sync leaves a 60 s timer that rejects unhandled). */
+const synced = (peers: Peer[]) =>
+  waitFor("the peers to finish syncing", async () => peers.every(p => Object.values(p.repo.handles).every(h => h.isReady())), 60_000)
+
+const closeAll = async (peers: Peer[]) => {
+  for (const p of peers) p.stop?.()
+  await Promise.allSettled(peers.map(p => p.repo.shutdown()))
+}
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs
@@ -161,20 +176,41 @@ interface Result {
   cpuPerBeatUs: number
 }
 
+/** Reads the server's CPU once a second for windowMs: the ms it spent in each second, and the mean. */
+async function cpuWindow(server: Server, windowMs: number): Promise<{ perSecond: number[]; meanMsPerS: number; elapsedS: number }> {
+  const first = await server.stats()
+  const t0 = performance.now()
+  const perSecond: number[] = []
+  let prev = first
+  let prevAt = t0
+  for (let k = 0; k < Math.round(windowMs / 1000); k++) {
+    await sleep(1000 - ((performance.now() - t0) % 1000))
+    const s = await server.stats()
+    const at = performance.now()
+    perSecond.push((cpuMs(s) - cpuMs(prev)) / ((at - prevAt) / 1000))
+    prev = s
+    prevAt = at
+  }
+  const elapsedS = (prevAt - t0) / 1000
+  return { perSecond, meanMsPerS: (cpuMs(prev) - cpuMs(first)) / elapsedS, elapsedS }
+}
+
 /**
- * Warm-up (a few peers connected and closed), an idle window with no peers, n peers
+ * Warm-up (a few peers connected and closed), a window with no peers, n peers
  * connected, a settle pause, then the same window with the n peers idle.
- * `serverBeats` adds the heartbeats the server starts that the peers cannot count.
+ * The CPU with no peers is the median second of its window (V8 runs a few GCs once
+ * the warm-up's allocations stop, not the steady state); with n peers it is the mean
+ * of its window, GC included. `serverBeats` adds the heartbeats the server starts,
+ * which the peers cannot count.
  */
 async function measure(server: Server, n: number, windowMs: number, make: MakePeer, serverBeats: number): Promise<Result> {
-  await closeAll(await connectAll(WARMUP, make))
+  const warm = await connectAll(WARMUP, make)
+  await sleep(1_000)
+  await synced(warm)
+  await closeAll(warm)
   await waitFor("the warm-up peers to leave", async () => (await server.stats()).peers === 0)
   await sleep(SETTLE_MS)
-
-  await server.gc()
-  const idle0 = await server.stats()
-  await sleep(windowMs)
-  const idle1 = await server.stats()
+  const idle = await cpuWindow(server, windowMs)
   await server.gc()
   const before = await server.stats()
 
@@ -184,28 +220,25 @@ async function measure(server: Server, n: number, windowMs: number, make: MakePe
     const connectMs = performance.now() - t0
     await waitFor(`${n} peers on the server`, async () => (await server.stats()).peers >= n)
     await sleep(SETTLE_MS)
+    await synced(peers)
 
     const beats0 = peers.reduce((s, p) => s + p.beats(), 0)
-    const load0 = await server.stats()
-    const w0 = performance.now()
-    await sleep(windowMs)
-    const load1 = await server.stats()
-    const elapsedS = (performance.now() - w0) / 1000
-    const beats = peers.reduce((s, p) => s + p.beats(), 0) - beats0 + serverBeats
+    const loaded = await cpuWindow(server, windowMs)
+    const beats = peers.reduce((s, p) => s + p.beats(), 0) - beats0 + (serverBeats * loaded.elapsedS * 1000) / windowMs
     await server.gc()
     const after = await server.stats()
 
-    const idleMsPerS = (cpuMs(idle1) - cpuMs(idle0)) / (windowMs / 1000)
-    const cpuMsPerS = (cpuMs(load1) - cpuMs(load0)) / elapsedS - idleMsPerS
+    const idleMsPerS = quantile(idle.perSecond, 0.5)
+    const cpuMsPerS = loaded.meanMsPerS - idleMsPerS
     return {
       connected: after.peers,
       connectMs,
       rssPerPeer: (after.memory.rss - before.memory.rss) / n,
       heapPerPeer: (after.memory.heapUsed - before.memory.heapUsed) / n,
       cpuMsPerS,
-      heartbeatsPerS: beats / elapsedS,
+      heartbeatsPerS: beats / loaded.elapsedS,
       idleMsPerS,
-      cpuPerBeatUs: ((cpuMsPerS * elapsedS) / beats) * 1000,
+      cpuPerBeatUs: ((cpuMsPerS * loaded.elapsedS) / beats) * 1000,
     }
   } finally {
     await closeAll(peers)
@@ -215,7 +248,7 @@ async function measure(server: Server, n: number, windowMs: number, make: MakePe
 async function measureFedhub(n: number, windowMs: number): Promise<{ result: Result; stderr: string }> {
   const home = await mkdtemp(join(tmpdir(), "fedhub-bench-peers-"))
   try {
-    const hub = await spawnServer(["--import", GC_HOOK, join(ROOT, "bin/fedhub"), "start", "--home", home, "--port", "0", "--log-level", "warn"])
+    const hub = await spawnServer(["--import", CHILD_HOOK, join(ROOT, "bin/fedhub"), "start", "--home", home, "--port", "0", "--log-level", "warn"])
     try {
       const make: MakePeer = () => {
         const identity = Identity.generate()
@@ -238,19 +271,23 @@ async function measureFedhub(n: number, windowMs: number): Promise<{ result: Res
 }
 
 async function measureBare(n: number, windowMs: number): Promise<{ result: Result; stderr: string }> {
-  const bare = await spawnServer(["--import", "tsx", "--import", GC_HOOK, join(ROOT, "bench/bareServer.ts")])
+  const bare = await spawnServer(["--import", "tsx", "--import", CHILD_HOOK, join(ROOT, "bench/bareServer.ts")])
   try {
     const wsUrl = bare.url.replace(/^http/, "ws")
     const make: MakePeer = i => {
-      // retry timer only runs until the socket opens; disconnect() removes the reconnect
+      // its retry timer only runs until the socket opens; disconnect() drops the reconnect
       const adapter = new WebSocketClientAdapter(wsUrl, 600_000)
-      let pings = 0
-      const connect = adapter.connect.bind(adapter)
-      adapter.connect = (peerId, meta) => {
-        connect(peerId, meta)
-        ;(adapter.socket as unknown as WebSocket).on("ping", () => pings++)
-      }
-      return { adapter, peerId: `bare-client-${i}`, beats: () => pings }
+      let beats = 0
+      let pinger: NodeJS.Timeout | undefined
+      // the same heartbeat as a fedhub peer: a raw ws ping every CLIENT_PING_MS once joined
+      adapter.once("peer-candidate", () => {
+        const socket = adapter.socket as unknown as WebSocket
+        socket.on("ping", () => beats++) // the server's keepalive
+        socket.on("pong", () => beats++) // ours answered
+        pinger = setInterval(() => socket.readyState === socket.OPEN && socket.ping(), CLIENT_PING_MS)
+        pinger.unref()
+      })
+      return { adapter, peerId: `bare-client-${i}`, beats: () => beats, stop: () => clearInterval(pinger) }
     }
     const result = await measure(bare, n, windowMs, make, 0)
     return { result, stderr: bare.stderr() }
@@ -280,13 +317,12 @@ export async function benchPeers(n = Number(process.env.FEDHUB_BENCH_PEERS ?? 10
   const o = ours.result
   const b = bare.result
   printTable(
-    `peers: one hub holding ${n} connected peers (seed target: 1,000+ peers held by one hub); ` +
-      `server CPU over ${windowMs / 1000} s with the peers idle, minus its CPU over ${windowMs / 1000} s with none; ` +
-      `memory after a full GC, (with n peers - before) / n`,
+    `peers: one hub holding ${n} connected peers (seed target: 1,000+ peers held by one hub)\n` +
+      `memory: growth after a full GC / n; CPU: server CPU over ${windowMs / 1000} s with the peers idle, minus its CPU with none`,
     ["", "peers connected", "connect all", "RSS/peer KiB", "heap/peer KiB", "CPU ms/s", "heartbeats/s", "CPU/heartbeat µs"],
     [
       row(`fedhub hub (node auth, peer pings every ${CLIENT_PING_MS / 1000} s, keepalive ${HUB_KEEPALIVE_MS / 1000} s)`, o),
-      row("baseline: bare automerge-repo ws (keepalive 5 s)", b),
+      row(`baseline: bare automerge-repo ws (peer pings every ${CLIENT_PING_MS / 1000} s, keepalive 5 s)`, b),
       [
         "ratio fedhub / baseline",
         "",
