@@ -42,7 +42,7 @@ export function formatDiscovery(r: DiscoveryReport): string {
   }
   for (const c of r.candidates) {
     const who = c.nodeId ?? c.claimedId ?? ""
-    const why = c.status === "verified" ? "" : `: ${c.code ?? ""} ${c.reason ?? ""}`.trimEnd()
+    const why = c.status === "verified" ? "" : `: ${[c.code, c.reason].filter(Boolean).join(": ")}`
     lines.push(`  ${c.status.padEnd(8)} ${c.url} ${who ? short(who) : ""} via ${c.methods.join(",")} (${c.durationMs} ms)${why}`)
   }
   return lines.join("\n")

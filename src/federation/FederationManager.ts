@@ -5,6 +5,7 @@
  * dialing belong to the hub, reached through `FederationLinks`.
  */
 import { isValidAutomergeUrl, parseAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from "@automerge/automerge-repo"
+import { setTimeout as delay } from "node:timers/promises"
 import type { Logger } from "pino"
 import { FedhubError, toFedhubError } from "../errors.ts"
 import { isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
@@ -16,6 +17,7 @@ import { computeTrust, atLeast, type AdminLevel as TrustAdminLevel, type TrustEn
 import type { KeyRotation } from "./rotation.ts"
 import { computeReputation } from "./reputation.ts"
 import { httpBase, verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
+import { verifyDescriptor } from "./descriptor.ts"
 import { runDiscovery, type DiscoveryReport } from "./discovery/runDiscovery.ts"
 import { StaticSource } from "./discovery/static.ts"
 import { PeerExchangeSource } from "./discovery/peerExchange.ts"
@@ -274,17 +276,31 @@ export class FederationManager {
   }
 
   /**
-   * The verified directory of another hub, read from our replica of it. Never waits
-   * on the network: a directory not replicated yet is requested in the background.
+   * The verified directory of another hub, read from our replica of it. Waits at most
+   * `waitMs` for a directory not replicated yet (0: it is requested in the background).
    */
-  async peerDirectory(nodeId: NodeId): Promise<DirectoryView | undefined> {
+  async peerDirectory(nodeId: NodeId, waitMs = 0): Promise<DirectoryView | undefined> {
     const entry = this.ownDirectory().nodes.find(n => n.nodeId === nodeId)
     const url = entry?.descriptor.payload.connectivity.directory
     if (!url || !isValidAutomergeUrl(url)) return undefined
     const handle = this.#repo.handles[parseAutomergeUrl(url).documentId] as DocHandle<DirectoryDoc> | undefined
     if (handle?.isReady()) return readDirectory(handle.doc(), this.#viewOptions())
-    void this.#repo.find(url, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
-    return undefined
+    const found = this.#repo.find<DirectoryDoc>(url, { signal: AbortSignal.timeout(Math.max(waitMs, 10_000)) })
+    if (waitMs <= 0) {
+      void found.catch(() => {})
+      return undefined
+    }
+    const timer = delay(waitMs, undefined, { ref: false })
+    const h = await Promise.race([found.catch(() => undefined), timer])
+    return h?.isReady() ? readDirectory(h.doc(), this.#viewOptions()) : undefined
+  }
+
+  /** Learns the verified descriptor of a hub we dialed, from its URL (same checks as discovery, key already proven by the link). */
+  async learnFromUrl(nodeId: NodeId, url: string): Promise<void> {
+    const res = await fetch(`${httpBase(url)}/api/node`, { signal: AbortSignal.timeout(5_000) })
+    const descriptor = verifyDescriptor(await res.json())
+    if (descriptor.payload.id !== nodeId) throw new FedhubError("KEY_MISMATCH", `${url} describes ${descriptor.payload.id}, the link proved ${nodeId}`)
+    this.#accept({ nodeId, url: httpBase(url), descriptor, latencyMs: 0 })
   }
 
   /** Every endorsement we know: our directory's, our peers' directories', and descriptors' chains. */
@@ -399,7 +415,7 @@ export class FederationManager {
           .map(n => ({
             nodeId: n.nodeId,
             trusted: atLeast(trust.levels.get(n.nodeId)?.level ?? "unknown", s.peerExchangeMinTrust),
-            directory: () => this.peerDirectory(n.nodeId),
+            directory: () => this.peerDirectory(n.nodeId, 2_000),
           }))
       }),
     ]

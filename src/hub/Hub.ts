@@ -223,6 +223,9 @@ export class Hub {
           return
         }
         void this.federation.noteProven(remote, httpBase(endpoint)).catch(() => {})
+        void this.federation
+          .learnFromUrl(remote, endpoint)
+          .catch(e => this.log.warn({ peer: endpoint, err: (e as Error).message }, "could not read a dialed hub's descriptor"))
       }
     })
     this.#links.set(endpoint, link)

@@ -40,6 +40,15 @@ describe("A — R — B through a relay", () => {
     expect(r.hub.descriptor().payload.services.capabilities).toContain("relay")
   })
 
+  it("learns the verified descriptor of the hub it dialed, without running discovery", async () => {
+    const deadline = Date.now() + 10_000
+    while (!a.hub.federation.ownDirectory().nodes.some(n => n.nodeId === r.hub.nodeId) && Date.now() < deadline)
+      await new Promise(resolve => a.hub.federation.directory.once("change", resolve))
+    const entry = a.hub.federation.ownDirectory().nodes.find(n => n.nodeId === r.hub.nodeId)
+    expect(entry?.descriptor.payload.type).toBe("relay")
+    expect(a.hub.federation.registry.get(r.hub.nodeId)?.name).toBe(r.hub.config.name)
+  })
+
   it("converges A and B through R, both ways", async () => {
     const made = await a.hub.docs.create({ title: "from a" })
     await reaches(r, made.url)
