@@ -3,12 +3,13 @@
  * endpoint, outgoing links to other hubs, and the document store, wired from config.
  */
 import type { Server } from "node:http"
-import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import type { DocumentId, PeerId } from "@automerge/automerge-repo"
+import type { DocHandle, DocumentId, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
 import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import { closeRepo, createRepo } from "../replication/createRepo.ts"
+import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
+import { DocIndex } from "../replication/DocIndex.ts"
+import { InboundGate } from "../replication/InboundGate.ts"
 import { aclOf, DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
 import { HubClientAdapter, type LinkState } from "../replication/HubClientAdapter.ts"
@@ -16,7 +17,7 @@ import { SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
 import { attachSyncEndpoint } from "../replication/syncEndpoint.ts"
 import { buildDescriptor, signDescriptor } from "../federation/descriptor.ts"
 import type { FederationNode } from "../schema/index.ts"
-import { ensureAdminToken, writePrivate, type HomePaths } from "./home.ts"
+import { ensureAdminToken, type HomePaths } from "./home.ts"
 import type { ResolvedConfig } from "./config.ts"
 import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
@@ -52,10 +53,13 @@ export class Hub {
   #descriptor?: SignedEnvelope<FederationNode>
   /** What this hub offers and requires when it links with another (negotiation). */
   readonly offer: Offer
+  /** The documents this hub holds, known without loading them. */
+  readonly index: DocIndex
+  /** The check every message from a hub passes before the Repo (README "Limits"). */
+  readonly gate: InboundGate
   #links = new Map<string, HubClientAdapter>()
   #endpoint?: { close: () => void }
-  #known = new Set<string>()
-  #knownDirty?: NodeJS.Timeout
+  #sweep?: NodeJS.Timeout
   #publicUrl?: string
   #closed = false
   #announcer?: MdnsAnnouncer
@@ -66,15 +70,21 @@ export class Hub {
     paths: HomePaths
     adminToken: string
     log: Logger
-    known: string[]
+    index: DocIndex
   }) {
     this.identity = args.identity
     this.config = args.config
     this.paths = args.paths
     this.adminToken = args.adminToken
     this.log = args.log
-    this.server = new SyncServerAdapter()
+    this.index = args.index
     const c = this.config
+    this.gate = new InboundGate({
+      limits: c.limits,
+      holds: id => this.index.has(id),
+      relays: c.type === "relay",
+    })
+    this.server = new SyncServerAdapter({ gate: this.gate })
     this.offer = offerFromNode(buildDescriptor(this.identity, c, { endpoints: [], startedAt: this.startedAt }), {
       maxPeerRetentionDays: c.maxPeerRetentionDays,
       requiredCapabilities: c.requiredCapabilities,
@@ -92,6 +102,7 @@ export class Hub {
     this.repo = createRepo({
       peerId: this.identity.nodeId,
       storageDir: args.paths.data,
+      onStored: id => this.index.add(id),
       network: [this.server],
       shareConfig: {
         // hubs offer what a document's ACL admits; local clients ask by id
@@ -100,9 +111,13 @@ export class Hub {
       },
     })
     this.docs = new DocStore(this.repo, { author: this.identity.nodeId, nodeId: this.identity.nodeId })
-    for (const id of args.known) this.#known.add(id)
-    this.repo.on("document", ({ handle }) => this.#remember(handle.documentId))
-    this.server.events.on("refusal", r => this.log.warn({ code: r.code, detail: r.detail, peer: r.principal }, "refused a peer"))
+    this.gate.attach(this.repo)
+    // handles a relay made for documents no peer had are dropped, so strangers' requests do not pile up
+    this.#sweep = setInterval(() => evictUnavailable(this.repo, this.index, this.log), 60_000)
+    this.#sweep.unref()
+    this.server.events.on("refusal", r => {
+      if (r.first) this.log.warn({ code: r.code, detail: r.detail, peer: r.principal }, "refused a peer (logged once per peer and reason; counted after)")
+    })
     this.server.events.on("joined", c => {
       this.log.info({ peer: c.peerId, principal: c.principal.kind }, "peer joined")
       if (c.principal.kind !== "node") return
@@ -123,8 +138,10 @@ export class Hub {
       : await createIdentity(paths.home, { name: settings.name })
     const config = { ...settings, name: settings.name ?? identity.name }
     const adminToken = await ensureAdminToken(paths)
-    const known = await readKnown(paths)
-    const hub = new Hub({ identity, config, paths, adminToken, log, known })
+    const index = await DocIndex.open(join(paths.home, "documents.json"), () => storedDocumentIds(paths.data), e =>
+      log.error({ err: e }, "saving the document index failed"),
+    )
+    const hub = new Hub({ identity, config, paths, adminToken, log, index })
     hub.federation = await FederationManager.open({
       identity,
       repo: hub.repo,
@@ -148,7 +165,7 @@ export class Hub {
       log,
     })
     // reload every document this hub holds, so it is offered to peers again
-    await Promise.allSettled(known.map(id => hub.repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
+    await Promise.allSettled(index.ids().map(id => hub.repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
     return hub
   }
 
@@ -175,7 +192,7 @@ export class Hub {
       adapter: this.server,
       handshake: this.handshake,
       adminToken: this.adminToken,
-      maxFrameBytes: this.config.maxFrameBytes,
+      maxFrameBytes: this.config.limits.frameBytes,
       admitNode: nodeId => this.federation.admitNode(nodeId),
       onRefused: (err, req) =>
         this.log.warn({ code: err.code, detail: err.detail, from: req.socket.remoteAddress }, "refused a sync upgrade"),
@@ -203,7 +220,8 @@ export class Hub {
     const link = new HubClientAdapter({
       url: endpoint,
       auth: { kind: "node", identity: this.identity, expectNodeId },
-      maxFrameBytes: this.config.maxFrameBytes,
+      maxFrameBytes: this.config.limits.frameBytes,
+      gate: this.gate,
       offer: this.offer,
       checkAgreement: (agreement, _serverId, link) => void verifyAgreement(this.offer, agreement, link),
       heartbeat: { intervalMs: this.config.heartbeatMs },
@@ -302,9 +320,9 @@ export class Hub {
     }
     await this.#announcer?.stop().catch(() => {})
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
-    clearTimeout(this.#knownDirty)
-    await this.#saveKnown().catch(e => this.log.error({ err: e }, "saving the document index failed"))
+    clearInterval(this.#sweep)
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
+    await this.index.save().catch(e => this.log.error({ err: e }, "saving the document index failed"))
   }
 
   /**
@@ -315,26 +333,14 @@ export class Hub {
     if (!isNodeId(peerId)) return true
     if (this.federation?.registry.get(peerId)?.blocked) return false
     if (!documentId) return true
-    // every document this hub holds is loaded at start (documents.json), so one that is
-    // not in memory is not ours to withhold: a peer offering it to us may sync it
-    const handle = this.repo.handles[documentId as DocumentId]
-    if (!handle) return true
-    const acl = handle.isReady() ? aclOf(handle.doc()) : undefined
+    // a document this hub holds is judged by its ACL even when not in memory; one it does
+    // not hold is not ours to withhold: a peer offering it to us may sync it
+    let handle: DocHandle<unknown> | undefined = this.repo.handles[documentId as DocumentId]
+    if (!handle && this.index.has(documentId))
+      handle = await this.repo.find(documentId as DocumentId, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    if (!handle?.isReady()) return !this.index.has(documentId)
+    const acl = aclOf(handle.doc())
     return acl === undefined || acl.includes(peerId)
-  }
-
-  #remember(documentId: string): void {
-    if (this.#known.has(documentId)) return
-    this.#known.add(documentId)
-    if (!this.#knownDirty)
-      this.#knownDirty = setTimeout(() => {
-        this.#knownDirty = undefined
-        void this.#saveKnown().catch(e => this.log.error({ err: e }, "saving the document index failed"))
-      }, 100)
-  }
-
-  async #saveKnown(): Promise<void> {
-    await writePrivate(knownPath(this.paths), JSON.stringify([...this.#known]) + "\n")
   }
 }
 
@@ -346,13 +352,10 @@ const mdnsOptionsOf = (c: ResolvedConfig): Record<string, unknown> | undefined =
   return { ...(mdnsInterface ? { interface: mdnsInterface } : {}), ...(mdnsPort ? { port: mdnsPort } : {}) }
 }
 
-const knownPath = (paths: HomePaths) => join(paths.home, "documents.json")
-
-async function readKnown(paths: HomePaths): Promise<string[]> {
-  try {
-    const list = JSON.parse(await readFile(knownPath(paths), "utf8")) as unknown
-    return Array.isArray(list) ? list.filter((x): x is string => typeof x === "string") : []
-  } catch {
-    return []
+/** Drops handles of documents no peer had and this hub does not hold (left by requests a relay forwarded). */
+function evictUnavailable(repo: Repo, index: DocIndex, log: Logger): void {
+  for (const [id, handle] of Object.entries(repo.handles)) {
+    if (index.has(id) || handle.state !== "unavailable") continue
+    repo.removeFromCache(id as DocumentId).catch(e => log.warn({ err: e, documentId: id }, "could not drop an unavailable document"))
   }
 }

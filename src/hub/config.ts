@@ -15,7 +15,8 @@ export interface ResolvedConfig {
   port: number
   peers: string[]
   logLevel: NonNullable<HubConfig["logLevel"]>
-  maxFrameBytes: number
+  /** Every limit of schemas/config.schema.json `limits`, defaults filled in. */
+  limits: Limits
   publicUrl?: string
   type: NonNullable<HubConfig["type"]>
   federationMode: NonNullable<HubConfig["federationMode"]>
@@ -29,12 +30,30 @@ export interface ResolvedConfig {
   heartbeatMs: number
 }
 
+/** The limits of one hub, all set (see README "Limits"). */
+export type Limits = Required<NonNullable<HubConfig["limits"]>>
+export type AddressScope = Limits["dialScopes"][number]
+
 export const DEFAULTS: ResolvedConfig = {
   host: "127.0.0.1",
   port: 7420,
   peers: [],
   logLevel: "info",
-  maxFrameBytes: 64 * 1024 * 1024,
+  limits: {
+    frameBytes: 16 * 1024 * 1024,
+    changeDepth: 64,
+    changeOps: 200_000,
+    messageOps: 1_000_000,
+    bodyBytes: 1024 * 1024,
+    bodyDepth: 72,
+    newDocsPerMinute: 600,
+    newDocsTotal: 10_000,
+    untouchedPeers: 1_000,
+    usedNonces: 100_000,
+    peerResponseBytes: 256 * 1024,
+    peerTimeoutMs: 5_000,
+    dialScopes: ["loopback", "private", "public"],
+  },
   type: "hub",
   federationMode: "open",
   dataRetentionDays: null,
@@ -52,13 +71,19 @@ const ENV: Record<string, keyof HubConfig & string> = {
   FEDHUB_PORT: "port",
   FEDHUB_PEERS: "peers",
   FEDHUB_LOG_LEVEL: "logLevel",
-  FEDHUB_MAX_FRAME_BYTES: "maxFrameBytes",
   FEDHUB_PUBLIC_URL: "publicUrl",
   FEDHUB_TYPE: "type",
   FEDHUB_FEDERATION_MODE: "federationMode",
 }
 
-const NUMERIC = new Set<string>(["port", "maxFrameBytes", "dataRetentionDays"])
+const NUMERIC = new Set<string>(["port", "dataRetentionDays"])
+
+/** FEDHUB_* variables for limits, each a whole number. */
+const LIMIT_ENV: Record<string, keyof Limits> = {
+  FEDHUB_MAX_FRAME_BYTES: "frameBytes",
+  FEDHUB_MAX_CHANGE_DEPTH: "changeDepth",
+  FEDHUB_MAX_BODY_BYTES: "bodyBytes",
+}
 
 /** Reads FEDHUB_* variables into a partial config (numbers parsed, peers split on commas/spaces). */
 export function configFromEnv(env: NodeJS.ProcessEnv): HubConfig {
@@ -72,6 +97,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv): HubConfig {
       out[key] = Number(raw)
     } else out[key] = raw
   }
+  const limits: Record<string, number> = {}
+  for (const [name, key] of Object.entries(LIMIT_ENV)) {
+    const raw = env[name]
+    if (raw === undefined || raw === "") continue
+    if (!/^\d+$/.test(raw)) throw new FedhubError("CONFIG_INVALID", `${name} must be a whole number, got ${JSON.stringify(raw)}`)
+    limits[key] = Number(raw)
+  }
+  if (Object.keys(limits).length > 0) out.limits = limits
   const discovery: Record<string, unknown> = {}
   if (env.FEDHUB_DNS_DOMAINS) discovery.dnsDomains = env.FEDHUB_DNS_DOMAINS.split(/[\s,]+/).filter(Boolean)
   if (env.FEDHUB_DNS_SERVERS) discovery.dnsServers = env.FEDHUB_DNS_SERVERS.split(/[\s,]+/).filter(Boolean)
@@ -114,6 +147,7 @@ export async function resolveConfig(paths: HomePaths, flags: HubConfig = {}, env
   const cleanFlags = checked(dropUndefined(flags), "command line")
   const merged = { ...DEFAULTS, ...dropUndefined(file), ...dropUndefined(fromEnv), ...cleanFlags } as ResolvedConfig
   merged.discovery = { ...DEFAULTS.discovery, ...file.discovery, ...fromEnv.discovery, ...cleanFlags.discovery }
+  merged.limits = { ...DEFAULTS.limits, dialScopes: defaultDialScopes(merged.host), ...file.limits, ...fromEnv.limits, ...cleanFlags.limits }
   // --peer adds to the configured peers rather than hiding them
   merged.peers = [...new Set([...(file.peers ?? []), ...(fromEnv.peers ?? []), ...(cleanFlags.peers ?? [])])]
   return merged
@@ -121,3 +155,15 @@ export async function resolveConfig(paths: HomePaths, flags: HubConfig = {}, env
 
 const dropUndefined = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+
+/**
+ * Where peer-supplied URLs may point by default: public addresses, plus the scope of
+ * the hub's own listen host, so a hub on loopback or a private network can federate
+ * there while a public hub is not turned into a probe of its own network.
+ */
+export function defaultDialScopes(host: string): AddressScope[] {
+  const h = host.replace(/^\[|\]$/g, "")
+  if (h === "localhost" || h === "::1" || h.startsWith("127.")) return ["loopback", "private", "public"]
+  if (/^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|f[cd]|fe80:)/i.test(h)) return ["private", "public"]
+  return ["public"]
+}

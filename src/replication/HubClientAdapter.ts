@@ -16,6 +16,8 @@ import { NetworkAdapter, type Message, type PeerId, type PeerMetadata } from "@a
 import WebSocket from "ws"
 import type { Identity, NodeId } from "../identity/index.ts"
 import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
+import type { InboundCheck } from "./InboundGate.ts"
+import { InboundQueue } from "./InboundQueue.ts"
 import { decodeFrame, encodeFrame, isError, isPeer, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
 import {
   performHandshake,
@@ -78,6 +80,8 @@ export interface HubClientOptions {
   metadata?: Record<string, unknown>
   /** Node auth: checks the agreement the server signed; throw to refuse the link. */
   checkAgreement?: CheckAgreementFn
+  /** Checks every message from the server before the Repo sees it (limits, budgets). */
+  gate?: InboundCheck
 }
 
 export interface LinkMetrics {
@@ -119,6 +123,8 @@ interface LinkEvents {
   state: [LinkState, FedhubError | undefined]
   /** A pong came back: its round trip in ms. */
   pong: [number]
+  /** A message from the server was refused (over a limit, malformed). */
+  refused: [FedhubError]
 }
 
 export class HubClientAdapter extends NetworkAdapter {
@@ -146,6 +152,7 @@ export class HubClientAdapter extends NetworkAdapter {
   readonly #backoff: BackoffOptions
   readonly #heartbeat: HeartbeatOptions
   #socket?: WebSocket
+  #inbound?: InboundQueue
   #attempt = 0
   #timer?: NodeJS.Timeout
   #stopped = false
@@ -267,6 +274,23 @@ export class HubClientAdapter extends NetworkAdapter {
       return this.#failed(toFedhubError(e))
     }
     this.#socket = socket
+    this.#inbound?.close()
+    this.#inbound = new InboundQueue(socket, this.#opts.gate, {
+      deliver: m => {
+        if (socket === this.#socket) this.emit("message", m)
+      },
+      unavailable: m => {
+        if (socket === this.#socket && this.peerId && this.remotePeerId && m.documentId)
+          this.#sendFrame(socket, { type: "doc-unavailable", senderId: this.peerId, targetId: this.remotePeerId, documentId: m.documentId })
+      },
+      refused: err => {
+        this.metrics.errors++
+        this.events.emit("refused", err)
+        if (err.code === "RATE_LIMITED" || socket !== this.#socket) return
+        socket.close(4400, err.code)
+        this.#failed(err)
+      },
+    })
     socket.binaryType = "nodebuffer"
     socket.on("unexpected-response", (_req, res) => {
       let body = ""
@@ -329,7 +353,7 @@ export class HubClientAdapter extends NetworkAdapter {
       this.metrics.errors++
       return
     }
-    this.emit("message", message as Message)
+    this.#inbound?.push(this.remotePeerId!, message as Message, data.byteLength)
   }
 
   #sendFrame(socket: WebSocket, message: WireMessage): void {

@@ -10,6 +10,8 @@ import { isNodeId } from "../identity/index.ts"
 import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import { decodeFrame, encodeFrame, isJoin, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
 import { describePrincipal, samePrincipal, type Principal } from "./principal.ts"
+import type { InboundCheck } from "./InboundGate.ts"
+import { InboundQueue } from "./InboundQueue.ts"
 
 /** Close codes sent to a refused peer (4000-4999 are for applications). */
 export const CLOSE = {
@@ -23,6 +25,8 @@ export const CLOSE = {
 export interface SyncServerAdapterOptions {
   /** Ping every this many ms; a socket that missed one pong is terminated. */
   keepAliveMs?: number
+  /** Checks every message from a hub before the Repo sees it (limits, budgets); local clients skip it. */
+  gate?: InboundCheck
 }
 
 /** What a refused or misbehaving peer did, for logs, counters and tests. */
@@ -30,6 +34,8 @@ export interface Refusal {
   code: ErrorCode
   detail: string
   principal: Principal
+  /** True the first time this principal is refused with this code (log it), false after (count it). */
+  first: boolean
 }
 
 export interface ServerConnection {
@@ -48,6 +54,8 @@ export interface ServerConnection {
   latencyMs: number | null
   /** When the latest keepalive ping went out (performance.now()). */
   pingSentAt?: number
+  /** Messages waiting for the gate, in order. */
+  inbound: InboundQueue
 }
 
 interface ServerEvents {
@@ -67,10 +75,13 @@ export class SyncServerAdapter extends NetworkAdapter {
   #readyPromise = new Promise<void>(r => (this.#readyResolve = r))
   #keepAlive?: NodeJS.Timeout
   readonly #keepAliveMs: number
+  readonly #gate: InboundCheck | undefined
+  #refusedOnce = new Set<string>()
 
   constructor(opts: SyncServerAdapterOptions = {}) {
     super()
     this.#keepAliveMs = opts.keepAliveMs ?? 10_000
+    this.#gate = opts.gate
   }
 
   isReady(): boolean {
@@ -103,7 +114,20 @@ export class SyncServerAdapter extends NetworkAdapter {
       bytesIn: 0,
       bytesOut: 0,
       latencyMs: null,
+      inbound: undefined as unknown as InboundQueue,
     }
+    conn.inbound = new InboundQueue(socket, principal.kind === "node" ? this.#gate : undefined, {
+      deliver: m => {
+        if (conn.peerId !== undefined && this.#byPeer.get(conn.peerId) === conn) this.emit("message", m)
+      },
+      unavailable: m => this.#unavailable(conn, m),
+      refused: (err, m) => {
+        if (err.code === "RATE_LIMITED") {
+          this.#count(conn, err.code, err.detail)
+          if (m.type === "request") this.#unavailable(conn, m)
+        } else this.#refuse(conn, err.code, err.detail, CLOSE.PROTOCOL)
+      },
+    })
     this.#connections.add(conn)
     socket.on("message", (data, isBinary) => {
       try {
@@ -111,7 +135,7 @@ export class SyncServerAdapter extends NetworkAdapter {
         conn.messagesIn++
         conn.bytesIn += bytes.byteLength
         if (!isBinary) throw new FedhubError("MALFORMED_FRAME", "text frames are not part of the protocol")
-        this.#receive(conn, decodeFrame(bytes))
+        this.#receive(conn, decodeFrame(bytes), bytes.byteLength)
       } catch (e) {
         const err = toFedhubError(e)
         this.#refuse(conn, err.code, err.detail, err.code === "PEER_ID_MISMATCH" ? CLOSE.PEER_ID_MISMATCH : CLOSE.PROTOCOL)
@@ -158,7 +182,7 @@ export class SyncServerAdapter extends NetworkAdapter {
     return [...this.#byPeer.values()]
   }
 
-  #receive(conn: ServerConnection, message: WireMessage): void {
+  #receive(conn: ServerConnection, message: WireMessage, bytes: number): void {
     if (isJoin(message)) return this.#join(conn, message.senderId, message.peerMetadata ?? {}, message.supportedProtocolVersions)
     if (conn.peerId === undefined) throw new FedhubError("MALFORMED_FRAME", `'${message.type}' before 'join'`)
     // ephemeral messages are relayed hop by hop with their origin's senderId (unauthenticated,
@@ -167,7 +191,12 @@ export class SyncServerAdapter extends NetworkAdapter {
       throw new FedhubError("PEER_ID_MISMATCH", `message claims sender ${message.senderId} on the socket of ${conn.peerId}`)
     if (this.#byPeer.get(conn.peerId) !== conn) return // replaced by a newer socket
     if (message.type === "peer" || message.type === "error") return
-    this.emit("message", message as Message)
+    conn.inbound.push(conn.peerId, message as Message, bytes)
+  }
+
+  #unavailable(conn: ServerConnection, m: Message): void {
+    if (!this.peerId || !conn.peerId || !m.documentId || conn.socket.readyState !== WebSocket.OPEN) return
+    this.#sendFrame(conn, { type: "doc-unavailable", senderId: this.peerId, targetId: conn.peerId, documentId: m.documentId })
   }
 
   #join(conn: ServerConnection, senderId: PeerId, peerMetadata: PeerMetadata, versions?: string[]): void {
@@ -212,7 +241,10 @@ export class SyncServerAdapter extends NetworkAdapter {
 
   #count(conn: ServerConnection, code: ErrorCode, detail: string): void {
     this.refusals[code] = (this.refusals[code] ?? 0) + 1
-    this.events.emit("refusal", { code, detail, principal: conn.principal })
+    const key = `${describePrincipal(conn.principal)} ${code}`
+    const first = !this.#refusedOnce.has(key)
+    if (first && this.#refusedOnce.size < 10_000) this.#refusedOnce.add(key)
+    this.events.emit("refusal", { code, detail, principal: conn.principal, first })
   }
 
   #refuse(conn: ServerConnection, code: ErrorCode, detail: string, closeCode: number, target?: PeerId): void {
@@ -231,6 +263,7 @@ export class SyncServerAdapter extends NetworkAdapter {
 
   #drop(conn: ServerConnection): void {
     if (!this.#connections.delete(conn)) return
+    conn.inbound.close()
     if (conn.peerId !== undefined && this.#byPeer.get(conn.peerId) === conn) {
       this.#byPeer.delete(conn.peerId)
       this.emit("peer-disconnected", { peerId: conn.peerId })

@@ -1,7 +1,10 @@
 /** The one place a Repo is built, so every Repo gets a peerId, storage and a share config. */
 import { Repo, type NetworkAdapterInterface, type PeerId, type RepoConfig } from "@automerge/automerge-repo"
+import { readdir } from "node:fs/promises"
+import { join } from "node:path"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { ClosableStorage } from "./ClosableStorage.ts"
+import { IndexingStorage } from "./DocIndex.ts"
 
 /** automerge-repo's per-document `announce` / `access` hooks. */
 export type ShareConfig = NonNullable<RepoConfig["shareConfig"]>
@@ -14,6 +17,31 @@ export interface RepoOptions {
   shareConfig?: ShareConfig
   /** Whether peers should skip persisting our sync state (clients: true). */
   isEphemeral?: boolean
+  /** Told of every document whose content is saved (feeds the DocIndex). */
+  onStored?: (documentId: string) => void
+}
+
+/**
+ * The ids of the documents whose content is in a nodefs folder (`<id[0:2]>/<id[2:]>/`
+ * holding `incremental` or `snapshot`), read from directory names without loading any.
+ */
+export async function storedDocumentIds(dir: string): Promise<string[]> {
+  const ids: string[] = []
+  for (const prefix of await subdirs(dir))
+    for (const rest of await subdirs(join(dir, prefix))) {
+      const kinds = await subdirs(join(dir, prefix, rest))
+      if (kinds.includes("incremental") || kinds.includes("snapshot")) ids.push(prefix + rest)
+    }
+  return ids
+}
+
+const subdirs = async (dir: string): Promise<string[]> => {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter(e => e.isDirectory()).map(e => e.name)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return []
+    throw e
+  }
 }
 
 /**
@@ -21,7 +49,9 @@ export interface RepoOptions {
  * with `closeRepo`, which also stops late writes to its storage.
  */
 export function createRepo(opts: RepoOptions): Repo {
-  const storage = opts.storageDir ? new ClosableStorage(new NodeFSStorageAdapter(opts.storageDir)) : undefined
+  const onStored = opts.onStored
+  const base = opts.storageDir ? new NodeFSStorageAdapter(opts.storageDir) : undefined
+  const storage = base ? new ClosableStorage(onStored ? new IndexingStorage(base, onStored) : base) : undefined
   const repo = new Repo({
     peerId: opts.peerId as PeerId,
     storage,

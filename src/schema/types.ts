@@ -212,10 +212,6 @@ export interface HubConfig {
    */
   logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"
   /**
-   * Largest WebSocket frame or request body accepted, in bytes.
-   */
-  maxFrameBytes?: number
-  /**
    * The URL other hubs reach this one at, when it differs from host:port (proxy, NAT).
    */
   publicUrl?: Url
@@ -290,6 +286,65 @@ export interface HubConfig {
    * Ping each outgoing link this often; missed pongs mark it degraded (1) then offline (3).
    */
   heartbeatMs?: number
+  /**
+   * What this hub accepts from peers, API clients and strangers. Input over a limit is refused with a typed error before it reaches Automerge, counted and logged once (README "Limits").
+   */
+  limits?: {
+    /**
+     * Largest WebSocket frame accepted on /sync, in bytes (default 16 MiB); a bigger one closes the socket (1009).
+     */
+    frameBytes?: number
+    /**
+     * Deepest nesting of maps, lists and text a document may reach through a change from a peer or a REST write (default 64).
+     */
+    changeDepth?: number
+    /**
+     * Most operations in one change from a peer (default 200,000).
+     */
+    changeOps?: number
+    /**
+     * Most operations in one sync message from a peer (default 1,000,000).
+     */
+    messageOps?: number
+    /**
+     * Largest REST request body, in bytes (default 1 MiB).
+     */
+    bodyBytes?: number
+    /**
+     * Deepest JSON nesting of a REST request body (default 72: a document of changeDepth plus its envelope).
+     */
+    bodyDepth?: number
+    /**
+     * Documents this hub does not hold that one peer may create or request here per minute (default 600).
+     */
+    newDocsPerMinute?: number
+    /**
+     * Documents this hub does not hold that one peer may create or request here while the hub runs (default 10,000).
+     */
+    newDocsTotal?: number
+    /**
+     * Peers kept in the registry that no administrator touched (not manual, trusted, partner or blocked); beyond it the oldest are forgotten (default 1,000).
+     */
+    untouchedPeers?: number
+    /**
+     * Handshake nonces remembered for replay protection; when full, new challenges are refused until old ones expire (default 100,000).
+     */
+    usedNonces?: number
+    /**
+     * Largest response body read from a peer (descriptors, challenge answers), in bytes (default 256 KiB).
+     */
+    peerResponseBytes?: number
+    /**
+     * Timeout of each request to a peer-supplied URL, in ms (default 5,000).
+     */
+    peerTimeoutMs?: number
+    /**
+     * Which addresses peer-supplied URLs (directories, peer exchange, discovery) may point to. Default: public, plus the scope of this hub's own listen host (a hub on loopback may dial loopback and private ones, a hub on a private address may dial private ones).
+     *
+     * @maxItems 3
+     */
+    dialScopes?: ("loopback" | "private" | "public")[]
+  }
 }
 
 // endorsement
@@ -744,6 +799,33 @@ export interface Agreement {
   }
 }
 
+// key-rotation
+/**
+ * The payload of a key rotation record (envelope purpose fedhub/key-rotation/v2, signed by the old key, envelope time = rotatedAt). `newKeySig` is the new key's counter-signature: the signature of the envelope { v: 1, purpose: "fedhub/key-rotation-consent/v1", signer: newId, time: rotatedAt, payload: { oldId, newId, newPublicKey, rotatedAt } }, so a rotation needs the consent of both keys.
+ */
+export interface KeyRotation {
+  /**
+   * The node id being retired; the record's signer and the directory key it is stored under.
+   */
+  oldId: NodeId
+  /**
+   * The node id taking over.
+   */
+  newId: NodeId
+  /**
+   * The new node's public key (base64); must be the one newId commits to.
+   */
+  newPublicKey: PublicKey
+  /**
+   * When the rotation was signed; equal to the envelope time of both signatures.
+   */
+  rotatedAt: TimestampMs
+  /**
+   * The new key's counter-signature over the consent envelope described above.
+   */
+  newKeySig: Signature
+}
+
 // problem
 /**
  * An RFC 9457 problem+json error response. Extension members are allowed.
@@ -850,6 +932,7 @@ export const SCHEMA_NAMES = [
   "handshake#OfferRequirements",
   "handshake#Offer",
   "handshake#Agreement",
+  "key-rotation",
   "problem",
   "signed-envelope",
 ] as const
@@ -900,6 +983,7 @@ export interface SchemaTypes {
   "handshake#OfferRequirements": OfferRequirements
   "handshake#Offer": Offer
   "handshake#Agreement": Agreement
+  "key-rotation": KeyRotation
   problem: Problem
   "signed-envelope": SignedEnvelope
 }

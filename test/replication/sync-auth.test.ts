@@ -73,7 +73,7 @@ describe("the /sync endpoint", () => {
   let hub: RunningHub
 
   beforeAll(async () => {
-    ;({ hubs, stopAll } = await startHubs(2, { maxFrameBytes: MAX_FRAME }))
+    ;({ hubs, stopAll } = await startHubs(2, { limits: { frameBytes: MAX_FRAME } }))
     hub = hubs[0]!
   })
   afterAll(() => stopAll())

@@ -258,7 +258,7 @@ describe("HubConfig", () => {
       port: 7420,
       peers: ["ws://hub-b.example.org:7420/sync", "https://hub-c.example.org"],
       logLevel: "debug",
-      maxFrameBytes: 1_048_576,
+      limits: { frameBytes: 1_048_576, changeDepth: 32, dialScopes: ["public"] },
       publicUrl: "https://hub-a.example.org",
       type: "relay",
       federationMode: "open",

@@ -1,0 +1,101 @@
+/**
+ * Measures what a peer's sync message would do to a document before Automerge
+ * applies it: how many operations it carries and how deep the objects it creates
+ * would nest. Automerge's wasm dies on a few thousand nested maps (README "Limits"),
+ * so nothing deeper than the limit may reach a document; the raw backend used here
+ * decodes without materializing, which stays cheap at any depth.
+ */
+import * as A from "@automerge/automerge"
+import { FedhubError } from "../errors.ts"
+
+/** The limits a sync message is measured against. */
+export interface ChangeLimits {
+  /** Deepest nesting an object may reach (the root's children are depth 1). */
+  changeDepth: number
+  /** Most operations in one change. */
+  changeOps: number
+  /** Most operations in one message. */
+  messageOps: number
+}
+
+/** What a message carried once measured. */
+export interface ChangeMeasure {
+  changes: number
+  ops: number
+  /** Deepest object the message creates (0 when it creates none). */
+  maxDepth: number
+  /** Objects the message creates, with their depth (for messages checked before this one is applied). */
+  created: Map<string, number>
+}
+
+/** The depth of an object already in the replica (undefined when the replica does not hold it). */
+export type DepthOf = (objectId: string) => number | undefined
+
+const MAKE_ACTIONS: ReadonlySet<string> = new Set(["makeMap", "makeList", "makeText", "makeTable"])
+
+/** Automerge chunk type byte (after 4 magic + 4 checksum bytes): 0 document, 1 change, 2 compressed change. */
+const chunkType = (bytes: Uint8Array): number | undefined => (bytes.byteLength > 8 ? bytes[8] : undefined)
+
+/**
+ * Decodes a sync message (automerge-repo's `sync`/`request` data) and measures the
+ * changes it carries; throws MALFORMED_FRAME, TOO_MANY_OPS or TOO_DEEP. `depthOf`
+ * answers for objects this message does not create itself.
+ */
+export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depthOf: DepthOf): ChangeMeasure {
+  let message: A.DecodedSyncMessage
+  try {
+    message = A.decodeSyncMessage(data)
+  } catch (e) {
+    throw new FedhubError("MALFORMED_FRAME", `not an Automerge sync message: ${(e as Error).message}`)
+  }
+  const measure: ChangeMeasure = { changes: 0, ops: 0, maxDepth: 0, created: new Map() }
+  for (const chunk of message.changes) {
+    for (const change of decodeChunk(chunk)) measureChange(change, measure, limits, depthOf)
+  }
+  return measure
+}
+
+/** The changes of one chunk: a change is itself; a whole document (sync v2) is loaded into a scratch backend. */
+function decodeChunk(chunk: Uint8Array): A.DecodedChange[] {
+  try {
+    if (chunkType(chunk) !== 0) return [A.decodeChange(chunk)]
+    const scratch = A.getBackend(A.init())
+    try {
+      scratch.loadIncremental(chunk)
+      return scratch.getChanges([]).map(c => A.decodeChange(c))
+    } finally {
+      scratch.free()
+    }
+  } catch (e) {
+    throw new FedhubError("MALFORMED_FRAME", `a change in the sync message does not decode: ${(e as Error).message}`)
+  }
+}
+
+function measureChange(change: A.DecodedChange, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf): void {
+  m.changes++
+  if (change.ops.length > limits.changeOps)
+    throw new FedhubError("TOO_MANY_OPS", `a change holds ${change.ops.length} operations; this hub accepts ${limits.changeOps}`)
+  m.ops += change.ops.length
+  if (m.ops > limits.messageOps)
+    throw new FedhubError("TOO_MANY_OPS", `the message holds over ${limits.messageOps} operations, this hub's limit`)
+  change.ops.forEach((op, i) => {
+    if (!MAKE_ACTIONS.has(op.action)) return
+    const parent = op.obj === "_root" ? 0 : (m.created.get(op.obj) ?? depthOf(op.obj))
+    if (parent === undefined)
+      throw new FedhubError("MALFORMED_FRAME", `a change creates an object inside ${op.obj}, which this hub does not hold`)
+    const depth = parent + 1
+    if (depth > limits.changeDepth)
+      throw new FedhubError("TOO_DEEP", `a change nests objects ${depth} deep; this hub accepts ${limits.changeDepth}`)
+    m.created.set(`${change.startOp + i}@${change.actor}`, depth)
+    if (depth > m.maxDepth) m.maxDepth = depth
+  })
+}
+
+/** The depth of an object in a document (its path length from the root), undefined if the document lacks it. */
+export function depthInDoc(doc: A.Doc<unknown>, objectId: string): number | undefined {
+  try {
+    return A.getBackend(doc).objInfo(objectId as A.ObjID).path?.length
+  } catch {
+    return undefined
+  }
+}
