@@ -11,6 +11,9 @@ import { nodeRoutes } from "./routes/node.ts"
 import { docRoutes } from "./routes/docs.ts"
 import { requireAdmin } from "./auth.ts"
 import { federationRoutes } from "./routes/federation.ts"
+import { jsonBody } from "./jsonBody.ts"
+import { CHALLENGE_SUFFIX } from "../replication/handshake.ts"
+import { SYNC_PATH } from "../replication/syncEndpoint.ts"
 
 export interface Listening {
   url: string
@@ -22,10 +25,14 @@ export interface Listening {
 export function buildApp(hub: Hub): express.Express {
   const app = express()
   app.disable("x-powered-by")
-  app.use(express.json({ limit: "4mb" }))
+  const { bodyBytes, bodyDepth } = hub.config.limits
+  // the unauthenticated challenge takes a small body (a ChallengeRequest is a few hundred
+  // bytes); admin bodies are read only once the token checked out
+  app.use(SYNC_PATH + CHALLENGE_SUFFIX, jsonBody({ maxBytes: 16 * 1024, maxDepth: 8 }))
+  const body = jsonBody({ maxBytes: bodyBytes, maxDepth: bodyDepth })
   app.use(nodeRoutes(hub))
-  app.use("/api/docs", requireAdmin(hub), docRoutes(hub))
-  app.use("/api", requireAdmin(hub), federationRoutes(hub))
+  app.use("/api/docs", requireAdmin(hub), body, docRoutes(hub))
+  app.use("/api", requireAdmin(hub), body, federationRoutes(hub))
   app.use((req, res) => sendProblem(res, new FedhubError("NOT_FOUND", `no route ${req.method} ${req.path}`)))
   app.use(problemHandler(e => hub.log.error({ err: e }, "unhandled error in a route")))
   return app

@@ -110,7 +110,7 @@ export class Hub {
         access: async (peerId, documentId) => this.#mayShare(peerId, documentId),
       },
     })
-    this.docs = new DocStore(this.repo, { author: this.identity.nodeId, nodeId: this.identity.nodeId })
+    this.docs = new DocStore(this.repo, { author: this.identity.nodeId, nodeId: this.identity.nodeId, maxDepth: c.limits.changeDepth })
     this.gate.attach(this.repo)
     // handles a relay made for documents no peer had are dropped, so strangers' requests do not pile up
     this.#sweep = setInterval(() => evictUnavailable(this.repo, this.index, this.log), 60_000)

@@ -32,13 +32,16 @@ export class DocStore {
   readonly #findTimeoutMs: number
   readonly #author: string
   readonly #nodeId: string | undefined
+  /** Deepest nesting a write may give a document (the peers' limit too: README "Limits"). */
+  readonly #maxDepth: number
 
   /**
    * `author` is written into every change message this store makes; `nodeId`, the
    * hub whose storage this is, joins every ACL it creates.
    */
-  constructor(repo: Repo, opts: { findTimeoutMs?: number; author: string; nodeId?: string }) {
+  constructor(repo: Repo, opts: { findTimeoutMs?: number; author: string; nodeId?: string; maxDepth?: number }) {
     this.repo = repo
+    this.#maxDepth = opts.maxDepth ?? 64
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
     this.#author = opts.author
     this.#nodeId = opts.nodeId
@@ -53,7 +56,7 @@ export class DocStore {
     if (typeof content !== "object" || content === null || Array.isArray(content))
       throw new FedhubError("INVALID_INPUT", "a document's content must be a JSON object")
     if (ACL_KEY in content) throw new FedhubError("INVALID_INPUT", `${ACL_KEY} is set with the acl option, not in content`)
-    const initial = fromPlain(content, { text: opts.text }) as AnyDoc
+    const initial = fromPlain(content, { text: opts.text, maxDepth: this.#maxDepth }) as AnyDoc
     if (opts.acl) initial[ACL_KEY] = [...new Set([...(this.#nodeId ? [this.#nodeId] : []), ...opts.acl])].sort().map(id => new A.ImmutableString(id))
     const options = { message: this.#message("create") }
     // one first change that carries the content and our message (repo.create would add an empty one)
@@ -86,7 +89,9 @@ export class DocStore {
   async put(ref: string, path: string | (string | number)[], value: unknown, opts: { text?: boolean; message?: string } = {}): Promise<DocSummary> {
     const handle = await this.find(ref)
     const segments = parsePath(path)
-    const converted = fromPlain(value, { text: opts.text })
+    if (segments.length - 1 > this.#maxDepth)
+      throw new FedhubError("TOO_DEEP", `a path of ${segments.length} segments nests deeper than ${this.#maxDepth} levels, this hub's limit`)
+    const converted = fromPlain(value, { text: opts.text, maxDepth: this.#maxDepth, atDepth: segments.length })
     handle.change(d => setAt(d, segments, converted), { message: this.#message(opts.message ?? `put ${segments.join(".")}`) })
     return this.#durable(handle)
   }

@@ -32,7 +32,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
  * into plain JSON: ImmutableString and text → string, Counter → number, Date → ISO
  * string, Uint8Array → base64, maps and lists recursively.
  */
-export function toPlain(value: unknown): unknown {
+export function toPlain(value: unknown, depth = 0): unknown {
   if (value === null || value === undefined) return value ?? null
   switch (typeof value) {
     case "string":
@@ -49,25 +49,40 @@ export function toPlain(value: unknown): unknown {
   }
   // Containers first: Automerge list proxies answer true to isCounter/isImmutableString.
   if (isContainer(value)) {
-    if (Array.isArray(value)) return value.map(toPlain)
-    return plainEntries(value as object)
+    if (depth >= MAX_READ_DEPTH) return TRUNCATED
+    if (Array.isArray(value)) return value.map(v => toPlain(v, depth + 1))
+    return plainEntries(value as object, depth + 1)
   }
   if (value instanceof A.ImmutableString) return value.val
   if (value instanceof A.Counter || A.isCounter(value)) return (value as A.Counter).value
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString()
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")
-  if (Array.isArray(value)) return value.map(toPlain)
-  return plainEntries(value)
+  if (depth >= MAX_READ_DEPTH) return TRUNCATED
+  if (Array.isArray(value)) return value.map(v => toPlain(v, depth + 1))
+  return plainEntries(value, depth + 1)
 }
 
+/**
+ * How deep {@link toPlain} descends: a document stored before the nesting limit existed
+ * (or one a peer made deeper than Automerge's wasm can take) still reads, never throws.
+ */
+export const MAX_READ_DEPTH = 256
+
+/** What stands in for a container nested deeper than {@link MAX_READ_DEPTH}. */
+export const TRUNCATED = `[nested deeper than ${MAX_READ_DEPTH} levels: not shown]`
+
 /** Own enumerable keys to a fresh object; defineProperty-style so a "__proto__" key stays data. */
-const plainEntries = (obj: object): Record<string, unknown> =>
-  Object.fromEntries(Object.keys(obj).map(k => [k, toPlain((obj as Record<string, unknown>)[k])]))
+const plainEntries = (obj: object, depth: number): Record<string, unknown> =>
+  Object.fromEntries(Object.keys(obj).map(k => [k, toPlain((obj as Record<string, unknown>)[k], depth)]))
 
 /** Options for {@link fromPlain}. */
 export interface FromPlainOptions {
   /** Strings become collaborative Automerge text (co-edited prose) instead of ImmutableString. */
   text?: boolean | undefined
+  /** Deepest nesting the value may reach, counting from the document root (TOO_DEEP past it). */
+  maxDepth?: number | undefined
+  /** The depth the value is placed at (0: it is the root; a put at path a.b: 2). */
+  atDepth?: number | undefined
 }
 
 /**
@@ -77,13 +92,16 @@ export interface FromPlainOptions {
  * Automerge values already built (ImmutableString, Counter, Date, Uint8Array) pass through.
  */
 export function fromPlain(value: unknown, opts: FromPlainOptions = {}): unknown {
-  return convertIn(value, opts.text === true, "", new Set())
+  const limit = { max: opts.maxDepth ?? Number.MAX_SAFE_INTEGER }
+  return convertIn(value, opts.text === true, "", new Set(), opts.atDepth ?? 0, limit)
 }
 
-const convertIn = (value: unknown, text: boolean, at: string, ancestors: Set<object>): unknown => {
+const convertIn = (value: unknown, text: boolean, at: string, ancestors: Set<object>, depth: number, limit: { max: number }): unknown => {
   const where = at === "" ? "the value" : `the value at ${at}`
+  const tooDeep = () => new FedhubError("TOO_DEEP", `${where} would nest ${depth} levels deep; this hub accepts ${limit.max}`)
   switch (typeof value) {
     case "string":
+      if (text && depth > limit.max) throw tooDeep()
       return text ? value : new A.ImmutableString(value)
     case "boolean":
       return value
@@ -104,10 +122,11 @@ const convertIn = (value: unknown, text: boolean, at: string, ancestors: Set<obj
   }
   if (value instanceof Uint8Array) return new Uint8Array(value)
   if (ancestors.has(value)) throw new FedhubError("INVALID_INPUT", `${where} contains itself (a cycle)`)
+  if (depth > limit.max) throw tooDeep()
   ancestors.add(value)
   try {
     if (Array.isArray(value)) {
-      return value.map((v, i) => convertIn(v, text, `${at}/${i}`, ancestors))
+      return value.map((v, i) => convertIn(v, text, `${at}/${i}`, ancestors, depth + 1, limit))
     }
     if (!isPlainObject(value)) {
       const name = (value as object).constructor?.name ?? "object"
@@ -116,7 +135,7 @@ const convertIn = (value: unknown, text: boolean, at: string, ancestors: Set<obj
     const out: Record<string, unknown> = {}
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(key)) throw new FedhubError("INVALID_INPUT", `key ${JSON.stringify(key)} is not allowed (at ${at || "/"})`)
-      out[key] = convertIn(value[key], text, `${at}/${escapePointer(key)}`, ancestors)
+      out[key] = convertIn(value[key], text, `${at}/${escapePointer(key)}`, ancestors, depth + 1, limit)
     }
     return out
   } finally {

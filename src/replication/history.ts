@@ -5,7 +5,7 @@
  */
 import * as A from "@automerge/automerge"
 import { FedhubError } from "../errors.ts"
-import { formatPath, toPlain, type PathSegment } from "./docValues.ts"
+import { formatPath, MAX_READ_DEPTH, toPlain, type PathSegment } from "./docValues.ts"
 
 /** A set of change hashes (64 lowercase hex chars each) naming a version of a document. */
 export type Heads = string[]
@@ -233,7 +233,7 @@ export function conflicts(doc: A.Doc<unknown>): ConflictEntry[] {
         }))
         if (values.length > 1) out.push({ path: formatPath([...path, key]), values: values.sort(byOpIdDesc) })
       }
-      if (isContainer(child)) walk(child as object, [...path, key])
+      if (isContainer(child) && path.length < MAX_READ_DEPTH) walk(child as object, [...path, key])
     }
     if (Array.isArray(obj)) {
       for (let i = 0; i < obj.length; i++) visit(i, obj[i])
