@@ -47,6 +47,7 @@ export const ERRORS = {
   ENDORSEMENT_CHAIN_TOO_LONG: { status: 403, exit: 3, title: "Endorsement chain longer than allowed" },
   DESCRIPTOR_REPLAYED: { status: 409, exit: 3, title: "An older descriptor than one already seen" },
   BLOCKED: { status: 403, exit: 3, title: "This node is blocked by the hub's administrator" },
+  DISCONNECTED: { status: 403, exit: 3, title: "This hub's administrator cut the link with this node (peers connect restores it)" },
   NOT_ALLOWED: { status: 403, exit: 3, title: "This hub federates only with nodes on its allowlist" },
   KEY_MISMATCH: { status: 401, exit: 3, title: "The node that answered is not the one announced" },
   NEGOTIATION_FAILED: { status: 403, exit: 3, title: "The two hubs could not agree on a protocol version, capabilities or policies" },

@@ -120,11 +120,16 @@ export function trustCommand(): Command {
         )
         return
       }
-      const r = await api.call<{ levels: Record<string, { level: string; reason: string }>; refused: { code: string; detail: string }[] }>("GET", "/trust")
+      const r = await api.call<{
+        levels: Record<string, { level: string; reason: string }>
+        refused: { code: string; detail: string }[]
+        rotations?: { oldId: string; newId: string; reason: string; code?: string }[]
+      }>("GET", "/trust")
       out(o, r, () =>
         [
           ...Object.entries(r.levels).map(([id, t]) => `${id}: ${t.level} (${t.reason})`),
           ...r.refused.map(x => `refused endorsement: ${x.code}: ${x.detail}`),
+          ...(r.rotations ?? []).map(x => `key rotation ${x.oldId || "?"} → ${x.newId || "?"}: ${x.code ? `${x.code}: ` : ""}${x.reason}`),
         ].join("\n") || "no nodes",
       )
     })

@@ -7,17 +7,18 @@
 import { isValidAutomergeUrl, parseAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from "@automerge/automerge-repo"
 import { setTimeout as delay } from "node:timers/promises"
 import type { Logger } from "pino"
-import { FedhubError, toFedhubError } from "../errors.ts"
+import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import { isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import type { Endorsement, FederationNode, TrustLevel } from "../schema/index.ts"
-import { emptyDirectory, putDescriptor, putEndorsement, putRotation, readDirectory, type DirectoryDoc, type DirectoryView } from "./directory.ts"
+import { emptyDirectory, putDescriptor, putEndorsement, putRotation, readDirectory, type DirectoryDoc, type DirectoryView, type RefusedEntry } from "./directory.ts"
 import { endorse } from "./endorsement.ts"
 import { Registry, type AdminLevel, type RegistryNode } from "./registry.ts"
-import { computeTrust, atLeast, type AdminLevel as TrustAdminLevel, type TrustEntry, type TrustResult } from "./trust.ts"
-import type { KeyRotation } from "./rotation.ts"
-import { computeReputation } from "./reputation.ts"
-import { httpBase, verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
+import { computeTrust, atLeast, mergeRefused, type AdminLevel as TrustAdminLevel, type TrustEntry, type TrustResult } from "./trust.ts"
+import { carryRotations, verifyRotation, type KeyRotation } from "./rotation.ts"
+import { computeReputation, emptyObservation, observeDown, observeUp } from "./reputation.ts"
+import { fetchDescriptor, httpBase, verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
 import { verifyDescriptor } from "./descriptor.ts"
+import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
 import { runDiscovery, type DiscoveryReport } from "./discovery/runDiscovery.ts"
 import { StaticSource } from "./discovery/static.ts"
 import { PeerExchangeSource } from "./discovery/peerExchange.ts"
@@ -53,6 +54,10 @@ export interface FederationSettings {
   mdns: boolean
   mdnsOptions?: Record<string, unknown>
   endorsementTtlMs: number
+  /** Limits of every request to a peer-supplied URL: descriptors, handshakes of discovery (README "Outgoing requests to peers"). */
+  peerFetch?: PeerFetchOptions
+  /** Registry cap on nodes no administrator touched (README "Registry size"); default 1000. */
+  maxUntouchedPeers?: number
 }
 
 /** One row of `fedhub peers list`. */
@@ -111,8 +116,20 @@ export class FederationManager {
     links: FederationLinks
     log: Logger
   }): Promise<FederationManager> {
-    const registry = await Registry.open(args.registryPath)
     let directory: DocHandle<DirectoryDoc> | undefined
+    const registry = await Registry.open(args.registryPath, {
+      maxUntouchedPeers: args.settings.maxUntouchedPeers,
+      // a node with a live link stays while linked; the cap applies again once it goes
+      isPinned: n => args.links.linkOf(n.nodeId) !== undefined,
+      onEvict: evicted => {
+        // an evicted node leaves our directory too, so peer exchange does not keep it alive
+        directory?.change(d => {
+          for (const n of evicted) if (d.entries[n.nodeId] !== undefined) delete d.entries[n.nodeId]
+        })
+        args.log.info({ evicted: evicted.length, cap: args.settings.maxUntouchedPeers }, "registry: evicted untouched peers over the cap")
+      },
+      onError: err => args.log.error({ err }, "registry write failed"),
+    })
     if (registry.directoryUrl) {
       try {
         directory = await args.repo.find<DirectoryDoc>(registry.directoryUrl as AutomergeUrl, { signal: AbortSignal.timeout(5_000) })
@@ -120,11 +137,14 @@ export class FederationManager {
         args.log.error({ err: e }, "this hub's directory document is missing from storage; making a new one")
       }
     }
+    let created = false
     if (!directory) {
       directory = args.repo.create<DirectoryDoc>(emptyDirectory())
       registry.directoryUrl = directory.url
-      await registry.save()
+      created = true
     }
+    registry.evictUntouched() // a file written under a higher cap is trimmed now
+    if (created || registry.dirty) await registry.save()
     return new FederationManager({ ...args, registry, directory })
   }
 
@@ -132,8 +152,17 @@ export class FederationManager {
   admitNode(nodeId: NodeId): void {
     const node = this.registry.get(nodeId)
     if (node?.blocked) throw new FedhubError("BLOCKED", `${nodeId} is blocked on this hub`)
+    if (node?.disconnected) throw new FedhubError("DISCONNECTED", `this hub's administrator cut the link with ${nodeId}`)
+    if (this.#rotationCache.length > 0 && this.#blockedByRotation(nodeId))
+      throw new FedhubError("BLOCKED", `${nodeId} is the new key of a node blocked on this hub`)
     if (this.#settings.federationMode === "allowlist" && !(node?.manual || node?.adminLevel))
       throw new FedhubError("NOT_ALLOWED", `${nodeId} is not on this hub's allowlist`)
+  }
+
+  /** Whether a key rotation carries an administrator's block to `nodeId`. */
+  #blockedByRotation(nodeId: NodeId): boolean {
+    const levels = new Map<NodeId, TrustAdminLevel | undefined>(this.registry.list().map(n => [n.nodeId, n.blocked ? "blocked" : n.adminLevel]))
+    return carryRotations(levels, this.#rotationCache, Date.now()).adminLevels.get(nodeId) === "blocked"
   }
 
   /** Puts this hub's own signed descriptor into its directory. */
@@ -143,11 +172,18 @@ export class FederationManager {
     })
   }
 
-  /** A node proved its key by connecting: record it (basic trust) and what it claims. */
-  async noteProven(nodeId: NodeId, url?: string): Promise<void> {
-    this.registry.upsert(nodeId, { provenAt: Date.now(), ...(url ? { url } : {}) })
-    const node = this.registry.get(nodeId)!
-    node.observed.successes++
+  /**
+   * A node proved its key by connecting (or is seen up again): record it (basic trust),
+   * what it claims, and the current period as up. Idempotent within a period, so
+   * reconnecting never adds reputation (README "Reputation"). An up interval left open
+   * by an earlier link is closed at the record's previous lastSeen, then restarted now.
+   */
+  async noteProven(nodeId: NodeId, url?: string, now = Date.now()): Promise<void> {
+    const prev = this.registry.get(nodeId)
+    let observed = prev?.observed ?? emptyObservation()
+    if (prev && observed.upSince !== undefined) observed = observeUp(observed, observed.upSince, Math.max(observed.upSince, prev.lastSeen), now)
+    observed = { ...observeUp(observed, now, now, now), upSince: now }
+    this.registry.upsert(nodeId, { provenAt: now, observed, ...(url ? { url } : {}) }, now)
     await this.registry.save()
   }
 
@@ -162,15 +198,24 @@ export class FederationManager {
     if (!entry) throw new FedhubError("NOT_FOUND", `the directory ${nodeId} announced holds no descriptor of it`)
     const endpoint = entry.descriptor.payload.connectivity.endpoints[0]?.url
     this.#accept({ nodeId, url: endpoint ? httpBase(endpoint) : "", descriptor: entry.descriptor, latencyMs: 0 })
+    await this.registry.save()
   }
 
-  /** A link with a known node failed: counted against its reliability (reputation). */
-  noteFailure(nodeId: NodeId, uptimePct?: number): void {
+  /**
+   * A link with a known node failed: the up interval since it connected is recorded as
+   * up periods, and the current period as down (once per period, however many failures).
+   * `_uptimePct` (the link's own figure) is accepted for callers but not used: uptime is
+   * measured in periods (README "Reputation").
+   */
+  noteFailure(nodeId: NodeId, _uptimePct?: number, now = Date.now()): void {
     const node = this.registry.get(nodeId)
     if (!node) return
-    node.observed.failures++
-    if (uptimePct !== undefined) node.observed.uptime = Math.max(0, Math.min(1, uptimePct / 100))
-    void this.registry.save()
+    let observed = node.observed
+    if (observed.upSince !== undefined) observed = observeUp(observed, observed.upSince, Math.max(observed.upSince, now), now)
+    observed = observeDown(observed, now, now)
+    delete observed.upSince
+    node.observed = observed
+    this.registry.save().catch((err: unknown) => this.#log.warn({ peer: nodeId, err }, "could not record a link failure in the registry"))
   }
 
   /** Records a verified node: registry, directory (for peer exchange), sequence seen. */
@@ -184,6 +229,7 @@ export class FederationManager {
       discoveredBy: method ? [method] : [],
       lastSequence: Math.max(seq, prev?.lastSequence ?? 0),
     })
+    if (!this.registry.get(v.nodeId)) return // evicted at once (a cap of 0): not kept in the directory either
     try {
       this.directory.change(d => {
         putDescriptor(d, v.descriptor)
@@ -195,10 +241,10 @@ export class FederationManager {
 
   /** Verifies and adds a node by URL (manual configuration), then keeps a link to it. */
   async addPeer(url: string): Promise<VerifiedNode> {
-    const v = await verifyCandidate(this.#identity, { url })
+    const v = await verifyCandidate(this.#identity, { url }, { peerFetch: this.#settings.peerFetch })
     if (this.registry.get(v.nodeId)?.blocked) throw new FedhubError("BLOCKED", `${v.nodeId} is blocked on this hub; unblock it first`)
+    this.registry.upsert(v.nodeId, { manual: true }) // touched first, so the cap never evicts it
     this.#accept(v, "manual_configuration")
-    this.registry.upsert(v.nodeId, { manual: true })
     await this.registry.save()
     this.#links.dial(v.url, v.nodeId)
     return v
@@ -213,21 +259,47 @@ export class FederationManager {
     await this.registry.save()
   }
 
-  /** Cuts our links with a node without forgetting or blocking it (it may reconnect). */
-  disconnect(nodeId: string): void {
+  /**
+   * Cuts our links with a node without forgetting or blocking it. The cut holds, across
+   * restarts and whichever end dialed, until `connect`: the node is not dialed and its
+   * handshakes are refused (DISCONNECTED).
+   */
+  async disconnect(nodeId: string): Promise<void> {
     const id = parseNodeId(nodeId)
-    if (!this.#links.linkOf(id)) throw new FedhubError("NOT_FOUND", `no link with ${id}`)
+    if (!this.registry.get(id)) throw new FedhubError("NOT_FOUND", `${id} is not in this hub's registry`)
+    this.registry.upsert(id, { disconnected: true })
+    await this.registry.save()
     this.#links.hangUp(id)
     this.#links.dropInbound(id)
   }
 
-  /** Dials a known node again (after `disconnect`, or one learned by discovery). */
-  connect(nodeId: string): void {
+  /** Lifts a disconnect and dials the node again (also one learned by discovery). */
+  async connect(nodeId: string): Promise<void> {
     const id = parseNodeId(nodeId)
     const node = this.registry.get(id)
     if (!node?.url) throw new FedhubError("NOT_FOUND", `${id} is not in the registry with a URL; use peers add <url>`)
+    if (node.disconnected) {
+      this.registry.upsert(id, { disconnected: false })
+      await this.registry.save()
+    }
     this.admitNode(id)
     this.#links.dial(node.url, id)
+  }
+
+  /**
+   * Learns a node's descriptor from what it sent on its authenticated socket (its join):
+   * self-signed by that node, newer than any seen. Returns the URL it now gives, if any.
+   */
+  learnDescriptor(nodeId: NodeId, envelope: unknown): string | undefined {
+    const descriptor = verifyDescriptor(envelope)
+    if (descriptor.payload.id !== nodeId) throw new FedhubError("KEY_MISMATCH", `${nodeId} sent the descriptor of ${descriptor.payload.id}`)
+    const endpoint = descriptor.payload.connectivity.endpoints[0]?.url
+    const url = endpoint ? httpBase(endpoint) : undefined
+    const seen = this.registry.get(nodeId)?.lastSequence
+    if (seen !== undefined && descriptor.payload.sequence < seen) throw new FedhubError("DESCRIPTOR_REPLAYED", `${nodeId} sent an older descriptor than one seen`)
+    this.#accept({ nodeId, url: url ?? "", descriptor, latencyMs: 0 })
+    this.registry.save().catch((err: unknown) => this.#log.warn({ peer: nodeId, err }, "could not record a peer's descriptor in the registry"))
+    return url
   }
 
   /** Blocks a node: refused at the handshake, its links cut, its entries left out of views. */
@@ -262,7 +334,9 @@ export class FederationManager {
   /** Signs an endorsement of `nodeId` and publishes it in our directory. */
   endorse(nodeId: string, ttlMs = this.#settings.endorsementTtlMs): SignedEnvelope<Endorsement> {
     const env = endorse(this.#identity, parseNodeId(nodeId), { ttlMs })
-    this.directory.change(d => putEndorsement(d, env))
+    this.directory.change(d => {
+      putEndorsement(d, env)
+    })
     return env
   }
 
@@ -287,7 +361,7 @@ export class FederationManager {
     if (handle?.isReady()) return readDirectory(handle.doc(), this.#viewOptions())
     const found = this.#repo.find<DirectoryDoc>(url, { signal: AbortSignal.timeout(Math.max(waitMs, 10_000)) })
     if (waitMs <= 0) {
-      void found.catch(() => {})
+      found.catch(e => this.#log.debug({ peer: nodeId, err: (e as Error).message }, "a peer's directory is not here yet"))
       return undefined
     }
     const timer = delay(waitMs, undefined, { ref: false })
@@ -297,10 +371,10 @@ export class FederationManager {
 
   /** Learns the verified descriptor of a hub we dialed, from its URL (same checks as discovery, key already proven by the link). */
   async learnFromUrl(nodeId: NodeId, url: string): Promise<void> {
-    const res = await fetch(`${httpBase(url)}/api/node`, { signal: AbortSignal.timeout(5_000) })
-    const descriptor = verifyDescriptor(await res.json())
+    const descriptor = await fetchDescriptor(url, this.#settings.peerFetch)
     if (descriptor.payload.id !== nodeId) throw new FedhubError("KEY_MISMATCH", `${url} describes ${descriptor.payload.id}, the link proved ${nodeId}`)
     this.#accept({ nodeId, url: httpBase(url), descriptor, latencyMs: 0 })
+    await this.registry.save()
   }
 
   /** Every endorsement we know: our directory's, our peers' directories', and descriptors' chains. */
@@ -315,58 +389,105 @@ export class FederationManager {
 
   #endorsementCache: unknown[] = []
   #rotationCache: SignedEnvelope<KeyRotation>[] = []
+  /** Endorsements the directory views refused (forged, expired, misfiled), reported by trust(). */
+  #endorsementRefusals: RefusedEntry[] = []
 
-  /** Recomputes endorsements and key rotations from all directories (call before trust views). */
+  /**
+   * Recomputes endorsements and key rotations from all directories (call before trust views).
+   * Rotations are also read from the local replicas of blocked nodes' directories (no
+   * fetch), so a blocked node's rotation carries its block to the new id.
+   */
   async refreshEndorsements(): Promise<void> {
     this.#endorsementCache = await this.#allEndorsements()
     const own = this.ownDirectory()
     const peers = await Promise.all(own.nodes.map(n => this.peerDirectory(n.nodeId)))
-    this.#rotationCache = [...own.rotations, ...peers.flatMap(v => v?.rotations ?? [])]
+    const views = [own, ...peers.filter((v): v is DirectoryView => v !== undefined)]
+    const blocked = this.registry.blocked()
+    if (blocked.size > 0)
+      for (const n of readDirectory(this.directory.doc(), { lastSequence: this.registry.sequences() }).nodes) {
+        const url = blocked.has(n.nodeId) ? n.descriptor.payload.connectivity.directory : undefined
+        if (!url || !isValidAutomergeUrl(url)) continue
+        const handle = this.#repo.handles[parseAutomergeUrl(url).documentId] as DocHandle<DirectoryDoc> | undefined
+        if (handle?.isReady()) views.push({ ...readDirectory(handle.doc()), nodes: [], endorsements: [], refused: [] })
+      }
+    this.#rotationCache = views.flatMap(v => v.rotations)
+    this.#endorsementRefusals = views.flatMap(v => v.refused.filter(r => r.key.startsWith("endorsement:")))
   }
 
-  /** Publishes a key rotation record (signed by the old key) in our directory. */
+  /**
+   * Publishes a key rotation record in our directory, under its oldId. It must be signed
+   * by the old key and counter-signed by the new one (`rotateKey`); else it is refused.
+   */
   publishRotation(envelope: unknown): SignedEnvelope<KeyRotation> {
-    let verified: SignedEnvelope<KeyRotation> | undefined
+    const verified = verifyRotation(envelope)
     this.directory.change(d => {
-      verified = putRotation(d, envelope)
+      putRotation(d, verified)
     })
-    return verified!
+    return verified
   }
 
-  /** Trust levels of every known node, with reasons and refused endorsements. */
+  /**
+   * Trust levels of every known node, with reasons, refused endorsements (computeTrust's and
+   * the directory views') and what each key rotation carried (carryRotations: a block always,
+   * an administrator's trust only to a new id that counter-signed and has no level of its own).
+   */
   trust(now = Date.now()): TrustResult {
     const nodes = this.registry.list()
     const adminLevels = new Map<NodeId, TrustAdminLevel | undefined>(nodes.map(n => [n.nodeId, n.blocked ? "blocked" : n.adminLevel]))
-    // a key rotation signed by the old key carries the administrator's level to the new id
-    for (const r of this.#rotationCache) {
-      const level = adminLevels.get(r.payload.oldId)
-      if (level && !adminLevels.get(r.payload.newId)) adminLevels.set(r.payload.newId, level)
-    }
-    return computeTrust({
+    const carried = carryRotations(adminLevels, this.#rotationCache, now)
+    const result = computeTrust({
       nodes: nodes.map(n => n.nodeId),
-      adminLevels,
+      adminLevels: carried.adminLevels,
       proven: new Set(nodes.filter(n => n.provenAt !== undefined).map(n => n.nodeId)),
       endorsements: this.#endorsementCache,
       now,
     })
+    for (const [newId, oldId] of carried.carriedFrom) {
+      const entry = result.levels.get(newId)
+      if (!entry) continue
+      entry.reason =
+        carried.adminLevels.get(newId) === "blocked"
+          ? `blocked: key rotated from ${oldId}, which an administrator blocked`
+          : `${entry.level}: carried from ${oldId} by a key rotation signed by both keys`
+    }
+    const fromViews = this.#endorsementRefusals.map(r => ({
+      envelopeId: r.envelopeId ?? "",
+      issuer: r.issuer ?? "",
+      subject: r.subject ?? "",
+      code: r.code as ErrorCode,
+      detail: r.detail,
+    }))
+    return { ...result, refused: mergeRefused(result.refused, fromViews), rotations: carried.outcomes }
   }
 
-  /** Reputation 0..1 per node (README: "Reputation"). */
-  reputation(trust = this.trust()): Map<NodeId, number> {
-    const nodes = this.registry.list().filter(n => !n.blocked)
+  /**
+   * Reputation 0..1 per node (README: "Reputation"). Edges: the endorsements `trust` accepted
+   * (judged per envelope, so a refused record never removes a valid one) and this hub's
+   * observed uptime of each node (a link open now counts up to now). Blocked nodes, also
+   * those blocked through a key rotation, are left out.
+   */
+  reputation(trust = this.trust(), now = Date.now()): Map<NodeId, number> {
+    const blocked = new Set<string>(this.registry.blocked())
+    for (const r of trust.rotations ?? []) if (r.carried === "blocked") blocked.add(r.newId)
+    const nodes = this.registry.list().filter(n => !blocked.has(n.nodeId))
     const self = this.#identity.nodeId
-    const preTrusted = [self, ...nodes.filter(n => n.adminLevel).map(n => n.nodeId)]
-    const edges: { from: NodeId; to: NodeId; weight: number }[] = []
-    for (const env of this.#endorsementCache as SignedEnvelope<Endorsement>[]) {
-      if (trust.refused.some(r => r.issuer === env.signer && r.subject === env.payload?.subject)) continue
-      if (isNodeId(env.signer) && isNodeId(env.payload?.subject)) edges.push({ from: env.signer, to: env.payload.subject as NodeId, weight: 1 })
-    }
-    for (const n of nodes) if (n.observed.successes > 0) edges.push({ from: self, to: n.nodeId, weight: n.observed.successes })
+    const anchors = [...trust.levels].filter(([id, e]) => (e.level === "trusted" || e.level === "partner") && !blocked.has(id)).map(([id]) => id)
+    const edges = trust.accepted
+      .filter(a => !blocked.has(a.issuer) && !blocked.has(a.subject))
+      .map(a => ({ from: a.issuer, to: a.subject, weight: 1 }))
+    const observed = new Map(
+      nodes.map(n => {
+        const open = n.observed.upSince !== undefined && this.#links.linkOf(n.nodeId)?.state === "established"
+        return [n.nodeId, open ? observeUp(n.observed, n.observed.upSince!, now, now) : n.observed] as const
+      }),
+    )
     const result = computeReputation({
       nodes: [self, ...nodes.map(n => n.nodeId)],
-      preTrusted,
+      preTrusted: [self, ...anchors],
       edges,
-      observed: new Map(nodes.map(n => [n.nodeId, n.observed])),
+      observed,
+      observer: self,
+      now,
     })
     return new Map([...result].map(([id, r]) => [id, r.score]))
   }
@@ -430,7 +551,18 @@ export class FederationManager {
     await this.refreshEndorsements()
     const self = this.#identity.nodeId
     const report = await runDiscovery(this.#discoverySources(), {
-      verify: c => verifyCandidate(this.#identity, c),
+      // a policy refusal (allowlist) is a refused candidate in the report, never thrown out of discover
+      verify: async c => {
+        if (c.nodeId !== undefined && isNodeId(c.nodeId)) this.admitNode(c.nodeId) // a refused claimed id is not even fetched
+        const v = await verifyCandidate(this.#identity, c, { peerFetch: this.#settings.peerFetch })
+        try {
+          this.admitNode(v.nodeId)
+        } catch (e) {
+          const err = toFedhubError(e)
+          throw new FedhubError(err.code, `${err.detail} (verified at ${v.url}; add it with peers add or trust it to federate)`, { nodeId: v.nodeId })
+        }
+        return v
+      },
       skip: c => {
         if (c.nodeId === self) return "this hub itself"
         if (c.nodeId && this.registry.get(c.nodeId)?.blocked) return "blocked"
@@ -442,10 +574,18 @@ export class FederationManager {
       if (v.nodeId === self || this.registry.get(v.nodeId)?.blocked) continue
       const methods = report.candidates.find(c => c.nodeId === v.nodeId)?.methods ?? []
       for (const m of methods) this.#accept(v, m)
-      if (opts.connect !== false) this.#links.dial(v.url, v.nodeId)
+      if (opts.connect === false) continue
+      try {
+        this.#links.dial(v.url, v.nodeId)
+      } catch (e) {
+        const err = toFedhubError(e)
+        for (const c of report.candidates)
+          if (c.nodeId === v.nodeId && c.status === "verified") Object.assign(c, { status: "refused", code: err.code, reason: `verified but not dialed: ${err.detail}` })
+      }
     }
+    report.verified = report.verified.filter(v => report.candidates.some(c => c.nodeId === v.nodeId && c.status === "verified"))
+    this.lastDiscovery = report // kept even if the registry write below fails (that failure is thrown and logged)
     await this.registry.save()
-    this.lastDiscovery = report
     this.#log.info(
       { verified: report.verified.length, refused: report.candidates.filter(c => c.status === "refused").length, ms: report.durationMs },
       "discovery finished",

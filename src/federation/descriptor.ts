@@ -26,6 +26,16 @@ export interface DescriptorSettings {
   requireEncryption?: boolean
 }
 
+/**
+ * The sequence of a node's next descriptor: its issue time, but always above the last
+ * one it published (`previous`, e.g. read from its own directory), so a clock that
+ * stepped back across a restart still yields a descriptor peers accept as newer
+ * (a lower sequence is refused everywhere as a replay, DESCRIPTOR_REPLAYED).
+ */
+export function nextSequence(previous: number | undefined, now = Date.now()): number {
+  return previous === undefined || now > previous ? now : previous + 1
+}
+
 /** Builds this node's FederationNode from its identity, settings and endpoints. */
 export function buildDescriptor(
   identity: Identity,

@@ -5,10 +5,11 @@
  * replica computes the same view.
  */
 import * as A from "@automerge/automerge"
-import { canonicalJson, isNodeId, type NodeId, type SignedEnvelope } from "../identity/index.ts"
+import { canonicalJson, envelopeId, isNodeId, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import type { Endorsement, FederationNode } from "../schema/index.ts"
 import { FedhubError, toFedhubError } from "../errors.ts"
 import { verifyDescriptor } from "./descriptor.ts"
+import { verifyEndorsement } from "./endorsement.ts"
 import { verifyRotation, type KeyRotation } from "./rotation.ts"
 
 /** The directory document's shape: every value is an ImmutableString of a signed envelope. */
@@ -29,6 +30,12 @@ export interface RefusedEntry {
   key: string
   code: string
   detail: string
+  /** For a refused endorsement: its envelope id ("" when it has none). */
+  envelopeId?: string
+  /** For a refused endorsement: the signer as given, not authenticated. */
+  issuer?: string
+  /** For a refused endorsement: the subject as given. */
+  subject?: string
 }
 
 export interface DirectoryView {
@@ -43,6 +50,8 @@ export interface ViewOptions {
   blocked?: ReadonlySet<string>
   /** Highest descriptor sequence this hub has already seen per node; older ones are replays. */
   lastSequence?: ReadonlyMap<string, number>
+  /** Clock for endorsement validity and rotation skew, ms since the epoch; defaults to Date.now(). */
+  now?: number
 }
 
 /** An empty directory, to create the document with. */
@@ -87,28 +96,107 @@ function newestSequence(doc: DirectoryDoc, id: string, opts: ViewOptions): numbe
   return newest
 }
 
-/** Records a key rotation signed by the old key. Call inside a change. */
-export function putRotation(doc: DirectoryDoc, envelope: unknown): SignedEnvelope<KeyRotation> {
-  const verified = verifyRotation(envelope)
-  doc.rotations[verified.payload.oldId] = new A.ImmutableString(canonicalJson(verified))
+/**
+ * Records a key rotation under its own oldId, after verifying both signatures (old key,
+ * and the new key's counter-signature). Idempotent for the same record; refuses
+ * (INVALID_INPUT) to replace a valid stored rotation of the same old id by a different
+ * one, so a second rotation cannot hide the first. Call inside a change.
+ */
+export function putRotation(doc: DirectoryDoc, envelope: unknown, opts: { now?: number } = {}): SignedEnvelope<KeyRotation> {
+  const verified = verifyRotation(envelope, { now: opts.now })
+  const key = verified.payload.oldId
+  const id = envelopeId(verified)
+  if (doc.rotations[key] !== undefined)
+    for (const raw of valuesOf(doc.rotations, key)) {
+      let stored: SignedEnvelope<KeyRotation>
+      try {
+        stored = verifyRotation(JSON.parse(text(raw)), { storedUnder: key, now: opts.now })
+      } catch {
+        continue // a bad stored value is replaced
+      }
+      if (envelopeId(stored) === id) return stored
+      throw new FedhubError("INVALID_INPUT", `${key} already rotated to ${stored.payload.newId}; a directory keeps the first rotation of an old id`)
+    }
+  doc.rotations[key] = new A.ImmutableString(canonicalJson(verified))
   return verified
 }
 
-/** Records an endorsement under `issuer:subject` (the issuer writes only its own keys). */
-export function putEndorsement(doc: DirectoryDoc, envelope: SignedEnvelope<Endorsement>): void {
-  doc.endorsements[`${envelope.signer}:${envelope.payload.subject}`] = new A.ImmutableString(canonicalJson(envelope))
+/**
+ * Records an endorsement under `issuer:subject` after verifying it (signature, shape,
+ * validity window at `now`): a forged or expired record is refused and never replaces
+ * a stored one. A valid stored endorsement of the same pair is replaced only by a newer
+ * one (later issuedAt); an older or equal one is refused (INVALID_INPUT), the same one is
+ * a no-op. Call inside a change.
+ */
+export function putEndorsement(doc: DirectoryDoc, envelope: unknown, opts: { now?: number } = {}): SignedEnvelope<Endorsement> {
+  const verified = verifyEndorsement(envelope, { now: opts.now })
+  const key = `${verified.signer}:${verified.payload.subject}`
+  const id = envelopeId(verified)
+  if (doc.endorsements[key] !== undefined)
+    for (const raw of valuesOf(doc.endorsements, key)) {
+      let stored: SignedEnvelope<Endorsement>
+      try {
+        stored = endorsementUnder(key, raw, opts.now)
+      } catch {
+        continue // a forged or expired stored value is replaced
+      }
+      if (envelopeId(stored) === id) return stored
+      if (stored.payload.issuedAt >= verified.payload.issuedAt)
+        throw new FedhubError("INVALID_INPUT", `a newer endorsement of ${verified.payload.subject} by ${verified.signer} is already stored`)
+    }
+  doc.endorsements[key] = new A.ImmutableString(canonicalJson(verified))
+  return verified
+}
+
+/** Parses and verifies one stored endorsement value; it must be stored under its own issuer:subject. */
+function endorsementUnder(key: string, raw: unknown, now: number | undefined): SignedEnvelope<Endorsement> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text(raw))
+  } catch {
+    throw new FedhubError("INVALID_INPUT", "entry is not JSON")
+  }
+  const env = verifyEndorsement(parsed, { now })
+  if (`${env.signer}:${env.payload.subject}` !== key)
+    throw new FedhubError("WRONG_SIGNER", `endorsement of ${env.payload.subject} by ${env.signer} stored under ${key}`)
+  return env
+}
+
+/** Best-effort identity of a refused stored endorsement, for reports. */
+function describeEndorsement(raw: unknown): { envelopeId: string; issuer: string; subject: string } {
+  try {
+    const v = JSON.parse(text(raw)) as { signer?: unknown; payload?: { subject?: unknown } } | null
+    let id = ""
+    try {
+      id = envelopeId(v as SignedEnvelope)
+    } catch {
+      // malformed
+    }
+    return {
+      envelopeId: id,
+      issuer: typeof v?.signer === "string" ? v.signer : "",
+      subject: typeof v?.payload?.subject === "string" ? v.payload.subject : "",
+    }
+  } catch {
+    return { envelopeId: "", issuer: "", subject: "" }
+  }
 }
 
 /**
- * The verified view of a directory: for each node the newest valid descriptor among
- * all concurrent values; forged, mismatched or replayed entries are listed in `refused`.
+ * The verified view of a directory (Rule 2: an entry that fails is left out and listed in
+ * `refused` with its reason, never shown). For each node, the newest valid descriptor among
+ * all concurrent values. Rotations: every valid record stored under its own oldId (kept
+ * even when the old id is blocked: they carry the block to the new id). Endorsements: every
+ * concurrent value is verified on its own (signature, validity at `now`, stored under its
+ * own issuer:subject), so a forged value never hides a valid one of the same pair.
  */
 export function readDirectory(doc: DirectoryDoc | undefined, opts: ViewOptions = {}): DirectoryView {
   const view: DirectoryView = { nodes: [], rotations: [], endorsements: [], refused: [] }
   if (!doc) return view
-  const refuse = (key: string, e: unknown) => {
-    const err = toFedhubError(e)
-    view.refused.push({ key, code: err.code, detail: err.detail })
+  const now = opts.now ?? Date.now()
+  const refuse = (key: string, e: unknown, extra: Partial<RefusedEntry> = {}) => {
+    const err = e instanceof SyntaxError ? new FedhubError("INVALID_INPUT", "entry is not JSON") : toFedhubError(e)
+    view.refused.push({ key, code: err.code, detail: err.detail, ...extra })
   }
   for (const key of Object.keys(doc.entries ?? {}).sort()) {
     if (opts.blocked?.has(key)) continue
@@ -122,33 +210,42 @@ export function readDirectory(doc: DirectoryDoc | undefined, opts: ViewOptions =
           throw new FedhubError("DESCRIPTOR_REPLAYED", `sequence ${env.payload.sequence} is older than ${seen}, already seen`)
         if (!best || env.payload.sequence > best.payload.sequence) best = env
       } catch (e) {
-        refuse(key, e instanceof SyntaxError ? new FedhubError("INVALID_INPUT", "entry is not JSON") : e)
+        refuse(key, e)
       }
     }
     if (best) view.nodes.push({ nodeId: key as NodeId, descriptor: best })
   }
   for (const key of Object.keys(doc.rotations ?? {}).sort()) {
-    if (opts.blocked?.has(key)) continue
-    try {
-      view.rotations.push(verifyRotation(JSON.parse(text(doc.rotations[key]))))
-    } catch (e) {
-      refuse(`rotation:${key}`, e)
+    const seen = new Set<string>()
+    for (const raw of valuesOf(doc.rotations, key)) {
+      try {
+        const env = verifyRotation(JSON.parse(text(raw)), { storedUnder: key, now })
+        const id = envelopeId(env)
+        if (!seen.has(id)) view.rotations.push(env)
+        seen.add(id)
+      } catch (e) {
+        refuse(`rotation:${key}`, e)
+      }
     }
   }
   for (const key of Object.keys(doc.endorsements ?? {}).sort()) {
-    const [issuer, subject] = key.split(":")
-    if (!isNodeId(issuer) || !isNodeId(subject)) {
+    const parts = key.split(":")
+    const [issuer, subject] = parts
+    if (parts.length !== 2 || !isNodeId(issuer) || !isNodeId(subject)) {
       refuse(`endorsement:${key}`, new FedhubError("INVALID_INPUT", "endorsement key is not issuer:subject"))
       continue
     }
     if (opts.blocked?.has(issuer) || opts.blocked?.has(subject)) continue
-    try {
-      const env = JSON.parse(text(doc.endorsements[key])) as SignedEnvelope<Endorsement>
-      if (env.signer !== issuer || env.payload?.subject !== subject)
-        throw new FedhubError("WRONG_SIGNER", "endorsement stored under another issuer:subject")
-      view.endorsements.push(env) // signature and expiry are judged by computeTrust
-    } catch (e) {
-      refuse(`endorsement:${key}`, e)
+    const seen = new Set<string>()
+    for (const raw of valuesOf(doc.endorsements, key)) {
+      try {
+        const env = endorsementUnder(key, raw, now)
+        const id = envelopeId(env)
+        if (!seen.has(id)) view.endorsements.push(env)
+        seen.add(id)
+      } catch (e) {
+        refuse(`endorsement:${key}`, e, describeEndorsement(raw))
+      }
     }
   }
   return view

@@ -7,6 +7,7 @@ import { readFile, rename, writeFile } from "node:fs/promises"
 import { FedhubError } from "../errors.ts"
 import { isNodeId, type NodeId } from "../identity/index.ts"
 import type { DiscoveryMethod } from "./discovery/types.ts"
+import { emptyObservation, migrateObservation, type Observation } from "./reputation.ts"
 
 export type AdminLevel = "trusted" | "partner"
 
@@ -19,13 +20,42 @@ export interface RegistryNode {
   blocked?: boolean
   /** Added by an administrator (`peers add`): on the allowlist, dialed at start. */
   manual?: boolean
+  /** Cut by an administrator (`peers disconnect`): not dialed, refused at the handshake, until `peers connect`. */
+  disconnected?: boolean
   lastSequence?: number
   /** Proved possession of its key (a handshake answered our nonce). */
   provenAt?: number
   discoveredBy: DiscoveryMethod[]
   firstSeen: number
   lastSeen: number
-  observed: { successes: number; failures: number; uptime: number }
+  /** Observed uptime over time, in hourly periods (reputation.ts); old counter records are migrated on load. */
+  observed: Observation
+}
+
+/**
+ * True when an administrator's decision is recorded on the node: it was added by
+ * hand (`manual`), given a trust level (`adminLevel`: trusted or partner), or is
+ * blocked. Such nodes are never evicted. Every other node ("untouched": learned by
+ * discovery or by connecting, or whose block or trust was lifted since) may be.
+ */
+export const isTouched = (n: RegistryNode): boolean =>
+  n.manual === true || n.adminLevel !== undefined || n.blocked === true || n.disconnected === true
+
+/** Default of `maxUntouchedPeers`. */
+export const DEFAULT_MAX_UNTOUCHED_PEERS = 1000
+
+export interface RegistryOptions {
+  /**
+   * Most untouched nodes kept (see `isTouched`); past it the least recently seen
+   * untouched ones are evicted (default DEFAULT_MAX_UNTOUCHED_PEERS).
+   */
+  maxUntouchedPeers?: number
+  /** Nodes that are not evicted while it holds, e.g. those with a live link. */
+  isPinned?: (n: RegistryNode) => boolean
+  /** Told about every eviction (to forget the nodes elsewhere, to log). */
+  onEvict?: (evicted: RegistryNode[]) => void
+  /** Told about every failed write, also the ones nobody awaits; `save()` still rejects with it. */
+  onError?: (err: Error) => void
 }
 
 interface RegistryFile {
@@ -42,14 +72,26 @@ export class Registry {
   #nodes = new Map<string, RegistryNode>()
   #saving: Promise<void> = Promise.resolve()
   #queued?: Promise<void>
+  readonly #opts: RegistryOptions
+  #dirty = false
+  /** The error of the latest write, if it failed (cleared by the next good one). */
+  lastSaveError?: Error
+  /** Nodes evicted since this registry was opened. */
+  evictedCount = 0
 
-  private constructor(path: string) {
+  private constructor(path: string, opts: RegistryOptions) {
     this.path = path
+    this.#opts = opts
   }
 
-  /** Loads the registry file (an absent file is an empty registry; a corrupt one is an error). */
-  static async open(path: string): Promise<Registry> {
-    const reg = new Registry(path)
+  /**
+   * Loads the registry file (an absent file is an empty registry; a corrupt one is an
+   * error). A file already over `maxUntouchedPeers` is trimmed at the next `evictUntouched()` or `upsert`.
+   */
+  static async open(path: string, opts: RegistryOptions = {}): Promise<Registry> {
+    const max = opts.maxUntouchedPeers ?? DEFAULT_MAX_UNTOUCHED_PEERS
+    if (!Number.isInteger(max) || max < 0) throw new FedhubError("CONFIG_INVALID", `maxUntouchedPeers must be a non-negative integer, got ${String(max)}`)
+    const reg = new Registry(path, opts)
     let text: string | undefined
     try {
       text = await readFile(path, "utf8")
@@ -63,7 +105,7 @@ export class Registry {
       } catch (e) {
         throw new FedhubError("CONFIG_INVALID", `${path} is not JSON: ${(e as Error).message}`)
       }
-      for (const n of file.nodes ?? []) if (isNodeId(n.nodeId)) reg.#nodes.set(n.nodeId, n)
+      for (const n of file.nodes ?? []) if (isNodeId(n.nodeId)) reg.#nodes.set(n.nodeId, { ...n, observed: migrateObservation(n.observed, n.lastSeen) })
       reg.directoryUrl = file.directoryUrl
     }
     return reg
@@ -77,28 +119,65 @@ export class Registry {
     return [...this.#nodes.values()].sort((a, b) => a.nodeId.localeCompare(b.nodeId))
   }
 
-  /** Creates or updates a node's record and saves. */
+  /** True while changes made with upsert/remove have not been written yet. */
+  get dirty(): boolean {
+    return this.#dirty
+  }
+
+  /**
+   * Creates or updates a node's record in memory (no I/O: the caller awaits `save()`),
+   * then evicts the least recently seen untouched nodes past `maxUntouchedPeers`.
+   */
   upsert(nodeId: NodeId, patch: Partial<Omit<RegistryNode, "nodeId">> = {}, now = Date.now()): RegistryNode {
     const prev = this.#nodes.get(nodeId)
     const next: RegistryNode = {
       nodeId,
       discoveredBy: [],
       firstSeen: now,
-      observed: { successes: 0, failures: 0, uptime: 0.5 },
+      observed: emptyObservation(),
       ...prev,
       ...patch,
       lastSeen: now,
     }
     if (patch.discoveredBy) next.discoveredBy = [...new Set([...(prev?.discoveredBy ?? []), ...patch.discoveredBy])].sort() as DiscoveryMethod[]
     this.#nodes.set(nodeId, next)
-    this.save()
+    this.#dirty = true
+    this.evictUntouched()
     return next
   }
 
+  /** Forgets a node in memory (the caller awaits `save()`); false if it was not known. */
   remove(nodeId: string): boolean {
     const had = this.#nodes.delete(nodeId)
-    if (had) this.save()
+    if (had) this.#dirty = true
     return had
+  }
+
+  /**
+   * Evicts untouched, unpinned nodes, least recently seen first, until at most
+   * `maxUntouchedPeers` untouched nodes remain; returns the evicted ones (the caller saves).
+   */
+  evictUntouched(): RegistryNode[] {
+    const max = this.#opts.maxUntouchedPeers ?? DEFAULT_MAX_UNTOUCHED_PEERS
+    if (this.#nodes.size <= max) return []
+    const untouched = [...this.#nodes.values()].filter(n => !isTouched(n))
+    let excess = untouched.length - max
+    if (excess <= 0) return []
+    const pinned = this.#opts.isPinned
+    untouched.sort((a, b) => a.lastSeen - b.lastSeen || a.nodeId.localeCompare(b.nodeId))
+    const evicted: RegistryNode[] = []
+    for (const n of untouched) {
+      if (excess <= 0) break
+      if (pinned?.(n)) continue // asked lazily: usually only the oldest one or two are
+      this.#nodes.delete(n.nodeId)
+      evicted.push(n)
+      excess--
+    }
+    if (evicted.length === 0) return evicted
+    this.#dirty = true
+    this.evictedCount += evicted.length
+    this.#opts.onEvict?.(evicted)
+    return evicted
   }
 
   /** Nodes an administrator blocked. */
@@ -114,18 +193,34 @@ export class Registry {
   /**
    * Writes the file (atomic rename); resolves once a write that includes every change
    * made before the call is done. Calls made while a write is waiting coalesce into it.
+   * A failed write rejects (FedhubError INTERNAL naming the file) and is also reported
+   * once to `onError`, so a caller that does not await still leaves a trace; the
+   * changes stay dirty and the next `save()` writes them again.
    */
   save(): Promise<void> {
-    this.#queued ??= this.#saving
+    if (this.#queued) return this.#queued
+    const write = this.#saving
       .catch(() => {})
       .then(async () => {
         this.#queued = undefined
+        this.#dirty = false
         const body = JSON.stringify({ version: 1, directoryUrl: this.directoryUrl, nodes: this.list() } satisfies RegistryFile, null, 2) + "\n"
         const tmp = `${this.path}.${process.pid}.tmp`
-        await writeFile(tmp, body, { mode: 0o600 })
-        await rename(tmp, this.path)
+        try {
+          await writeFile(tmp, body, { mode: 0o600 })
+          await rename(tmp, this.path)
+          this.lastSaveError = undefined
+        } catch (e) {
+          this.#dirty = true
+          const err = new FedhubError("INTERNAL", `could not write the registry ${this.path}: ${(e as Error).message}`, { cause: (e as NodeJS.ErrnoException).code })
+          this.lastSaveError = err
+          throw err
+        }
       })
-    this.#saving = this.#queued
-    return this.#queued
+    // reported here once per failed write; the promise handed out still rejects for whoever awaits it
+    void write.catch((e: unknown) => this.#opts.onError?.(e as Error))
+    this.#queued = write
+    this.#saving = write
+    return write
   }
 }

@@ -7,6 +7,7 @@ import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import { contentId, envelopeId, isNodeId, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import type { Endorsement, TrustLevel } from "../schema/index.ts"
 import { verifyEndorsement } from "./endorsement.ts"
+import type { RotationOutcome } from "./rotation.ts"
 
 /** Every trust level, weakest first; a level's index is its rank. */
 export const TRUST_ORDER = ["unknown", "basic", "verified", "trusted", "partner"] as const satisfies readonly TrustLevel[]
@@ -54,12 +55,29 @@ export interface RefusedEndorsement {
   detail: string
 }
 
+/** An endorsement that verified and whose issuer is an anchor or verified within the chain limit. */
+export interface AcceptedEndorsement {
+  /** envelopeId of the envelope (content hash of its signed body). */
+  envelopeId: string
+  /** The envelope's signer, authenticated by its signature. */
+  issuer: NodeId
+  subject: NodeId
+}
+
 /** The result of `computeTrust`. */
 export interface TrustResult {
   /** One entry per rated node, in node id order. */
   levels: Map<NodeId, TrustEntry>
   /** Every endorsement that conferred nothing, sorted by envelope id. */
   refused: RefusedEndorsement[]
+  /**
+   * Every endorsement that conferred trust, one per distinct signed body, sorted by envelope id.
+   * Judged per envelope: a refused record (forged, expired, untrusted) never removes an accepted one,
+   * even when it names the same issuer and subject or has the same envelope id.
+   */
+  accepted: AcceptedEndorsement[]
+  /** What each key rotation record carried (set by FederationManager.trust; see carryRotations). */
+  rotations?: RotationOutcome[]
 }
 
 const RANK: ReadonlyMap<string, number> = new Map(TRUST_ORDER.map((level, i) => [level, i]))
@@ -127,12 +145,30 @@ function checkNodeId(id: unknown, where: string): NodeId {
 }
 
 /**
+ * Merges lists of refused endorsements (e.g. computeTrust's and a directory view's)
+ * into one, identical reports counted once, sorted by envelope id, code, detail, issuer, subject.
+ */
+export function mergeRefused(...lists: readonly (readonly RefusedEndorsement[])[]): RefusedEndorsement[] {
+  const out = new Map<string, RefusedEndorsement>()
+  for (const list of lists) for (const r of list) out.set(JSON.stringify([r.envelopeId, r.code, r.detail, r.issuer, r.subject]), r)
+  return [...out.values()].sort(
+    (a, b) =>
+      byString(a.envelopeId, b.envelopeId) ||
+      byString(a.code, b.code) ||
+      byString(a.detail, b.detail) ||
+      byString(a.issuer, b.issuer) ||
+      byString(a.subject, b.subject),
+  )
+}
+
+/**
  * Computes every node's trust level. Rules, first match wins: an administrator's
  * trusted/partner; blocked → unknown; an unexpired endorsement chain of at most
  * maxChainLength links from a trusted/partner node, each issuer itself trusted or
  * verified through the chain → verified; proven key possession → basic; else unknown.
- * Endorsements that confer nothing are reported in `refused`. The result does not
- * depend on the order of any input.
+ * Endorsements that confer nothing are reported in `refused`, those that confer trust
+ * in `accepted`; each envelope is judged on its own, so a refused record never
+ * affects a valid one. The result does not depend on the order of any input.
  */
 export function computeTrust(input: TrustInput): TrustResult {
   const { adminLevels, proven, endorsements, now } = input
@@ -208,6 +244,7 @@ export function computeTrust(input: TrustInput): TrustResult {
   }
 
   // 3. an endorsement counts only when its issuer is an anchor or verified within the chain limit
+  const accepted: AcceptedEndorsement[] = []
   for (const link of sortedLinks) {
     const issuerChain = chains.get(link.issuer)
     const base = { envelopeId: link.id, issuer: link.issuer, subject: link.subject }
@@ -225,15 +262,9 @@ export function computeTrust(input: TrustInput): TrustResult {
         code: "ENDORSEMENT_CHAIN_TOO_LONG",
         detail: `issuer ${link.issuer} is ${issuerChain.length - 1} link(s) from trusted node ${issuerChain[0]}; its endorsement would exceed maxChainLength ${maxChain}`,
       })
+    else accepted.push({ envelopeId: link.id, issuer: link.issuer, subject: link.subject })
   }
-  const refusedList = [...refused.values()].sort(
-    (a, b) =>
-      byString(a.envelopeId, b.envelopeId) ||
-      byString(a.code, b.code) ||
-      byString(a.detail, b.detail) ||
-      byString(a.issuer, b.issuer) ||
-      byString(a.subject, b.subject),
-  )
+  const refusedList = mergeRefused([...refused.values()])
 
   // 4. one entry per rated node
   const refusedBySubject = new Map<string, RefusedEndorsement[]>()
@@ -275,5 +306,5 @@ export function computeTrust(input: TrustInput): TrustResult {
     else parts.push("no endorsement chain from a trusted node")
     levels.set(n, { level: proven.has(n) ? "basic" : "unknown", reason: parts.join("; ") })
   }
-  return { levels, refused: refusedList }
+  return { levels, refused: refusedList, accepted }
 }

@@ -10,6 +10,7 @@ import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, typ
 import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
 import { DocIndex } from "../replication/DocIndex.ts"
 import { InboundGate } from "../replication/InboundGate.ts"
+import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
 import { aclOf, DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
 import { HubClientAdapter, type LinkState } from "../replication/HubClientAdapter.ts"
@@ -90,6 +91,7 @@ export class Hub {
       requiredCapabilities: c.requiredCapabilities,
     })
     this.handshake = new HandshakeServer(this.identity, {
+      maxUsedNonces: c.limits.usedNonces,
       negotiate: (clientId, remote, link) => {
         try {
           return negotiate(this.offer, remote ?? LEGACY_OFFER, { encrypted: link.encrypted })
@@ -102,7 +104,7 @@ export class Hub {
     this.repo = createRepo({
       peerId: this.identity.nodeId,
       storageDir: args.paths.data,
-      onStored: id => this.index.add(id),
+      onStoring: id => this.index.record(id),
       network: [this.server],
       shareConfig: {
         // hubs offer what a document's ACL admits; local clients ask by id
@@ -122,8 +124,18 @@ export class Hub {
       this.log.info({ peer: c.peerId, principal: c.principal.kind }, "peer joined")
       if (c.principal.kind !== "node") return
       const nodeId = c.principal.nodeId
-      void this.federation.noteProven(nodeId).catch(() => {})
-      const directory = (c.peerMetadata as { fedhubDirectory?: unknown } | undefined)?.fedhubDirectory
+      void this.federation.noteProven(nodeId).catch(e => this.log.warn({ peer: nodeId, err: (e as Error).message }, "recording a proven peer failed"))
+      const meta = c.peerMetadata as { fedhubDirectory?: unknown; fedhubDescriptor?: unknown } | undefined
+      // the descriptor it sent on its authenticated socket: its current URL, learned at once
+      if (meta?.fedhubDescriptor !== undefined) {
+        try {
+          const url = this.federation.learnDescriptor(nodeId, meta.fedhubDescriptor)
+          if (url) this.#followMove(nodeId, url)
+        } catch (e) {
+          this.log.warn({ peer: nodeId, err: (e as Error).message }, "a peer's descriptor was refused")
+        }
+      }
+      const directory = meta?.fedhubDirectory
       if (typeof directory === "string")
         void this.federation
           .learnFromDirectory(nodeId, directory)
@@ -138,9 +150,7 @@ export class Hub {
       : await createIdentity(paths.home, { name: settings.name })
     const config = { ...settings, name: settings.name ?? identity.name }
     const adminToken = await ensureAdminToken(paths)
-    const index = await DocIndex.open(join(paths.home, "documents.json"), () => storedDocumentIds(paths.data), e =>
-      log.error({ err: e }, "saving the document index failed"),
-    )
+    const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
     const hub = new Hub({ identity, config, paths, adminToken, log, index })
     hub.federation = await FederationManager.open({
       identity,
@@ -155,6 +165,8 @@ export class Hub {
         mdns: config.discovery.mdns,
         mdnsOptions: mdnsOptionsOf(config),
         endorsementTtlMs: config.endorsementTtlDays * 86_400_000,
+        maxUntouchedPeers: config.limits.untouchedPeers,
+        peerFetch: peerFetchOf(config),
       },
       links: {
         dial: (url, nodeId) => void hub.dial(url, nodeId),
@@ -211,21 +223,31 @@ export class Hub {
     return this.#descriptor
   }
 
-  /** Dials another hub and keeps the link up (redialing with backoff) until `hangUp`. */
+  /**
+   * Dials another hub and keeps the link up (redialing with backoff) until `hangUp`.
+   * One link per node: dialing a node at a new URL replaces its link at the old one.
+   */
   dial(url: string, expectNodeId?: NodeId): HubClientAdapter {
     const endpoint = syncEndpoint(url)
     const existing = this.#links.get(endpoint)
     if (existing) return existing
-    if (expectNodeId) this.federation.admitNode(expectNodeId)
+    if (expectNodeId) {
+      this.federation.admitNode(expectNodeId)
+      for (const [other, link] of this.#links) if (linksTo(link, expectNodeId)) this.hangUp(other)
+    }
     const link = new HubClientAdapter({
       url: endpoint,
       auth: { kind: "node", identity: this.identity, expectNodeId },
       maxFrameBytes: this.config.limits.frameBytes,
       gate: this.gate,
+      peerFetch: peerFetchOf(this.config),
       offer: this.offer,
       checkAgreement: (agreement, _serverId, link) => void verifyAgreement(this.offer, agreement, link),
       heartbeat: { intervalMs: this.config.heartbeatMs },
-      metadata: { fedhubDirectory: this.federation.directory.url },
+      metadata: {
+        fedhubDirectory: this.federation.directory.url,
+        ...(this.#publicUrl ? { fedhubDescriptor: this.descriptor() } : {}),
+      },
     })
     link.events.on("state", (state, err) => {
       this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state")
@@ -240,7 +262,9 @@ export class Hub {
           this.hangUp(endpoint)
           return
         }
-        void this.federation.noteProven(remote, httpBase(endpoint)).catch(() => {})
+        void this.federation
+          .noteProven(remote, httpBase(endpoint))
+          .catch(e => this.log.warn({ peer: remote, err: (e as Error).message }, "recording a proven peer failed"))
         void this.federation
           .learnFromUrl(remote, endpoint)
           .catch(e => this.log.warn({ peer: endpoint, err: (e as Error).message }, "could not read a dialed hub's descriptor"))
@@ -263,25 +287,33 @@ export class Hub {
 
   /** Hangs up every outgoing link to a node. */
   hangUpNode(nodeId: NodeId): void {
-    for (const [url, link] of this.#links) if ((link.remotePeerId as string | undefined) === nodeId || link.expectNodeId === nodeId) this.hangUp(url)
+    for (const [url, link] of this.#links) if (linksTo(link, nodeId)) this.hangUp(url)
   }
 
-  /** Our link with a node: the outgoing one if any, else its inbound connection. */
-  linkOf(nodeId: NodeId): LinkSummary | undefined {
-    for (const link of this.#links.values()) {
-      if ((link.remotePeerId as string | undefined) !== nodeId && link.expectNodeId !== nodeId) continue
-      const h = link.health()
-      return {
-        direction: "outbound",
-        state: h.state,
-        latencyMs: h.latencyEwmaMs ?? undefined,
-        uptimePct: h.uptimePct,
-        errorRate: h.errorRate,
-        lastError: h.lastError ? `${h.lastError.code}: ${h.lastError.detail}` : undefined,
-      }
+  /** A node now gives another URL: an outgoing link to its old one is redialed there. */
+  #followMove(nodeId: NodeId, url: string): void {
+    const endpoint = syncEndpoint(url)
+    const stale = [...this.#links].some(([at, link]) => at !== endpoint && linksTo(link, nodeId))
+    if (!stale) return
+    this.log.info({ peer: nodeId, url }, "a linked hub moved; redialing it at its new URL")
+    try {
+      this.dial(url, nodeId)
+    } catch (e) {
+      this.log.warn({ peer: nodeId, err: (e as Error).message }, "could not redial a hub that moved")
     }
+  }
+
+  /**
+   * Our link with a node, one truthful state: the outgoing link when it is up, else the
+   * inbound connection when there is one, else the outgoing link's state (offline, ...).
+   */
+  linkOf(nodeId: NodeId): LinkSummary | undefined {
+    const link = [...this.#links.values()].find(l => linksTo(l, nodeId))
+    const outbound = link && outboundSummary(link)
+    if (outbound && (outbound.state === "established" || outbound.state === "degraded")) return outbound
     const inbound = this.server.connections().find(c => c.peerId === (nodeId as string))
-    return inbound ? { direction: "inbound", state: "established", latencyMs: inbound.latencyMs ?? undefined } : undefined
+    if (inbound) return { direction: "inbound", state: "established", latencyMs: inbound.latencyMs ?? undefined }
+    return outbound
   }
 
   /** Outgoing links and their state. */
@@ -318,11 +350,10 @@ export class Hub {
     } catch (e) {
       this.log.error({ err: e }, "closing the sync endpoint failed")
     }
-    await this.#announcer?.stop().catch(() => {})
+    await this.#announcer?.stop().catch(e => this.log.warn({ err: (e as Error).message }, "stopping the mDNS announcer failed"))
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearInterval(this.#sweep)
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
-    await this.index.save().catch(e => this.log.error({ err: e }, "saving the document index failed"))
   }
 
   /**
@@ -336,13 +367,39 @@ export class Hub {
     // a document this hub holds is judged by its ACL even when not in memory; one it does
     // not hold is not ours to withhold: a peer offering it to us may sync it
     let handle: DocHandle<unknown> | undefined = this.repo.handles[documentId as DocumentId]
-    if (!handle && this.index.has(documentId))
+    if (!handle?.isReady()) {
+      // the index covers storage (write-ahead), so a document not in it is not ours to withhold
+      if (!this.index.has(documentId)) return true
       handle = await this.repo.find(documentId as DocumentId, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
-    if (!handle?.isReady()) return !this.index.has(documentId)
+      if (!handle?.isReady()) return false // held but unreadable: withheld rather than guessed
+    }
     const acl = aclOf(handle.doc())
     return acl === undefined || acl.includes(peerId)
   }
 }
+
+/** Whether an outgoing link is (or is meant to be) with `nodeId`. */
+const linksTo = (link: HubClientAdapter, nodeId: NodeId): boolean =>
+  (link.remotePeerId as string | undefined) === nodeId || link.expectNodeId === nodeId
+
+const outboundSummary = (link: HubClientAdapter): LinkSummary => {
+  const h = link.health()
+  return {
+    direction: "outbound",
+    state: h.state,
+    latencyMs: h.latencyEwmaMs ?? undefined,
+    uptimePct: h.uptimePct,
+    errorRate: h.errorRate,
+    lastError: h.lastError ? `${h.lastError.code}: ${h.lastError.detail}` : undefined,
+  }
+}
+
+/** Limits of every request to a peer-supplied URL: time, size, where it may point. */
+const peerFetchOf = (c: ResolvedConfig): PeerFetchOptions => ({
+  timeoutMs: c.limits.peerTimeoutMs,
+  maxBytes: c.limits.peerResponseBytes,
+  allow: c.limits.dialScopes,
+})
 
 /** multicast-dns options from the config (interface and port), or the library's defaults. */
 const mdnsOptionsOf = (c: ResolvedConfig): Record<string, unknown> | undefined => {

@@ -3,6 +3,7 @@
  * tests and benches so they all run the same thing.
  */
 import type { Logger } from "pino"
+import { syncEndpoint } from "../replication/handshake.ts"
 import { Hub } from "./Hub.ts"
 import { resolveConfig, type ResolvedConfig } from "./config.ts"
 import { claimHome, releaseHome, resolveHome, type HomePaths } from "./home.ts"
@@ -42,8 +43,10 @@ export async function startHub(
   }
   const url = listening.url
   await claimHome(paths, { pid: process.pid, url, nodeId: hub.nodeId, startedAt: hub.startedAt })
-  for (const peer of config.peers) hub.dial(peer)
-  for (const n of hub.federation.registry.list()) if (n.manual && !n.blocked && n.url) hub.dial(n.url, n.nodeId)
+  // configured and manual peers are dialed, except those an administrator disconnected or blocked
+  const cut = hub.federation.registry.list().filter(n => n.blocked || n.disconnected)
+  for (const peer of config.peers) if (!cut.some(n => n.url && sameEndpoint(n.url, peer))) hub.dial(peer)
+  for (const n of hub.federation.registry.list()) if (n.manual && !n.blocked && !n.disconnected && n.url) hub.dial(n.url, n.nodeId)
   const discovery = config.discovery
   const discoverNow = () =>
     void hub.federation.discover().catch(e => log.warn({ err: (e as Error).message }, "discovery failed"))
@@ -63,5 +66,13 @@ export async function startHub(
         await releaseHome(paths)
         log.info("hub stopped")
       })()),
+  }
+}
+
+const sameEndpoint = (a: string, b: string): boolean => {
+  try {
+    return syncEndpoint(a) === syncEndpoint(b)
+  } catch {
+    return false
   }
 }

@@ -1,25 +1,26 @@
 /**
- * Which documents this hub holds, known without loading them: every document whose
- * content reaches storage is recorded (the storage wrapper below reports each save),
- * kept in `documents.json`, and rebuilt from storage when that file is missing.
- * automerge-repo's Repo `"document"` event is declared but never emitted, so the
- * index is fed from storage, the one place every held document passes through.
+ * Which documents this hub holds, known without loading them. A document is recorded
+ * before its first content chunk reaches storage (write-ahead: the storage wrapper below
+ * waits for it), so the index always covers storage, also after a crash. The file is
+ * append-only, one document id per line (`documents.idx` in the home), and rebuilt from
+ * storage when missing. automerge-repo's Repo `"document"` event is declared but never
+ * emitted, so the index is fed from storage, the one place every held document passes.
  */
-import { readFile, rename, writeFile } from "node:fs/promises"
+import { appendFile, readFile, rename, writeFile } from "node:fs/promises"
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
 import { isValidDocumentId } from "@automerge/automerge-repo"
 
 /** Storage key kinds that hold document content (sync states are per peer, not content). */
 const CONTENT_KINDS: ReadonlySet<string> = new Set(["incremental", "snapshot"])
 
-/** A storage adapter that reports every document whose content it saves. */
+/** A storage adapter that has every document recorded (awaited) before its content is saved. */
 export class IndexingStorage implements StorageAdapterInterface {
   readonly #inner: StorageAdapterInterface
-  readonly #onStored: (documentId: string) => void
+  readonly #record: (documentId: string) => Promise<void>
 
-  constructor(inner: StorageAdapterInterface, onStored: (documentId: string) => void) {
+  constructor(inner: StorageAdapterInterface, record: (documentId: string) => Promise<void>) {
     this.#inner = inner
-    this.#onStored = onStored
+    this.#record = record
   }
 
   load(key: StorageKey): Promise<Uint8Array | undefined> {
@@ -31,8 +32,8 @@ export class IndexingStorage implements StorageAdapterInterface {
   }
 
   async save(key: StorageKey, data: Uint8Array): Promise<void> {
+    if (key.length >= 2 && CONTENT_KINDS.has(key[1]!)) await this.#record(key[0]!)
     await this.#inner.save(key, data)
-    if (key.length >= 2 && CONTENT_KINDS.has(key[1]!)) this.#onStored(key[0]!)
   }
 
   remove(key: StorageKey): Promise<void> {
@@ -44,33 +45,33 @@ export class IndexingStorage implements StorageAdapterInterface {
   }
 }
 
-interface IndexFile {
-  version: 2
-  documents: string[]
-}
-
 /** The set of documents a hub holds, persisted beside its storage. */
 export class DocIndex {
   readonly path: string
   #ids = new Set<string>()
-  #dirty?: NodeJS.Timeout
-  #saving: Promise<void> = Promise.resolve()
-  #onError: (e: unknown) => void
+  /** Ids waiting for the next append, and the append that will carry them. */
+  #pending: string[] = []
+  #appending?: Promise<void>
+  /** The latest append started: once it settles, every id recorded before it is in the file. */
+  #last: Promise<void> = Promise.resolve()
 
-  private constructor(path: string, onError: (e: unknown) => void) {
+  private constructor(path: string) {
     this.path = path
-    this.#onError = onError
   }
 
   /**
-   * Opens the index at `path`; when the file is missing or unreadable, rebuilds it from
-   * `stored()` (the ids found in storage). `onError` hears failed saves.
+   * Opens the index at `path`; when the file is missing, rebuilds it from `listStored()`
+   * (the ids found in storage) and writes it whole.
    */
-  static async open(path: string, stored: () => Promise<string[]>, onError: (e: unknown) => void): Promise<DocIndex> {
-    const index = new DocIndex(path, onError)
+  static async open(path: string, listStored: () => Promise<string[]>): Promise<DocIndex> {
+    const index = new DocIndex(path)
     const listed = await readIndexFile(path)
-    for (const id of listed ?? (await stored())) if (isValidDocumentId(id)) index.#ids.add(id)
-    if (!listed) await index.save()
+    for (const id of listed ?? (await listStored())) if (isValidDocumentId(id)) index.#ids.add(id)
+    if (!listed) {
+      const tmp = `${path}.${process.pid}.tmp`
+      await writeFile(tmp, index.ids().map(id => `${id}\n`).join(""), { mode: 0o600 })
+      await rename(tmp, path)
+    }
     return index
   }
 
@@ -86,46 +87,36 @@ export class DocIndex {
     return [...this.#ids]
   }
 
-  /** Records a held document; the file is written shortly after (coalesced). */
-  add(documentId: string): void {
-    if (this.#ids.has(documentId) || !isValidDocumentId(documentId)) return
+  /**
+   * Records a held document; resolves once it is in the file. Records made while an
+   * append is running share the next one, so a burst of new documents costs few writes.
+   */
+  record(documentId: string): Promise<void> {
+    if (this.#ids.has(documentId)) return this.#appending ?? this.#last
+    if (!isValidDocumentId(documentId)) return Promise.resolve()
     this.#ids.add(documentId)
-    this.#dirty ??= setTimeout(() => {
-      this.#dirty = undefined
-      this.save().catch(this.#onError)
-    }, 100)
-  }
-
-  /** Writes the file now (atomic rename); resolves when written. */
-  save(): Promise<void> {
-    clearTimeout(this.#dirty)
-    this.#dirty = undefined
-    this.#saving = this.#saving
-      .catch(() => {})
-      .then(async () => {
-        const body = JSON.stringify({ version: 2, documents: this.ids() } satisfies IndexFile) + "\n"
-        const tmp = `${this.path}.${process.pid}.tmp`
-        await writeFile(tmp, body, { mode: 0o600 })
-        await rename(tmp, this.path)
+    this.#pending.push(documentId)
+    if (!this.#appending) {
+      const previous = this.#last.catch(() => {})
+      this.#appending = this.#last = previous.then(async () => {
+        const lines = this.#pending.map(id => `${id}\n`).join("")
+        this.#pending = []
+        this.#appending = undefined
+        await appendFile(this.path, lines, { mode: 0o600 })
       })
-    return this.#saving
+    }
+    return this.#appending
   }
 }
 
-/** The ids in an index file, or undefined when it is missing or unreadable (then it is rebuilt). */
+/** The ids in an index file, or undefined when it is missing (then it is rebuilt). */
 async function readIndexFile(path: string): Promise<string[] | undefined> {
   let text: string
   try {
     text = await readFile(path, "utf8")
-  } catch {
-    return undefined
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    throw e
   }
-  try {
-    const parsed = JSON.parse(text) as Partial<IndexFile> | unknown[]
-    // version 1 was a bare list filled from an event automerge-repo never emits: rebuild it
-    if (Array.isArray(parsed) || parsed.version !== 2 || !Array.isArray(parsed.documents)) return undefined
-    return parsed.documents.filter((x): x is string => typeof x === "string" && isValidDocumentId(x))
-  } catch {
-    return undefined
-  }
+  return text.split("\n").filter(line => line.length > 0)
 }

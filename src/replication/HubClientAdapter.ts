@@ -17,6 +17,8 @@ import WebSocket from "ws"
 import type { Identity, NodeId } from "../identity/index.ts"
 import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import type { InboundCheck } from "./InboundGate.ts"
+import type { PeerFetchOptions } from "./boundedFetch.ts"
+import { guardedLookup } from "./dialTarget.ts"
 import { InboundQueue } from "./InboundQueue.ts"
 import { decodeFrame, encodeFrame, isError, isPeer, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
 import {
@@ -82,6 +84,8 @@ export interface HubClientOptions {
   checkAgreement?: CheckAgreementFn
   /** Checks every message from the server before the Repo sees it (limits, budgets). */
   gate?: InboundCheck
+  /** Node auth: limits of the challenge request and where the URL may point (also checked for the socket). */
+  peerFetch?: PeerFetchOptions
 }
 
 export interface LinkMetrics {
@@ -219,7 +223,7 @@ export class HubClientAdapter extends NetworkAdapter {
     this.#stopped = false
     this.#firstConnectAt ??= Date.now()
     clearTimeout(this.#timer)
-    void this.#dial()
+    this.#dial().catch(e => this.#failed(toFedhubError(e)))
   }
 
   send(message: Message): void {
@@ -253,6 +257,7 @@ export class HubClientAdapter extends NetworkAdapter {
             timeoutMs: this.#opts.handshakeTimeoutMs,
             offer: this.#opts.offer,
             checkAgreement: this.#opts.checkAgreement,
+            peerFetch: this.#opts.peerFetch,
           })
         } catch (e) {
           this.agreement = undefined
@@ -268,6 +273,8 @@ export class HubClientAdapter extends NetworkAdapter {
       socket = new WebSocket(url, {
         headers,
         maxPayload: this.#opts.maxFrameBytes,
+        // the address checked is the one dialed (a name cannot resolve elsewhere in between)
+        ...(this.#opts.peerFetch?.allow ? { lookup: guardedLookup({ allow: this.#opts.peerFetch.allow }) } : {}),
         handshakeTimeout: this.#opts.handshakeTimeoutMs ?? 10_000,
       })
     } catch (e) {
@@ -384,7 +391,7 @@ export class HubClientAdapter extends NetworkAdapter {
     this.#setState("offline", error)
     this.#markReady() // the repo must not wait forever for a peer that is down
     clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => void this.#dial(), backoffDelay(this.#attempt++, this.#backoff))
+    this.#timer = setTimeout(() => void this.#dial().catch(e => this.#failed(toFedhubError(e))), backoffDelay(this.#attempt++, this.#backoff))
     this.#timer.unref()
   }
 

@@ -98,7 +98,7 @@ export class InboundGate implements InboundCheck {
     if (!(data instanceof Uint8Array)) throw new FedhubError("MALFORMED_FRAME", `'${type}' without sync data`)
     const repo = this.#repo
     if (!repo) throw new FedhubError("INTERNAL", "the inbound gate has no Repo yet")
-    const held = this.#opts.holds(documentId) || repo.handles[documentId] !== undefined
+    const held = repo.handles[documentId] !== undefined || this.#opts.holds(documentId)
     if (!held) {
       // a hub does not go looking for documents it does not hold on a stranger's behalf
       if (type === "request" && !this.#opts.relays) return "unavailable"

@@ -17,8 +17,8 @@ export interface RepoOptions {
   shareConfig?: ShareConfig
   /** Whether peers should skip persisting our sync state (clients: true). */
   isEphemeral?: boolean
-  /** Told of every document whose content is saved (feeds the DocIndex). */
-  onStored?: (documentId: string) => void
+  /** Awaited before a document's content is saved (the DocIndex records it: write-ahead). */
+  onStoring?: (documentId: string) => Promise<void>
 }
 
 /**
@@ -49,9 +49,9 @@ const subdirs = async (dir: string): Promise<string[]> => {
  * with `closeRepo`, which also stops late writes to its storage.
  */
 export function createRepo(opts: RepoOptions): Repo {
-  const onStored = opts.onStored
+  const onStoring = opts.onStoring
   const base = opts.storageDir ? new NodeFSStorageAdapter(opts.storageDir) : undefined
-  const storage = base ? new ClosableStorage(onStored ? new IndexingStorage(base, onStored) : base) : undefined
+  const storage = base ? new ClosableStorage(onStoring ? new IndexingStorage(base, onStoring) : base) : undefined
   const repo = new Repo({
     peerId: opts.peerId as PeerId,
     storage,

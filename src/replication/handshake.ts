@@ -20,6 +20,7 @@ import {
   type SignedEnvelope,
 } from "../identity/index.ts"
 import { ERRORS, FedhubError, type ErrorCode } from "../errors.ts"
+import { boundedFetch, type PeerFetchOptions } from "./boundedFetch.ts"
 import {
   validate,
   type Agreement,
@@ -36,6 +37,8 @@ export const CLIENT_PROOF_PURPOSE = "fedhub/handshake/client/v1"
 export const PROOF_HEADER = "x-fedhub-proof"
 /** Where a client asks for the server's nonce, relative to the sync endpoint. */
 export const CHALLENGE_SUFFIX = "/challenge"
+/** Most bytes of a server's challenge answer read when the caller sets no `maxBytes` (an answer is ~1 KB). */
+export const DEFAULT_CHALLENGE_ANSWER_BYTES = 64 * 1024
 
 /** What both sides sign, each under its own purpose (schemas/handshake.schema.json). */
 export type HandshakeTranscript = HandshakeProof
@@ -70,9 +73,17 @@ export interface HandshakeLimits {
   challengeTtlMs: number
   /** Most challenges pending at once; beyond it the oldest are forgotten. */
   maxPending: number
+  /**
+   * Most nonces remembered at once (client nonces seen, server nonces used, plus
+   * pending challenges, whose server nonce will be remembered once answered). A nonce
+   * is remembered until its replay window (`challengeTtlMs + skewMs`) has passed and
+   * never forgotten earlier: when the cache is full, new challenges are refused
+   * (HANDSHAKE_BUSY, 503) until old nonces expire.
+   */
+  maxUsedNonces: number
 }
 
-export const DEFAULT_LIMITS: HandshakeLimits = { skewMs: 30_000, challengeTtlMs: 30_000, maxPending: 10_000 }
+export const DEFAULT_LIMITS: HandshakeLimits = { skewMs: 30_000, challengeTtlMs: 30_000, maxPending: 10_000, maxUsedNonces: 100_000 }
 
 export interface HandshakeServerOptions extends Partial<HandshakeLimits> {
   /** Negotiates each challenge; without it the server signs no agreement. */
@@ -117,7 +128,8 @@ export class HandshakeServer {
   readonly #limits: HandshakeLimits
   readonly #negotiate: NegotiateFn | undefined
   #pending = new Map<string, { transcript: HandshakeTranscript; expiresAt: number }>()
-  #used = new Map<string, number>() // nonce → forget-after time
+  // nonce → forget-after time; insertion order is expiry order (each entry expires a fixed time after it was added)
+  #used = new Map<string, number>()
   #agreements = new Map<NodeId, Agreement>() // node → agreement of its latest proven handshake
 
   constructor(identity: Identity, opts: HandshakeServerOptions = {}) {
@@ -140,6 +152,8 @@ export class HandshakeServer {
     if (host !== undefined && endpointHost !== host)
       throw new FedhubError("UNAUTHORIZED", `endpoint ${req.endpoint} names another host than ${host}`)
     if (this.#used.has(req.clientNonce)) throw new FedhubError("NONCE_REPLAYED", "client nonce already used")
+    if (this.#used.size + this.#pending.size >= this.#limits.maxUsedNonces)
+      throw new FedhubError("HANDSHAKE_BUSY", `${this.#limits.maxUsedNonces} nonces are within their replay window; try again later`)
     this.#used.set(req.clientNonce, now + this.#limits.challengeTtlMs + this.#limits.skewMs)
     // throws (NEGOTIATION_FAILED) to refuse; the HTTP layer answers with its problem+json
     const agreement = this.#negotiate?.(req.clientId as NodeId, req.offer, linkOf(req.endpoint))
@@ -208,9 +222,26 @@ export class HandshakeServer {
     return verified.signer
   }
 
+  /** Nonces remembered now (used ones plus pending challenges), for metrics and tests. */
+  get nonceCount(): number {
+    return this.#used.size + this.#pending.size
+  }
+
+  /**
+   * Forgets what has expired, from the front of each insertion-ordered map only, and
+   * stops at the first live entry: amortized O(1) per challenge. Expiry times grow with
+   * insertion time, so nothing behind a live entry has expired (with a clock that steps
+   * back, an entry is kept longer, never forgotten early).
+   */
   #sweep(now: number): void {
-    for (const [nonce, p] of this.#pending) if (p.expiresAt + this.#limits.skewMs < now) this.#pending.delete(nonce)
-    for (const [nonce, until] of this.#used) if (until < now) this.#used.delete(nonce)
+    for (const [nonce, p] of this.#pending) {
+      if (p.expiresAt + this.#limits.skewMs >= now) break
+      this.#pending.delete(nonce)
+    }
+    for (const [nonce, until] of this.#used) {
+      if (until >= now) break
+      this.#used.delete(nonce)
+    }
   }
 }
 
@@ -287,11 +318,15 @@ export function refusalError(status: number, problem: unknown, what = "refused")
   return new FedhubError(code, `${what} (${status}): ${detail}`, { status })
 }
 
-/** Runs the client side of the handshake over HTTP; returns the upgrade header value. */
+/**
+ * Runs the client side of the handshake over HTTP; returns the upgrade header value.
+ * The challenge request is bounded by `peerFetch` (address rule, time, answer size);
+ * `timeoutMs`, when given, overrides its time limit.
+ */
 export async function performHandshake(
   identity: Identity,
   url: string,
-  opts: { expectServerId?: NodeId; timeoutMs?: number; offer?: Offer; checkAgreement?: CheckAgreementFn } = {},
+  opts: { expectServerId?: NodeId; timeoutMs?: number; offer?: Offer; checkAgreement?: CheckAgreementFn; peerFetch?: PeerFetchOptions } = {},
 ): Promise<{ endpoint: string; proof: string; serverId: NodeId; agreement?: Agreement }> {
   const endpoint = syncEndpoint(url)
   const clientNonce = randomNonce()
@@ -302,19 +337,18 @@ export async function performHandshake(
     endpoint,
     ...(opts.offer ? { offer: opts.offer } : {}),
   }
-  let res: Response
+  const res = await boundedFetch(
+    challengeUrl(endpoint),
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    { maxBytes: DEFAULT_CHALLENGE_ANSWER_BYTES, ...opts.peerFetch, timeoutMs: opts.timeoutMs ?? opts.peerFetch?.timeoutMs ?? 10_000 },
+  )
+  let json: unknown = null
   try {
-    res = await fetch(challengeUrl(endpoint), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
-    })
-  } catch (e) {
-    throw new FedhubError("HUB_UNREACHABLE", `${challengeUrl(endpoint)}: ${(e as Error).message}`)
+    json = res.json()
+  } catch {
+    // not JSON: a refusal reports the status alone, an answer is refused by answerChallenge
   }
-  const json: unknown = await res.json().catch(() => null)
-  if (!res.ok) throw refusalError(res.status, json ?? { detail: res.statusText }, "challenge refused")
+  if (!res.ok) throw refusalError(res.status, json ?? { detail: `HTTP ${res.status}` }, "challenge refused")
   const answer = answerChallenge(
     identity,
     { clientNonce, endpoint, expectServerId: opts.expectServerId, checkAgreement: opts.checkAgreement },

@@ -33,8 +33,38 @@ export type DepthOf = (objectId: string) => number | undefined
 
 const MAKE_ACTIONS: ReadonlySet<string> = new Set(["makeMap", "makeList", "makeText", "makeTable"])
 
-/** Automerge chunk type byte (after 4 magic + 4 checksum bytes): 0 document, 1 change, 2 compressed change. */
-const chunkType = (bytes: Uint8Array): number | undefined => (bytes.byteLength > 8 ? bytes[8] : undefined)
+/** Automerge chunk types (the byte after 4 magic and 4 checksum bytes). */
+const DOCUMENT_CHUNK = 0
+const CHANGE_CHUNK = 1
+const COMPRESSED_CHANGE_CHUNK = 2
+
+/**
+ * Splits bytes into Automerge chunks (magic, checksum, type, uLEB128 body length, body):
+ * one entry of a sync message may hold several changes back to back.
+ */
+export function splitChunks(bytes: Uint8Array): { type: number; bytes: Uint8Array }[] {
+  const out: { type: number; bytes: Uint8Array }[] = []
+  let at = 0
+  while (at < bytes.byteLength) {
+    let pos = at + 9
+    if (pos > bytes.byteLength) throw new FedhubError("MALFORMED_FRAME", "a truncated Automerge chunk")
+    const type = bytes[at + 8]!
+    let length = 0
+    let shift = 0
+    for (;;) {
+      if (pos >= bytes.byteLength || shift > 28) throw new FedhubError("MALFORMED_FRAME", "an Automerge chunk with a bad length")
+      const b = bytes[pos++]!
+      length += (b & 0x7f) * 2 ** shift
+      shift += 7
+      if ((b & 0x80) === 0) break
+    }
+    const end = pos + length
+    if (end > bytes.byteLength) throw new FedhubError("MALFORMED_FRAME", "an Automerge chunk longer than its message")
+    out.push({ type, bytes: bytes.subarray(at, end) })
+    at = end
+  }
+  return out
+}
 
 /**
  * Decodes a sync message (automerge-repo's `sync`/`request` data) and measures the
@@ -49,26 +79,32 @@ export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depth
     throw new FedhubError("MALFORMED_FRAME", `not an Automerge sync message: ${(e as Error).message}`)
   }
   const measure: ChangeMeasure = { changes: 0, ops: 0, maxDepth: 0, created: new Map() }
-  for (const chunk of message.changes) {
-    for (const change of decodeChunk(chunk)) measureChange(change, measure, limits, depthOf)
+  for (const entry of message.changes) {
+    for (const change of decodeChunk(entry)) measureChange(change, measure, limits, depthOf)
   }
   return measure
 }
 
-/** The changes of one chunk: a change is itself; a whole document (sync v2) is loaded into a scratch backend. */
-function decodeChunk(chunk: Uint8Array): A.DecodedChange[] {
-  try {
-    if (chunkType(chunk) !== 0) return [A.decodeChange(chunk)]
-    const scratch = A.getBackend(A.init())
+/** The changes of one entry: each change chunk decoded; a whole document (sync v2) loaded into a scratch backend. */
+function decodeChunk(entry: Uint8Array): A.DecodedChange[] {
+  const changes: A.DecodedChange[] = []
+  for (const chunk of splitChunks(entry)) {
     try {
-      scratch.loadIncremental(chunk)
-      return scratch.getChanges([]).map(c => A.decodeChange(c))
-    } finally {
-      scratch.free()
+      if (chunk.type === CHANGE_CHUNK || chunk.type === COMPRESSED_CHANGE_CHUNK) changes.push(A.decodeChange(chunk.bytes))
+      else if (chunk.type === DOCUMENT_CHUNK) {
+        const scratch = A.getBackend(A.init())
+        try {
+          scratch.loadIncremental(chunk.bytes)
+          for (const c of scratch.getChanges([])) changes.push(A.decodeChange(c))
+        } finally {
+          scratch.free()
+        }
+      } else throw new Error(`unknown chunk type ${chunk.type}`)
+    } catch (e) {
+      throw new FedhubError("MALFORMED_FRAME", `a change in the sync message does not decode: ${(e as Error).message}`)
     }
-  } catch (e) {
-    throw new FedhubError("MALFORMED_FRAME", `a change in the sync message does not decode: ${(e as Error).message}`)
   }
+  return changes
 }
 
 function measureChange(change: A.DecodedChange, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf): void {

@@ -32,7 +32,7 @@ describe("REST bodies over the limits", () => {
   let docId: string
   let auth: Record<string, string>
 
-  const send = (method: string, path: string, body: string | Buffer, type = "application/json") =>
+  const send = (method: string, path: string, body: string, type = "application/json") =>
     fetch(`${hub.url}${path.replace("{doc}", docId).replace("{node}", hub.hub.nodeId)}`, {
       method,
       headers: { ...auth, "content-type": type },
@@ -45,7 +45,9 @@ describe("REST bodies over the limits", () => {
   }
 
   beforeAll(async () => {
-    ;({ hubs: [hub], stopAll } = (await startHubs(1)) as { hubs: RunningHub[]; stopAll: () => Promise<void> })
+    const started = await startHubs(1)
+    hub = started.hubs[0]!
+    stopAll = started.stopAll
     auth = { authorization: `Bearer ${hub.hub.adminToken}` }
     docId = (await hub.hub.docs.create({ title: "kept" })).documentId
   })

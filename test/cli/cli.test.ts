@@ -34,10 +34,10 @@ describe("fedhub CLI", () => {
     const r = await fedhub(["init", "--home", home, "--name", "alpha"])
     expect(r.code).toBe(0)
     const nodeId = /initialized (fh1[a-z2-7]{52})/.exec(r.stdout)?.[1]
-    expect(nodeId).toBeDefined()
     const file = join(home, "identity.json")
     expect((await stat(file)).mode & 0o777).toBe(0o600)
-    const saved = json<{ seed: string }>(await readFile(file, "utf8"))
+    const saved = json<{ seed: string; nodeId: string }>(await readFile(file, "utf8"))
+    expect(nodeId).toBe(saved.nodeId) // the printed id is the one stored
     expect(r.stdout + r.stderr).not.toContain(saved.seed)
     const again = await fedhub(["init", "--home", home])
     expect(again.code).toBe(5)

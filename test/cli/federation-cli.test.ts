@@ -95,8 +95,12 @@ describe("federation from the CLI", () => {
     const cut = await fedhub(["peers", "disconnect", c.hub.nodeId, "--home", a.paths.home])
     expect(cut.code, cut.stderr).toBe(0)
     expect(link()).toBeUndefined()
+    // a cut holds: saying it again changes nothing; an unknown node is an error
     const again = await fedhub(["peers", "disconnect", c.hub.nodeId, "--home", a.paths.home])
-    expect(again.code).toBe(4)
+    expect(again.code, again.stderr).toBe(0)
+    expect(link()).toBeUndefined()
+    const unknown = await fedhub(["peers", "disconnect", "fh1" + "a".repeat(52), "--home", a.paths.home])
+    expect(unknown.code).toBe(4)
     const back = await fedhub(["peers", "connect", c.hub.nodeId, "--home", a.paths.home])
     expect(back.code, back.stderr).toBe(0)
     // connect dialed the registry's URL again: the link comes back up

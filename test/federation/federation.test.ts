@@ -4,7 +4,7 @@
  * the refusals an administrator must see with a reason.
  */
 import "@automerge/automerge-repo"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import * as A from "@automerge/automerge"
 import type { AutomergeUrl } from "@automerge/automerge-repo"
 import { Identity, signEnvelope } from "../../src/identity/index.ts"
@@ -16,7 +16,7 @@ import { runDiscovery } from "../../src/federation/discovery/runDiscovery.ts"
 import { DnsTxtSource } from "../../src/federation/discovery/dns.ts"
 import { verifyCandidate } from "../../src/federation/verifyCandidate.ts"
 import type { RunningHub } from "../../src/hub/startHub.ts"
-import { linkReaches, startHubs, startTestHub, waitForDoc } from "../helpers/hubs.ts"
+import { linkReaches, nextEvent, startHubs, startTestHub, waitForDoc } from "../helpers/hubs.ts"
 import { startTestDnsServer } from "./discovery/dnsServer.ts"
 import { rm } from "node:fs/promises"
 import { codeOf } from "../identity/helpers.ts"
@@ -83,18 +83,32 @@ describe("directory entries", () => {
   })
 })
 
+/**
+ * Every case starts from three fresh hubs (c bootstraps from a) and builds the rest of
+ * the state it needs itself, so the cases pass in any order (`--sequence.shuffle`).
+ */
 describe("a federation of three hubs", () => {
-  let hubs: RunningHub[]
   let stopAll: () => Promise<void>
   let a: RunningHub, b: RunningHub, c: RunningHub
 
-  beforeAll(async () => {
-    ;({ hubs, stopAll } = await startHubs(2))
-    ;[a, b] = hubs as [RunningHub, RunningHub]
+  beforeEach(async () => {
+    const started = await startHubs(2)
+    ;[a, b] = started.hubs as [RunningHub, RunningHub]
     c = await startTestHub({ flags: { peers: [a.url] } }) // a is c's bootstrap node
-    hubs.push(c)
+    started.hubs.push(c)
+    stopAll = started.stopAll
   })
-  afterAll(() => stopAll())
+  afterEach(() => stopAll())
+
+  /** a knows b by manual configuration; c found a (bootstrap) and b (peer exchange from a) and linked both. */
+  async function federate(): Promise<void> {
+    await a.hub.federation.addPeer(b.url)
+    await c.hub.federation.discover({ timeoutMs: 2_000 })
+    const replica = await c.hub.repo.find<DirectoryDoc>(a.hub.federation.directory.url as AutomergeUrl)
+    await waitForDoc(replica, d => Boolean(d.entries?.[b.hub.nodeId]))
+    const second = await c.hub.federation.discover({ timeoutMs: 2_000 })
+    expect(second.candidates.find(x => x.nodeId === b.hub.nodeId)?.status).toBe("verified")
+  }
 
   it("finds hubs by manual configuration, bootstrap and peer exchange, each verified", async () => {
     const added = await a.hub.federation.addPeer(b.url)
@@ -117,6 +131,7 @@ describe("a federation of three hubs", () => {
   })
 
   it("accepts peer exchange only from hubs at or above the configured trust level", async () => {
+    await a.hub.federation.addPeer(b.url) // b is in a's directory, for d to learn by peer exchange
     const d = await startTestHub({ flags: { peers: [a.url], discovery: { peerExchangeMinTrust: "trusted" } } })
     try {
       await d.hub.federation.discover({ timeoutMs: 2_000 }) // bootstrap: a is now known (basic)
@@ -137,15 +152,19 @@ describe("a federation of three hubs", () => {
   })
 
   it("lists peers with verified descriptors, trust, reputation and link state", async () => {
+    await federate()
     await c.hub.federation.refreshEndorsements()
     const peers = c.hub.federation.peers()
     const ids = peers.map(p => p.nodeId)
-    expect(ids).toContain(a.hub.nodeId)
-    expect(ids).toContain(b.hub.nodeId)
+    expect(ids.sort()).toEqual([a.hub.nodeId, b.hub.nodeId].sort())
     const pa = peers.find(p => p.nodeId === a.hub.nodeId)!
     expect(pa.trust).toBe("basic")
-    expect(pa.reputation).toBeGreaterThan(0)
-    expect(pa.link?.state).toBeDefined()
+    // the view shows this hub's computed score (how it is computed is reputation.test.ts's business)
+    const score = c.hub.federation.reputation().get(a.hub.nodeId)
+    expect(score).toBeTypeOf("number")
+    expect(pa.reputation).toBe(Number(score!.toFixed(4)))
+    // c dialed a, its bootstrap node, when it started
+    expect(pa.link).toMatchObject({ direction: "outbound", state: "established" })
     expect(pa.descriptor).toMatchObject({ id: a.hub.nodeId, name: a.hub.config.name, type: "hub" })
     const view = c.hub.federation.ownDirectory()
     expect(view.nodes.find(n => n.nodeId === a.hub.nodeId)?.descriptor.payload.name).toBe(a.hub.config.name)
@@ -162,6 +181,7 @@ describe("a federation of three hubs", () => {
   })
 
   it("makes a node verified by an endorsement from a trusted hub, and not from an untrusted one", async () => {
+    await federate()
     // b endorses a: b is only basic on c, so it confers nothing
     b.hub.federation.endorse(a.hub.nodeId)
     // a endorses b; once c trusts a, b becomes verified on c
@@ -183,6 +203,8 @@ describe("a federation of three hubs", () => {
   })
 
   it("carries an administrator's trust across a key rotation signed by the old key", async () => {
+    await federate()
+    await c.hub.federation.setTrust(a.hub.nodeId, "trusted")
     const next = Identity.generate("a-next")
     a.hub.federation.publishRotation(rotateKey(a.hub.identity, next))
     const aDir = await c.hub.repo.find<DirectoryDoc>(a.hub.federation.directory.url as AutomergeUrl)
@@ -196,6 +218,7 @@ describe("a federation of three hubs", () => {
   })
 
   it("refuses an expired endorsement with a reason", async () => {
+    await federate()
     const subject = Identity.generate("late")
     const expired = endorse(a.hub.identity, subject.nodeId, { ttlMs: 1_000, now: Date.now() - 60_000 })
     a.hub.federation.directory.change(d => {
@@ -210,6 +233,7 @@ describe("a federation of three hubs", () => {
   })
 
   it("blocks a node at the handshake and leaves it out of every view until unblocked", async () => {
+    await federate()
     const bId = b.hub.nodeId
     await c.hub.federation.block(bId)
     expect(c.hub.federation.peers().map(p => p.nodeId)).not.toContain(bId)
@@ -286,10 +310,12 @@ describe("negotiated connections", () => {
       expect(ok.agreement?.protocolVersion).toBe("fedhub/1")
       expect(ok.agreement?.capabilities).toContain("sync")
       // heartbeats measure latency, shown in the peers view
-      await new Promise(resolve => ok.events.once("pong", resolve))
+      const [rtt] = (await nextEvent<[number]>(ok.events, "pong")) // the link's first round trip
       const view = brief.hub.federation.peers().find(p => p.nodeId === strict.hub.nodeId)
       expect(view?.link).toMatchObject({ direction: "outbound", state: "established" })
-      expect(view?.link?.latencyMs).toBeGreaterThanOrEqual(0)
+      expect(rtt).toBeGreaterThan(0)
+      expect(ok.metrics.pongsReceived).toBe(1)
+      expect(view?.link?.latencyMs).toBe(rtt) // the average of one sample is that sample
       expect(view?.link?.uptimePct).toBeGreaterThan(0)
     } finally {
       for (const h of [brief, forever, strict]) {

@@ -7,6 +7,7 @@ import { rm } from "node:fs/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { DocHandle } from "@automerge/automerge-repo"
 import type { RunningHub } from "../../src/hub/startHub.ts"
+import { ACL_KEY } from "../../src/replication/DocStore.ts"
 import { linkReaches, startTestHub, waitForDoc } from "../helpers/hubs.ts"
 
 type Doc = Record<string, unknown>
@@ -57,6 +58,11 @@ describe("A — R — B through a relay", () => {
     await b.hub.docs.put(made.url, "reply", "from b")
     const onA = (await a.hub.docs.find(made.url)) as DocHandle<Doc>
     await waitForDoc(onA, d => String(d.reply) === "from b")
+    await waitForDoc(onB, d => String(d.reply) === "from b")
+    // both ends hold the same document: the same heads, the same content
+    expect(onA.heads()).toEqual(onB.heads())
+    expect(JSON.parse(JSON.stringify(onA.doc()))).toEqual({ title: "from a", reply: "from b" })
+    expect(JSON.parse(JSON.stringify(onB.doc()))).toEqual({ title: "from a", reply: "from b" })
   })
 
   it("relays a document whose ACL admits both sides and the relay", async () => {
@@ -64,6 +70,9 @@ describe("A — R — B through a relay", () => {
     await reaches(r, made.url)
     const onB = (await b.hub.docs.find(made.url)) as DocHandle<Doc>
     await waitForDoc(onB, d => String(d.secret) === "for b")
+    expect(JSON.parse(JSON.stringify(onB.doc()))).toEqual({ secret: "for b", [ACL_KEY]: [a.hub.nodeId, r.hub.nodeId, b.hub.nodeId].sort() })
+    // b reached it through r only: it has no link of its own to a
+    expect(b.hub.links().map(l => l.remoteNodeId)).toEqual([r.hub.nodeId])
   })
 
   it("does not serve B a document whose ACL admits only A and R", async () => {

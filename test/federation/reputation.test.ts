@@ -1,8 +1,19 @@
 import { describe, expect, it } from "vitest"
 import {
   computeReputation,
+  emptyObservation,
+  MAX_OBSERVED_RANGES,
+  migrateObservation,
+  MIN_RELIABLE_SPAN_PERIODS,
+  observedWeight,
+  observeDown,
+  observeUp,
+  OBSERVATION_WINDOW_PERIODS,
+  PERIOD_MS,
+  periodOf,
   REPUTATION_FORMULA,
   reliabilityOf,
+  summarizeObservation,
   type Observation,
   type ReputationEdge,
   type ReputationInput,
@@ -15,11 +26,17 @@ const A = node(2)
 const B = node(3)
 const C = node(4)
 
-const perfect: Observation = { successes: 1000, failures: 0, uptime: 1 }
+/** The clock of these tests: the end of period 10,000. */
+const NOW_P = 10_000
+const NOW = NOW_P * PERIOD_MS + PERIOD_MS - 1
+/** Up in every period of the window. */
+const perfect: Observation = { up: [[NOW_P - OBSERVATION_WINDOW_PERIODS + 1, NOW_P]], down: [] }
+/** Up in each of the last `n` periods (ending now). */
+const upFor = (n: number): Observation => ({ up: [[NOW_P - n + 1, NOW_P]], down: [] })
 const allPerfect = (ids: NodeId[]) => new Map(ids.map((id) => [id, perfect]))
 const edge = (from: NodeId, to: NodeId, weight = 1): ReputationEdge => ({ from, to, weight })
 const rep = (input: Partial<ReputationInput> & Pick<ReputationInput, "nodes">) =>
-  computeReputation({ preTrusted: [T], edges: [], observed: new Map(), ...input })
+  computeReputation({ preTrusted: [T], edges: [], observed: new Map(), now: NOW, ...input })
 
 /** A small deterministic PRNG (mulberry32), so the random graph is the same on every run. */
 function prng(seed: number): () => number {
@@ -76,7 +93,7 @@ describe("computeReputation", () => {
       edges: [edge(T, A), edge(T, B)],
       observed: new Map([
         [A, perfect],
-        [B, { successes: 1, failures: 99, uptime: 0.5 }],
+        [B, { up: [[NOW_P - 99, NOW_P - 99]], down: [[NOW_P - 98, NOW_P]] }],
       ]),
     })
     const a = scores.get(A)!
@@ -89,11 +106,100 @@ describe("computeReputation", () => {
     }
   })
 
-  it("computes reliability as a Laplace success rate times uptime, uptime 0.5 when unobserved", () => {
-    expect(reliabilityOf({ successes: 8, failures: 0, uptime: 1 })).toBeCloseTo(0.9, 12)
-    expect(reliabilityOf({ successes: 3, failures: 1, uptime: 0.5 })).toBeCloseTo((4 / 6) * 0.5, 12)
-    expect(reliabilityOf(undefined)).toBe(0.25)
-    expect(reliabilityOf({ successes: -5, failures: Number.NaN, uptime: 7 })).toBe(0.5)
+  it("computes reliability as a Laplace estimate of uptime over hourly periods, 0.5 when unobserved", () => {
+    // 8 periods up, observed for 8 periods: (8 + 1) / (8 + 2)
+    expect(reliabilityOf(upFor(8), NOW)).toBeCloseTo(0.9, 12)
+    // up 3 periods, then 1 with a failure only, then 1 with both, observed 5 periods: (3 + 0.5 + 1) / (5 + 2)
+    const mixed: Observation = { up: [[NOW_P - 4, NOW_P - 2], [NOW_P, NOW_P]], down: [[NOW_P - 1, NOW_P]] }
+    expect(summarizeObservation(mixed, NOW)).toMatchObject({ up: 3, down: 1, mixed: 1, periods: 5 })
+    expect(reliabilityOf(mixed, NOW)).toBeCloseTo(4.5 / 7, 12)
+    expect(reliabilityOf(undefined, NOW)).toBe(0.5)
+    expect(reliabilityOf(emptyObservation(), NOW)).toBe(0.5)
+    // garbage ranges are ignored, not trusted
+    const garbage = { up: [[5, 1], [-3, 2], ["a", 4], [NOW_P + 5, NOW_P + 9]], down: [] } as unknown as Observation
+    expect(reliabilityOf(garbage, NOW)).toBe(0.5)
+  })
+
+  it("counts a node seen up any number of times in one period once: reconnecting 50 times raises nothing", () => {
+    const nodes = [T, A]
+    let once = emptyObservation()
+    once = observeUp(once, NOW - 1000, NOW - 1000, NOW)
+    let fifty = emptyObservation()
+    for (let i = 0; i < 50; i++) fifty = observeUp(fifty, NOW - 1000 - i, NOW - 1000 - i, NOW)
+    expect(fifty).toEqual(once)
+    // the same with a node that earned an edge: 50 more reconnects in the last period change nothing
+    let reliable = upFor(48)
+    const before = rep({ nodes, observer: T, observed: new Map([[A, reliable]]) }).get(A)!
+    for (let i = 0; i < 50; i++) reliable = observeUp(reliable, NOW - i, NOW - i, NOW)
+    const after = rep({ nodes, observer: T, observed: new Map([[A, reliable]]) }).get(A)!
+    expect(before.score).toBeGreaterThan(0)
+    expect(after).toEqual(before)
+  })
+
+  it("gives a node that connected once exactly 0 until it was observed up over the minimum span", () => {
+    const nodes = [T, A]
+    const score = (obs: Observation) => rep({ nodes, observer: T, observed: new Map([[A, obs]]) }).get(A)!.score
+    expect(score(upFor(1))).toBe(0)
+    expect(observedWeight(upFor(1), NOW)).toBe(0)
+    expect(score(upFor(MIN_RELIABLE_SPAN_PERIODS - 1))).toBe(0)
+    expect(observedWeight(upFor(MIN_RELIABLE_SPAN_PERIODS), NOW)).toBe(1)
+    expect(score(upFor(MIN_RELIABLE_SPAN_PERIODS))).toBeGreaterThan(0)
+    // connected once a day ago and not since: seen up in 1 of 24 periods, no edge
+    const onceLongAgo: Observation = { up: [[NOW_P - 30, NOW_P - 30]], down: [] }
+    expect(score(onceLongAgo)).toBe(0)
+    // two sightings 30 periods apart span the minimum but show an uptime of 2/31: no edge either
+    const twoSightings: Observation = { up: [[NOW_P - 30, NOW_P - 30], [NOW_P, NOW_P]], down: [] }
+    expect(summarizeObservation(twoSightings, NOW).spanPeriods).toBe(31)
+    expect(observedWeight(twoSightings, NOW)).toBe(0)
+    expect(score(twoSightings)).toBe(0)
+  })
+
+  it("weighs the observer's edge by uptime, never above 1, whatever the history length", () => {
+    const week = upFor(7 * 24)
+    const month = perfect
+    expect(observedWeight(week, NOW)).toBe(1)
+    expect(observedWeight(month, NOW)).toBe(1)
+    // up 3 of every 4 periods over 100 periods
+    let flaky = emptyObservation()
+    for (let p = NOW_P - 99; p <= NOW_P; p++)
+      flaky = p % 4 === 0 ? observeDown(flaky, p * PERIOD_MS, NOW) : observeUp(flaky, p * PERIOD_MS, p * PERIOD_MS, NOW)
+    expect(observedWeight(flaky, NOW)).toBeCloseTo(0.75, 12)
+    const scores = rep({ nodes: [T, A, B], observer: T, observed: new Map([[A, week], [B, flaky]]) })
+    expect(scores.get(B)!.score).toBeGreaterThan(0)
+    expect(scores.get(B)!.score).toBeLessThan(scores.get(A)!.score)
+  })
+
+  it("forgets periods older than the window and keeps a bounded number of ranges", () => {
+    let obs = emptyObservation()
+    for (let p = NOW_P - 2000; p <= NOW_P; p += 2) obs = observeUp(obs, p * PERIOD_MS, p * PERIOD_MS, NOW)
+    expect(obs.up.length).toBeLessThanOrEqual(MAX_OBSERVED_RANGES)
+    for (const [a] of obs.up) expect(a).toBeGreaterThan(NOW_P - OBSERVATION_WINDOW_PERIODS)
+    // a month later nothing of it counts
+    const later = NOW + (OBSERVATION_WINDOW_PERIODS + 1) * PERIOD_MS
+    expect(summarizeObservation(obs, later).periods).toBe(0)
+    expect(observedWeight(obs, later)).toBe(0)
+  })
+
+  it("an up interval covers every period it spans", () => {
+    const obs = observeUp(emptyObservation(), (NOW_P - 30) * PERIOD_MS + 5, NOW, NOW)
+    expect(obs.up).toEqual([[NOW_P - 30, NOW_P]])
+    expect(periodOf(NOW)).toBe(NOW_P)
+  })
+
+  it("migrates the old success counters to an empty observation and closes an open interval at lastSeen", () => {
+    expect(migrateObservation({ successes: 5000, failures: 0, uptime: 1 })).toEqual(emptyObservation())
+    expect(migrateObservation(undefined)).toEqual(emptyObservation())
+    expect(migrateObservation("nonsense")).toEqual(emptyObservation())
+    const open = { up: [[NOW_P - 2, NOW_P - 2]], down: [], upSince: (NOW_P - 2) * PERIOD_MS }
+    const migrated = migrateObservation(open, NOW)
+    expect(migrated).toEqual({ up: [[NOW_P - 2, NOW_P]], down: [] })
+    expect(migrated.upSince).toBeUndefined()
+  })
+
+  it("refuses a missing clock", () => {
+    expect(() => computeReputation({ nodes: [T], preTrusted: [T], edges: [], observed: new Map() } as unknown as ReputationInput)).toThrow(
+      /now/,
+    )
   })
 
   it("gives every node 0 when no node is pre-trusted: nothing anchors trust", () => {
@@ -103,6 +209,7 @@ describe("computeReputation", () => {
       preTrusted: [],
       edges: [edge(T, A), edge(A, B), edge(B, T)],
       observed: allPerfect(nodes),
+      now: NOW,
     })
     for (const s of scores.values()) {
       expect(s.score).toBe(0)
@@ -145,8 +252,11 @@ describe("computeReputation", () => {
     }
     const observed = new Map<NodeId, Observation>()
     for (const id of nodes.slice(0, 500))
-      observed.set(id, { successes: Math.floor(random() * 100), failures: Math.floor(random() * 20), uptime: random() })
-    const scores = computeReputation({ nodes, preTrusted: nodes.slice(0, 5), edges, observed })
+      observed.set(id, {
+        up: [[NOW_P - Math.floor(random() * 700), NOW_P - Math.floor(random() * 10)]],
+        down: [[NOW_P - Math.floor(random() * 5), NOW_P]],
+      })
+    const scores = computeReputation({ nodes, preTrusted: nodes.slice(0, 5), edges, observed, observer: nodes[0], now: NOW })
     expect(scores.size).toBe(1000)
     expectInRange(scores)
     expect(Math.max(...[...scores.values()].map((s) => s.eigen))).toBe(1)

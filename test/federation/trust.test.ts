@@ -9,6 +9,7 @@ import {
   atLeast,
   compareTrust,
   computeTrust,
+  mergeRefused,
   TRUST_ORDER,
   type AdminLevel,
   type TrustInput,
@@ -251,6 +252,42 @@ describe("computeTrust", () => {
     const { levels, refused } = trust({ endorsements: [forged] })
     expect(levels.get(alice.nodeId)?.level).toBe("unknown")
     expect(refused).toMatchObject([{ code: "ENDORSEMENT_KEY_MISMATCH" }])
+  })
+
+  it("never lets a forged record with the same issuer:subject knock out the valid one", () => {
+    const valid = by(root, alice)
+    // the same pair, altered after signing
+    const altered = by(root, alice, NOW - 500)
+    altered.payload.expiresAt += DAY
+    // the same signed body (so the same envelope id) with a bad signature
+    const badSig = { ...wire(valid), sig: toBase64(new Uint8Array(64).fill(7)) }
+    for (const endorsements of [
+      [valid, altered, badSig],
+      [badSig, altered, valid],
+    ]) {
+      const { levels, refused, accepted } = trust({ endorsements })
+      expect(levels.get(alice.nodeId)).toMatchObject({ level: "verified", via: [root.nodeId] })
+      expect(accepted).toEqual([{ envelopeId: envelopeId(valid), issuer: root.nodeId, subject: alice.nodeId }])
+      expect(refused.map(r => r.code).sort()).toEqual(["SIGNATURE_INVALID", "SIGNATURE_INVALID"])
+      expect(refused.every(r => r.issuer === root.nodeId && r.subject === alice.nodeId)).toBe(true)
+    }
+  })
+
+  it("lists as accepted only endorsements that conferred trust", () => {
+    const { accepted, refused } = trust({ endorsements: [by(root, alice), by(mallory, bob), by(alice, carol)] })
+    expect(accepted.map(a => [a.issuer, a.subject]).sort()).toEqual(
+      [
+        [root.nodeId, alice.nodeId],
+        [alice.nodeId, carol.nodeId],
+      ].sort(),
+    )
+    expect(refused).toMatchObject([{ issuer: mallory.nodeId, code: "UNTRUSTED_ENDORSER" }])
+  })
+
+  it("merges refusal lists, counting identical reports once", () => {
+    const { refused } = trust({ endorsements: [by(mallory, bob)] })
+    const other = { envelopeId: "", issuer: "x", subject: "y", code: "SIGNATURE_INVALID" as const, detail: "d" }
+    expect(mergeRefused(refused, refused, [other])).toEqual([other, ...refused])
   })
 
   it("reports garbage in place of an endorsement without failing", () => {

@@ -143,13 +143,12 @@ describe("setAt and deleteAt", () => {
   it("change nothing when the path is refused", () => {
     const doc = base()
     const heads = A.getHeads(doc)
-    let after = doc
-    try {
-      after = A.change(doc, d => setAt(d, "n.x.y", 1))
-    } catch {
-      /* refused */
-    }
-    expect(A.getHeads(after)).toEqual(heads)
+    const before = toPlain(doc)
+    expectFedhubError(() => A.change(doc, d => setAt(d, "n.x.y", 1)), "BAD_PATH")
+    // the refused change left nothing behind: same heads, same content, and the doc still takes changes
+    expect(A.getHeads(doc)).toEqual(heads)
+    expect(toPlain(doc)).toEqual(before)
+    expect(A.getHeads(A.change(doc, d => setAt(d, "n", 2)))).not.toEqual(heads)
   })
 
   it("delete a map key and a list element, and refuse the root or a missing value", () => {

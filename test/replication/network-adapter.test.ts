@@ -3,7 +3,8 @@
  * stock WebSocketClientAdapter (token auth) and with our HubClientAdapter.
  * The suite picks arbitrary peerIds ("alice", "bob"), which hub authentication
  * refuses by design (a hub's peerId is its node id), so it runs with token-authenticated
- * clients; node authentication is covered in handshake.test.ts.
+ * clients; node authentication is covered in handshake.test.ts (the protocol) and
+ * sync-auth.test.ts (the same refusals over HTTP and WebSocket).
  */
 import "@automerge/automerge-repo" // the full entry point loads the wasm the suite needs
 import { createServer } from "node:http"

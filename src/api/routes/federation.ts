@@ -30,12 +30,12 @@ export function federationRoutes(hub: Hub): Router {
     await fed().unblock(req.params.nodeId)
     res.json({ nodeId: req.params.nodeId, blocked: false })
   })
-  r.post("/peers/:nodeId/disconnect", (req, res) => {
-    fed().disconnect(req.params.nodeId)
+  r.post("/peers/:nodeId/disconnect", async (req, res) => {
+    await fed().disconnect(req.params.nodeId)
     res.json({ nodeId: req.params.nodeId, link: "closed" })
   })
-  r.post("/peers/:nodeId/connect", (req, res) => {
-    fed().connect(req.params.nodeId)
+  r.post("/peers/:nodeId/connect", async (req, res) => {
+    await fed().connect(req.params.nodeId)
     res.status(202).json({ nodeId: req.params.nodeId, link: "dialing" })
   })
   r.post("/discover", async (req, res) => {
@@ -46,7 +46,7 @@ export function federationRoutes(hub: Hub): Router {
   r.get("/trust", async (_req, res) => {
     await fed().refreshEndorsements()
     const t = fed().trust()
-    res.json({ levels: Object.fromEntries(t.levels), refused: t.refused })
+    res.json({ levels: Object.fromEntries(t.levels), refused: t.refused, rotations: t.rotations ?? [] })
   })
   r.get("/trust/:nodeId", async (req, res) => {
     const id = parseNodeId(req.params.nodeId)

@@ -98,7 +98,9 @@ export async function runDiscovery(sources: DiscoverySource[], opts: RunOptions)
         reports.push({ ...base, status: "verified", nodeId: v.nodeId, durationMs: Math.round(performance.now() - c0) })
       } catch (e) {
         const err = toFedhubError(e)
-        reports.push({ ...base, status: "refused", code: err.code, reason: err.detail, durationMs: Math.round(performance.now() - c0) })
+        // a refusal after the key was proven (a policy, e.g. NOT_ALLOWED) names the node, so an administrator can admit it
+        const nodeId = typeof err.extra?.nodeId === "string" ? err.extra.nodeId : undefined
+        reports.push({ ...base, status: "refused", ...(nodeId ? { nodeId } : {}), code: err.code, reason: err.detail, durationMs: Math.round(performance.now() - c0) })
       }
     }
   }

@@ -1,5 +1,5 @@
 /**
- * mDNS over real multicast confined to the loopback interface (see MDNS_TEST_MODE):
+ * mDNS over real multicast confined to the loopback interface (see MDNS_TEST_MODE in src):
  * every test uses a port the OS reports free, so concurrent runs do not see each other.
  */
 import { randomBytes } from "node:crypto"
@@ -14,7 +14,6 @@ import {
   loopbackMdnsOptions,
   MDNS_IPV4_GROUP,
   MDNS_SERVICE,
-  MDNS_TEST_MODE,
   MdnsAnnouncer,
   MdnsSource,
   type MdnsOptions,
@@ -62,8 +61,41 @@ async function rawResponder(mdnsOptions: MdnsOptions, instance: string, text: st
   return { close: () => new Promise<void>(resolve => m.destroy(() => resolve())) }
 }
 
-it("runs real multicast on loopback (MDNS_TEST_MODE)", () => {
-  expect(MDNS_TEST_MODE).toBe("real-multicast-on-loopback")
+describe("the loopback test mode (MDNS_TEST_MODE)", () => {
+  it("sends a real multicast query on the loopback interface that a plain group member receives", async () => {
+    const port = await freePort()
+    // a bare UDP socket, not multicast-dns: it joins the group on loopback the way any mDNS stack would
+    const member = createSocket({ type: "udp4", reuseAddr: true })
+    try {
+      await new Promise<void>(resolve => member.bind(port, MDNS_IPV4_GROUP, resolve))
+      member.addMembership(MDNS_IPV4_GROUP, "127.0.0.1")
+      const received = once(member, "message") as Promise<[Buffer, { address: string; port: number }]>
+      const source = new MdnsSource({ timeoutMs: 300, mdnsOptions: loopbackMdnsOptions(port) })
+      const discovering = source.discover()
+      const [packet, from] = await received
+      expect(from.address).toBe("127.0.0.1")
+      expect(packet.readUInt16BE(2) & 0x8000).toBe(0) // QR bit clear: a query, not a response
+      expect(packet.readUInt16BE(4)).toBeGreaterThan(0) // QDCOUNT
+      expect(packet.includes(Buffer.from("\x07_fedhub\x04_tcp\x05local\x00", "latin1"))).toBe(true)
+      expect(await discovering).toEqual({ candidates: [], problems: [] })
+      await source.close()
+    } finally {
+      await new Promise<void>(resolve => member.close(() => resolve()))
+    }
+  })
+
+  it("keeps two loopback ports apart: a source does not see an announcer on another port", async () => {
+    const hub = { nodeId: newId(), url: "http://127.0.0.1:4150" }
+    const here = await lan([hub])
+    const elsewhere = new MdnsSource({ timeoutMs: 400, mdnsOptions: loopbackMdnsOptions(await freePort()) })
+    try {
+      expect(await elsewhere.discover()).toEqual({ candidates: [], problems: [] })
+      expect((await here.source.discover()).candidates.map(c => c.nodeId)).toEqual([hub.nodeId])
+    } finally {
+      await elsewhere.close()
+      await here.teardown()
+    }
+  })
 })
 
 runDiscoverySourceTests("MdnsSource", async () => {
@@ -90,7 +122,7 @@ describe("MdnsAnnouncer and MdnsSource", () => {
     expect(candidates).toEqual([
       { method: "multicast_discovery", nodeId: hub.nodeId, url: hub.url, source: `${announcers[0]!.instanceFqdn}@127.0.0.1` },
     ])
-    expect(announcers[0]!.answered).toBeGreaterThanOrEqual(1)
+    expect(announcers[0]!.answered).toBe(1) // one PTR query; its answer carries the TXT, so no follow-up
   })
 
   it("answer with PTR, TXT, SRV and A records a DNS-SD browser understands", async () => {
