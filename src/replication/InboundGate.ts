@@ -6,12 +6,16 @@
  * for links we accepted and links we dialed alike.
  */
 import * as A from "@automerge/automerge"
-import { isValidDocumentId, type DocHandle, type Message, type PeerId, type Repo } from "@automerge/automerge-repo"
+import { cbor, isValidDocumentId, type DocHandle, type Message, type PeerId, type Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { depthInDoc, inspectSyncMessage, type ChangeLimits } from "./inspectChanges.ts"
 
-/** What to do with a message that passed: hand it to the Repo, or answer `doc-unavailable` ourselves. */
-export type GateVerdict = "pass" | "unavailable"
+/**
+ * What to do with a message that passed: hand the Repo the message rebuilt from its known
+ * fields only (nothing else a peer put in a frame reaches automerge-repo), or answer
+ * `doc-unavailable` ourselves.
+ */
+export type GateVerdict = { deliver: Message } | "unavailable"
 
 /** The interface the adapters call; throws a FedhubError to refuse the message. */
 export interface InboundCheck {
@@ -89,13 +93,17 @@ export class InboundGate implements InboundCheck {
   async check(from: PeerId, message: Message): Promise<GateVerdict> {
     const { type } = message
     if (!TYPES.has(type)) throw new FedhubError("MALFORMED_FRAME", `unknown message type ${JSON.stringify(type).slice(0, 80)}`)
-    if (type === "remote-subscription-change") return checkSubscription(message)
+    const { senderId, targetId } = message
+    if (type === "remote-subscription-change") return { deliver: subscription(message) }
     const documentId = (message as { documentId?: unknown }).documentId
     if (typeof documentId !== "string" || !isValidDocumentId(documentId))
       throw new FedhubError("MALFORMED_FRAME", `'${type}' without a valid documentId`)
-    if (type !== "sync" && type !== "request") return "pass"
+    const base = { senderId, targetId, documentId }
+    if (type === "doc-unavailable") return { deliver: { type, ...base } }
+    if (type === "remote-heads-changed") return { deliver: { type, ...base, newHeads: remoteHeads(message) } as Message }
     const data = (message as { data?: unknown }).data
-    if (!(data instanceof Uint8Array)) throw new FedhubError("MALFORMED_FRAME", `'${type}' without sync data`)
+    if (!(data instanceof Uint8Array)) throw new FedhubError("MALFORMED_FRAME", `'${type}' without data bytes`)
+    if (type === "ephemeral") return { deliver: ephemeral(message, base, data) }
     const repo = this.#repo
     if (!repo) throw new FedhubError("INTERNAL", "the inbound gate has no Repo yet")
     const held = repo.handles[documentId] !== undefined || this.#opts.holds(documentId)
@@ -108,7 +116,7 @@ export class InboundGate implements InboundCheck {
     const pending = this.#pending.get(documentId)
     const measure = inspectSyncMessage(data, this.#opts.limits, obj => pending?.get(obj) ?? (doc ? depthInDoc(doc, obj) : undefined))
     if (measure.created.size > 0) this.#remember(documentId, measure.created)
-    return "pass"
+    return { deliver: { type, ...base, data } as Message }
   }
 
   /** Our replica of a held document (loaded from storage if needed), or undefined while it has none. */
@@ -134,10 +142,46 @@ export class InboundGate implements InboundCheck {
   }
 }
 
-function checkSubscription(message: Message): GateVerdict {
+const isStringList = (v: unknown, max: number): v is string[] =>
+  Array.isArray(v) && v.length <= max && v.every(x => typeof x === "string" && x.length <= 256)
+
+function subscription(message: Message): Message {
   const m = message as { add?: unknown; remove?: unknown }
   for (const list of [m.add, m.remove])
-    if (list !== undefined && !(Array.isArray(list) && list.length <= 10_000 && list.every(x => typeof x === "string")))
+    if (list !== undefined && !isStringList(list, 10_000))
       throw new FedhubError("MALFORMED_FRAME", "'remote-subscription-change' needs lists of storage ids")
-  return "pass"
+  return {
+    type: "remote-subscription-change",
+    senderId: message.senderId,
+    targetId: message.targetId,
+    ...(m.add !== undefined ? { add: m.add } : {}),
+    ...(m.remove !== undefined ? { remove: m.remove } : {}),
+  } as Message
+}
+
+function remoteHeads(message: Message): Record<string, { heads: string[]; timestamp: number }> {
+  const raw = (message as { newHeads?: unknown }).newHeads
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || Object.keys(raw).length > 1_000)
+    throw new FedhubError("MALFORMED_FRAME", "'remote-heads-changed' needs newHeads")
+  const out: Record<string, { heads: string[]; timestamp: number }> = Object.create(null) as Record<string, { heads: string[]; timestamp: number }>
+  for (const [storageId, value] of Object.entries(raw as Record<string, unknown>)) {
+    const v = value as { heads?: unknown; timestamp?: unknown } | null
+    if (!v || !isStringList(v.heads, 1_000) || typeof v.timestamp !== "number" || !Number.isFinite(v.timestamp))
+      throw new FedhubError("MALFORMED_FRAME", "'remote-heads-changed' entries need heads and a timestamp")
+    out[storageId] = { heads: v.heads, timestamp: v.timestamp }
+  }
+  return out
+}
+
+/** An ephemeral message with its data checked to be one CBOR value (automerge-repo decodes it). */
+function ephemeral(message: Message, base: { senderId: PeerId; targetId: PeerId; documentId: string }, data: Uint8Array): Message {
+  const m = message as { count?: unknown; sessionId?: unknown }
+  if (typeof m.count !== "number" || !Number.isSafeInteger(m.count) || typeof m.sessionId !== "string" || m.sessionId.length > 256)
+    throw new FedhubError("MALFORMED_FRAME", "'ephemeral' needs a count and a sessionId")
+  try {
+    cbor.decode(data)
+  } catch (e) {
+    throw new FedhubError("MALFORMED_FRAME", `'ephemeral' data is not one CBOR value: ${(e as Error).message}`)
+  }
+  return { type: "ephemeral", ...base, count: m.count, sessionId: m.sessionId, data } as unknown as Message
 }

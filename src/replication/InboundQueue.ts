@@ -62,7 +62,7 @@ export class InboundQueue {
       try {
         if (error) this.#sink.refused(error, message)
         else if (verdict === "unavailable") this.#sink.unavailable(message)
-        else this.#sink.deliver(message)
+        else if (verdict) this.#sink.deliver(verdict.deliver)
       } catch (e) {
         this.#sink.refused(toFedhubError(e), message)
       }
