@@ -2,11 +2,13 @@
 import { benchConnect } from "./connect.ts"
 import { benchDiscovery } from "./discovery.ts"
 import { benchPeers } from "./peers.ts"
+import { benchLimits } from "./limits.ts"
 
 const BENCHES: Record<string, () => Promise<void>> = {
   connect: () => benchConnect(100),
   discovery: () => benchDiscovery(100),
   peers: () => benchPeers(),
+  limits: () => benchLimits(),
 }
 
 const names = process.argv.slice(2)

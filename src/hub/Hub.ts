@@ -3,6 +3,7 @@
  * endpoint, outgoing links to other hubs, and the document store, wired from config.
  */
 import type { Server } from "node:http"
+import * as A from "@automerge/automerge"
 import { join } from "node:path"
 import type { DocHandle, DocumentId, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
@@ -16,7 +17,7 @@ import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
 import { HubClientAdapter, type LinkState } from "../replication/HubClientAdapter.ts"
 import { SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
 import { attachSyncEndpoint } from "../replication/syncEndpoint.ts"
-import { buildDescriptor, signDescriptor } from "../federation/descriptor.ts"
+import { buildDescriptor, nextSequence, signDescriptor } from "../federation/descriptor.ts"
 import type { FederationNode } from "../schema/index.ts"
 import { ensureAdminToken, type HomePaths } from "./home.ts"
 import type { ResolvedConfig } from "./config.ts"
@@ -25,7 +26,7 @@ import { FedhubError } from "../errors.ts"
 import { FederationManager, type LinkSummary } from "../federation/FederationManager.ts"
 import { httpBase } from "../federation/verifyCandidate.ts"
 import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
-import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
+import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type LinkPolicies, type Offer } from "../federation/negotiation.ts"
 
 export interface LinkInfo {
   url: string
@@ -85,7 +86,7 @@ export class Hub {
       holds: id => this.index.has(id),
       relays: c.type === "relay",
     })
-    this.server = new SyncServerAdapter({ gate: this.gate })
+    this.server = new SyncServerAdapter({ gate: this.gate, agreementOf: id => this.handshake.agreementFor(id as NodeId) })
     this.offer = offerFromNode(buildDescriptor(this.identity, c, { endpoints: [], startedAt: this.startedAt }), {
       maxPeerRetentionDays: c.maxPeerRetentionDays,
       requiredCapabilities: c.requiredCapabilities,
@@ -108,7 +109,8 @@ export class Hub {
       network: [this.server],
       shareConfig: {
         // hubs offer what a document's ACL admits; local clients ask by id
-        announce: async (peerId, documentId) => isNodeId(peerId) && (await this.#mayShare(peerId, documentId)),
+        announce: async (peerId, documentId) =>
+          isNodeId(peerId) && this.#mayRelayTo(peerId, documentId) && (await this.#mayShare(peerId, documentId)),
         access: async (peerId, documentId) => this.#mayShare(peerId, documentId),
       },
     })
@@ -136,7 +138,8 @@ export class Hub {
         }
       }
       const directory = meta?.fedhubDirectory
-      if (typeof directory === "string")
+      // a directory is read only on a link that agreed the capability
+      if (typeof directory === "string" && this.#agreementWith(nodeId)?.capabilities.includes("directory"))
         void this.federation
           .learnFromDirectory(nodeId, directory)
           .catch(e => this.log.warn({ peer: nodeId, err: (e as Error).message }, "could not read a peer's descriptor"))
@@ -217,7 +220,13 @@ export class Hub {
       const endpoint = syncEndpoint(this.url)
       this.#descriptor = signDescriptor(
         this.identity,
-        buildDescriptor(this.identity, this.config, { endpoints: [endpoint], startedAt: this.startedAt, directory: this.federation.directory.url }),
+        buildDescriptor(this.identity, this.config, {
+          endpoints: [endpoint],
+          startedAt: this.startedAt,
+          directory: this.federation.directory.url,
+          // above the last one published, even if the clock stepped back across a restart
+          sequence: nextSequence(this.federation.registry.get(this.nodeId)?.lastSequence ?? ownSequence(this.federation.directory.doc(), this.nodeId)),
+        }),
       )
     }
     return this.#descriptor
@@ -356,6 +365,25 @@ export class Hub {
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
   }
 
+  /** What our link with a node agreed, and that node's own policies as it declared them. */
+  #agreementWith(nodeId: NodeId): { capabilities: readonly string[]; peer: LinkPolicies } | undefined {
+    const link = [...this.#links.values()].find(l => linksTo(l, nodeId) && l.agreement)
+    if (link?.agreement) return { capabilities: link.agreement.capabilities, peer: link.agreement.policies.server }
+    const inbound = this.handshake.agreementFor(nodeId)
+    return inbound ? { capabilities: inbound.capabilities, peer: inbound.policies.client } : undefined
+  }
+
+  /**
+   * Relaying: a relay looks for a document it does not hold (a peer's request it
+   * forwards) only through peers that declared they accept relaying, so nothing is routed
+   * through a hub that did not. A plain hub forwards nothing (the inbound gate answers
+   * such requests itself), so its own look-ups ask every peer.
+   */
+  #mayRelayTo(peerId: string, documentId?: string): boolean {
+    if (this.config.type !== "relay" || !documentId || this.index.has(documentId) || this.repo.handles[documentId as DocumentId]?.isReady()) return true
+    return this.#agreementWith(peerId as NodeId)?.peer.acceptsRelay === true
+  }
+
   /**
    * Rule 5: a node gets a document only if the document's ACL admits it (no ACL:
    * every federated hub) and it is not blocked. Local clients hold the admin token.
@@ -375,6 +403,18 @@ export class Hub {
     }
     const acl = aclOf(handle.doc())
     return acl === undefined || acl.includes(peerId)
+  }
+}
+
+/** The sequence of this hub's own descriptor in its directory document, if it published one. */
+const ownSequence = (doc: unknown, nodeId: NodeId): number | undefined => {
+  const entry = (doc as { entries?: Record<string, unknown> } | undefined)?.entries?.[nodeId]
+  try {
+    const text = entry instanceof A.ImmutableString ? entry.val : typeof entry === "string" ? entry : undefined
+    const seq = text ? (JSON.parse(text) as { payload?: { sequence?: unknown } }).payload?.sequence : undefined
+    return typeof seq === "number" ? seq : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -297,11 +297,15 @@ export class HubClientAdapter extends NetworkAdapter {
         socket.close(4400, err.code)
         this.#failed(err)
       },
-    })
+    }, () => this.agreement)
     socket.binaryType = "nodebuffer"
     socket.on("unexpected-response", (_req, res) => {
       let body = ""
-      res.on("data", (c: Buffer) => (body += c.toString()))
+      // a refusal's problem+json is small; read at most 64 KiB of whatever the server sends
+      res.on("data", (c: Buffer) => {
+        if (body.length < 65_536) body += c.toString()
+        else res.destroy()
+      })
       res.on("end", () => this.#failed(refusalError(res.statusCode ?? 0, parseProblem(body), "upgrade refused")))
       res.on("error", () => this.#failed(new FedhubError("UNAUTHORIZED", `HTTP ${res.statusCode}`)))
     })

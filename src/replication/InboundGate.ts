@@ -17,9 +17,27 @@ import { depthInDoc, inspectSyncMessage, type ChangeLimits } from "./inspectChan
  */
 export type GateVerdict = { deliver: Message } | "unavailable"
 
-/** The interface the adapters call; throws a FedhubError to refuse the message. */
+/**
+ * The interface the adapters call; throws a FedhubError to refuse the message.
+ * `agreed` is what the link's negotiation agreed (undefined: nothing was negotiated).
+ */
 export interface InboundCheck {
-  check(from: PeerId, message: Message): Promise<GateVerdict>
+  check(from: PeerId, message: Message, agreed?: LinkAgreement): Promise<GateVerdict>
+}
+
+/** What a link's negotiation agreed, as the gate needs it. */
+export interface LinkAgreement {
+  capabilities: readonly string[]
+}
+
+/** The capability each message type needs on a link: automerge-repo's sync protocol is `sync`. */
+const NEEDS: Record<string, string> = {
+  sync: "sync",
+  request: "sync",
+  "doc-unavailable": "sync",
+  ephemeral: "sync",
+  "remote-heads-changed": "sync",
+  "remote-subscription-change": "sync",
 }
 
 export interface GateLimits extends ChangeLimits {
@@ -77,6 +95,8 @@ export class InboundGate implements InboundCheck {
   readonly #opts: InboundGateOptions
   readonly #budget: PeerBudget
   #repo?: Repo
+  /** Requests for documents this hub does not hold that it answered itself (not forwarded). */
+  unheldRequestsAnswered = 0
   /** Objects created by messages that passed but may not be applied yet, per document. */
   #pending = new Map<string, Map<string, number>>()
 
@@ -90,9 +110,12 @@ export class InboundGate implements InboundCheck {
     this.#repo = repo
   }
 
-  async check(from: PeerId, message: Message): Promise<GateVerdict> {
+  async check(from: PeerId, message: Message, agreed?: LinkAgreement): Promise<GateVerdict> {
     const { type } = message
     if (!TYPES.has(type)) throw new FedhubError("MALFORMED_FRAME", `unknown message type ${JSON.stringify(type).slice(0, 80)}`)
+    const needed = NEEDS[type]!
+    if (agreed && !agreed.capabilities.includes(needed))
+      throw new FedhubError("FORBIDDEN", `'${type}' needs capability ${needed}, which this link did not agree`)
     const { senderId, targetId } = message
     if (type === "remote-subscription-change") return { deliver: subscription(message) }
     const documentId = (message as { documentId?: unknown }).documentId
@@ -109,7 +132,10 @@ export class InboundGate implements InboundCheck {
     const held = repo.handles[documentId] !== undefined || this.#opts.holds(documentId)
     if (!held) {
       // a hub does not go looking for documents it does not hold on a stranger's behalf
-      if (type === "request" && !this.#opts.relays) return "unavailable"
+      if (type === "request" && !this.#opts.relays) {
+        this.unheldRequestsAnswered++
+        return "unavailable"
+      }
       this.#budget.take(from)
     }
     const doc = held ? await this.#replica(documentId) : undefined

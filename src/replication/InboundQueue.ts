@@ -7,7 +7,7 @@
 import type { Message, PeerId } from "@automerge/automerge-repo/slim"
 import type WebSocket from "ws"
 import { toFedhubError, type FedhubError } from "../errors.ts"
-import type { GateVerdict, InboundCheck } from "./InboundGate.ts"
+import type { GateVerdict, InboundCheck, LinkAgreement } from "./InboundGate.ts"
 
 export interface InboundSink {
   /** Hands a checked message to the Repo. */
@@ -30,10 +30,14 @@ export class InboundQueue {
   #paused = false
   #closed = false
 
-  constructor(socket: WebSocket, check: InboundCheck | undefined, sink: InboundSink) {
+  readonly #agreed: () => LinkAgreement | undefined
+
+  /** `agreed` tells what the link's negotiation agreed (read when each message is checked). */
+  constructor(socket: WebSocket, check: InboundCheck | undefined, sink: InboundSink, agreed: () => LinkAgreement | undefined = () => undefined) {
     this.#socket = socket
     this.#check = check
     this.#sink = sink
+    this.#agreed = agreed
   }
 
   /** Queues a decoded message from `from` (with its frame size, for backpressure). */
@@ -49,7 +53,7 @@ export class InboundQueue {
       let verdict: GateVerdict | undefined
       let error: FedhubError | undefined
       try {
-        verdict = await check.check(from, message)
+        verdict = await check.check(from, message, this.#agreed())
       } catch (e) {
         error = toFedhubError(e)
       }

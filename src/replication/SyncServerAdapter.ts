@@ -10,7 +10,7 @@ import { isNodeId } from "../identity/index.ts"
 import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import { decodeFrame, encodeFrame, isJoin, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
 import { describePrincipal, samePrincipal, type Principal } from "./principal.ts"
-import type { InboundCheck } from "./InboundGate.ts"
+import type { InboundCheck, LinkAgreement } from "./InboundGate.ts"
 import { InboundQueue } from "./InboundQueue.ts"
 
 /** Close codes sent to a refused peer (4000-4999 are for applications). */
@@ -27,6 +27,8 @@ export interface SyncServerAdapterOptions {
   keepAliveMs?: number
   /** Checks every message from a hub before the Repo sees it (limits, budgets); local clients skip it. */
   gate?: InboundCheck
+  /** What the latest handshake of a node agreed (its link's capabilities), for the gate. */
+  agreementOf?: (nodeId: string) => LinkAgreement | undefined
 }
 
 /** What a refused or misbehaving peer did, for logs, counters and tests. */
@@ -76,12 +78,14 @@ export class SyncServerAdapter extends NetworkAdapter {
   #keepAlive?: NodeJS.Timeout
   readonly #keepAliveMs: number
   readonly #gate: InboundCheck | undefined
+  readonly #agreementOf: ((nodeId: string) => LinkAgreement | undefined) | undefined
   #refusedOnce = new Set<string>()
 
   constructor(opts: SyncServerAdapterOptions = {}) {
     super()
     this.#keepAliveMs = opts.keepAliveMs ?? 10_000
     this.#gate = opts.gate
+    this.#agreementOf = opts.agreementOf
   }
 
   isReady(): boolean {
@@ -127,7 +131,7 @@ export class SyncServerAdapter extends NetworkAdapter {
           if (m.type === "request") this.#unavailable(conn, m)
         } else this.#refuse(conn, err.code, err.detail, CLOSE.PROTOCOL)
       },
-    })
+    }, () => (principal.kind === "node" ? this.#agreementOf?.(principal.nodeId) : undefined))
     this.#connections.add(conn)
     socket.on("message", (data, isBinary) => {
       try {

@@ -79,32 +79,71 @@ export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depth
     throw new FedhubError("MALFORMED_FRAME", `not an Automerge sync message: ${(e as Error).message}`)
   }
   const measure: ChangeMeasure = { changes: 0, ops: 0, maxDepth: 0, created: new Map() }
-  for (const entry of message.changes) {
-    for (const change of decodeChunk(entry)) measureChange(change, measure, limits, depthOf)
-  }
+  for (const entry of message.changes) measureEntry(entry, measure, limits, depthOf)
   return measure
 }
 
-/** The changes of one entry: each change chunk decoded; a whole document (sync v2) loaded into a scratch backend. */
-function decodeChunk(entry: Uint8Array): A.DecodedChange[] {
-  const changes: A.DecodedChange[] = []
+/** Measures one entry of a sync message: each change chunk decoded, a whole document (sync v2) walked. */
+function measureEntry(entry: Uint8Array, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf): void {
   for (const chunk of splitChunks(entry)) {
+    let change: A.DecodedChange
     try {
-      if (chunk.type === CHANGE_CHUNK || chunk.type === COMPRESSED_CHANGE_CHUNK) changes.push(A.decodeChange(chunk.bytes))
-      else if (chunk.type === DOCUMENT_CHUNK) {
-        const scratch = A.getBackend(A.init())
-        try {
-          scratch.loadIncremental(chunk.bytes)
-          for (const c of scratch.getChanges([])) changes.push(A.decodeChange(c))
-        } finally {
-          scratch.free()
-        }
-      } else throw new Error(`unknown chunk type ${chunk.type}`)
+      if (chunk.type === DOCUMENT_CHUNK) {
+        measureDocument(chunk.bytes, m, limits)
+        continue
+      }
+      if (chunk.type !== CHANGE_CHUNK && chunk.type !== COMPRESSED_CHANGE_CHUNK) throw new Error(`unknown chunk type ${chunk.type}`)
+      change = A.decodeChange(chunk.bytes)
     } catch (e) {
+      if (e instanceof FedhubError) throw e
       throw new FedhubError("MALFORMED_FRAME", `a change in the sync message does not decode: ${(e as Error).message}`)
     }
+    measureChange(change, m, limits, depthOf)
   }
-  return changes
+}
+
+/**
+ * A whole document (sent when the receiver has none of it): loaded into a scratch backend,
+ * which does not materialize it, then its operations counted and its objects walked
+ * breadth-first from the root (every concurrent value included), refusing past the depth
+ * limit. Far cheaper than decoding each change; objects deleted within the document's own
+ * history are not visible and never materialized, so they are not walked.
+ */
+function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimits): void {
+  const scratch = A.getBackend(A.init())
+  try {
+    try {
+      scratch.loadIncremental(bytes)
+    } catch (e) {
+      throw new FedhubError("MALFORMED_FRAME", `a document in the sync message does not load: ${(e as Error).message}`)
+    }
+    const stats = scratch.stats()
+    m.changes += stats.numChanges
+    m.ops += stats.numOps
+    if (m.ops > limits.messageOps)
+      throw new FedhubError("TOO_MANY_OPS", `the message holds over ${limits.messageOps} operations, this hub's limit`)
+    let level: { id: string; type: string }[] = [{ id: "_root", type: "map" }]
+    for (let depth = 1; level.length > 0; depth++) {
+      const next: { id: string; type: string }[] = []
+      for (const { id, type } of level) {
+        if (type === "text") continue
+        const props: (string | number)[] = type === "list" ? Array.from({ length: scratch.length(id as A.ObjID) }, (_, i) => i) : scratch.keys(id as A.ObjID)
+        for (const prop of props)
+          for (const value of scratch.getAll(id as A.ObjID, prop as string)) {
+            const [kind, child] = value
+            if (kind !== "map" && kind !== "list" && kind !== "text" && kind !== "table") continue
+            if (depth > limits.changeDepth)
+              throw new FedhubError("TOO_DEEP", `a change nests objects ${depth} deep; this hub accepts ${limits.changeDepth}`)
+            m.created.set(child as string, depth)
+            if (depth > m.maxDepth) m.maxDepth = depth
+            next.push({ id: child as string, type: kind === "table" ? "map" : kind })
+          }
+      }
+      level = next
+    }
+  } finally {
+    scratch.free()
+  }
 }
 
 function measureChange(change: A.DecodedChange, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf): void {

@@ -6,7 +6,7 @@ import WebSocket from "ws"
 import * as A from "@automerge/automerge"
 import { cbor, type PeerId } from "@automerge/automerge-repo"
 import { Identity } from "../../src/identity/index.ts"
-import { PROOF_HEADER, performHandshake } from "../../src/replication/handshake.ts"
+import { PROOF_HEADER, performHandshake, type Offer } from "../../src/replication/handshake.ts"
 
 export interface RawPeer {
   identity: Identity
@@ -24,8 +24,12 @@ export interface RawPeer {
 }
 
 /** Handshakes with the hub at `url` as a fresh node and joins; resolves once the hub answered `peer`. */
-export async function rawPeer(url: string, identity = Identity.generate()): Promise<RawPeer> {
-  const hs = await performHandshake(identity, url)
+export async function rawPeer(
+  url: string,
+  identity = Identity.generate(),
+  opts: { offer?: Offer; peerMetadata?: Record<string, unknown> } = {},
+): Promise<RawPeer> {
+  const hs = await performHandshake(identity, url, opts.offer ? { offer: opts.offer } : {})
   const ws = new WebSocket(hs.endpoint, { headers: { [PROOF_HEADER]: hs.proof } })
   ws.on("error", () => {})
   const received: Record<string, unknown>[] = []
@@ -56,7 +60,7 @@ export async function rawPeer(url: string, identity = Identity.generate()): Prom
       waiters.add(check)
       check()
     })
-  send({ type: "join", senderId: identity.nodeId, peerMetadata: {}, supportedProtocolVersions: ["1"] })
+  send({ type: "join", senderId: identity.nodeId, peerMetadata: opts.peerMetadata ?? {}, supportedProtocolVersions: ["1"] })
   const peer = await next(m => m.type === "peer")
   return { identity, ws, hubId: peer.senderId as PeerId, received, send, next, closed }
 }
