@@ -6,7 +6,7 @@
 import "@automerge/automerge-repo"
 import { createSocket } from "node:dgram"
 import { rm } from "node:fs/promises"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import { fedhub } from "../helpers/cli.ts"
 import { linkReaches, startTestHub } from "../helpers/hubs.ts"
@@ -24,14 +24,15 @@ const json = <T>(s: string): T => JSON.parse(s) as T
 
 describe("federation from the CLI", () => {
   let a: RunningHub, b: RunningHub, c: RunningHub
-  beforeAll(async () => {
+  // fresh hubs for every case: no case depends on what another did before it
+  beforeEach(async () => {
     const mdnsPort = await freeUdpPort()
     const discovery = { mdns: true, mdnsInterface: "127.0.0.1", mdnsPort }
     a = await startTestHub({ flags: { name: "alpha", discovery } })
     b = await startTestHub({ flags: { name: "beta", discovery } })
     c = await startTestHub({ flags: { name: "gamma" } })
   })
-  afterAll(async () => {
+  afterEach(async () => {
     for (const h of [a, b, c]) {
       await h.stop()
       await rm(h.paths.home, { recursive: true, force: true })
@@ -89,7 +90,14 @@ describe("federation from the CLI", () => {
     })
   })
 
+  /** a knows c by `peers add` and holds a link to it. */
+  const aKnowsC = async () => {
+    await a.hub.federation.addPeer(c.url)
+    await linkReaches(a.hub.dial(c.url, c.hub.nodeId), "established")
+  }
+
   it("disconnect cuts a link and connect restores it", async () => {
+    await aKnowsC()
     const link = () => a.hub.links().find(l => l.remoteNodeId === c.hub.nodeId)
     expect(link()?.state).toBe("established")
     const cut = await fedhub(["peers", "disconnect", c.hub.nodeId, "--home", a.paths.home])
@@ -109,6 +117,7 @@ describe("federation from the CLI", () => {
   })
 
   it("block hides a node and cuts it off; unblock restores it; remove forgets it", async () => {
+    await aKnowsC()
     const block = await fedhub(["peers", "block", c.hub.nodeId, "--home", a.paths.home])
     expect(block.code, block.stderr).toBe(0)
     const list = json<{ nodeId: string }[]>((await fedhub(["peers", "list", "--home", a.paths.home, "--json"])).stdout)
