@@ -1,10 +1,12 @@
 /** `npm run bench -- <name>…`: runs the named benches (all when none is named). */
+import { benchAttribution } from "./attribution.ts"
 import { benchConnect } from "./connect.ts"
 import { benchDiscovery } from "./discovery.ts"
 import { benchPeers } from "./peers.ts"
 import { benchLimits } from "./limits.ts"
 
 const BENCHES: Record<string, () => Promise<void>> = {
+  attribution: () => benchAttribution(),
   connect: () => benchConnect(100),
   discovery: () => benchDiscovery(100),
   peers: () => benchPeers(),

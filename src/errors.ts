@@ -51,6 +51,12 @@ export const ERRORS = {
   NOT_ALLOWED: { status: 403, exit: 3, title: "This hub federates only with nodes on its allowlist" },
   KEY_MISMATCH: { status: 401, exit: 3, title: "The node that answered is not the one announced" },
   NEGOTIATION_FAILED: { status: 403, exit: 3, title: "The two hubs could not agree on a protocol version, capabilities or policies" },
+  POLICY_INVALID: { status: 400, exit: 2, title: "Not a valid access policy record for this document" },
+  NOT_AN_ADMIN: { status: 403, exit: 3, title: "Only the document's owner or an admin may change its policy" },
+  NOT_A_WRITER: { status: 403, exit: 3, title: "The author of this change is not a writer of the document" },
+  NOT_A_READER: { status: 403, exit: 3, title: "This node may not read the document" },
+  ACTOR_BINDING_INVALID: { status: 400, exit: 2, title: "Not a valid actor binding" },
+  CHANGE_UNATTRIBUTED: { status: 403, exit: 3, title: "The change carries no valid signature of its author" },
 } as const satisfies Record<string, { status: number; exit: number; title: string }>
 
 export type ErrorCode = keyof typeof ERRORS

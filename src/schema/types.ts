@@ -4,6 +4,29 @@
  */
 /* eslint-disable */
 
+// actor-binding
+/**
+ * The payload of an actor binding (envelope purpose fedhub/actor-binding/v1, signed by `nodeId`): the Automerge actor `actorId` writes on behalf of `nodeId` in `documentId`. `actorId` must equal the first 32 hex digits of SHA-256 of canonical {purpose: "fedhub/actor-id/v1", nodeId, documentId, epoch}, so no other node can claim it.
+ */
+export interface ActorBinding {
+  /**
+   * The Automerge document the actor writes in.
+   */
+  documentId: string
+  /**
+   * The node the actor belongs to; equal to the envelope's signer.
+   */
+  nodeId: NodeId
+  /**
+   * Which of the node's actors in this document (0 first; a hub takes the next one when it cannot prove its stored history of the last is complete).
+   */
+  epoch: number
+  /**
+   * The Automerge actor id, 16 bytes as 32 lowercase hex digits.
+   */
+  actorId: string
+}
+
 // api-discover
 /**
  * POST /api/discover: run every discovery method now.
@@ -826,6 +849,63 @@ export interface KeyRotation {
   newKeySig: Signature
 }
 
+// policy
+/**
+ * The payload of one version of a document's access policy (envelope purpose fedhub/policy/v1, envelope time = issuedAt). The record's id is the hex SHA-256 of the canonical JSON of its envelope without `sig`. Versions form a DAG through `parents`; see docs/ACCESS.md for validity and the effective policy.
+ */
+export interface Policy {
+  /**
+   * The Automerge document (automerge-repo base58check document id) this policy governs.
+   */
+  documentId: string
+  /**
+   * 1 for a genesis; greater than the version of every parent otherwise.
+   */
+  version: number
+  /**
+   * The document's owner, fixed by the genesis (the document id commits to it); the same in every version.
+   */
+  owner: NodeId
+  /**
+   * Nodes that may sign new versions (besides the owner).
+   *
+   * @maxItems 4096
+   */
+  admins: NodeId[]
+  /**
+   * Nodes whose changes are applied (admins and the owner write too).
+   *
+   * @maxItems 4096
+   */
+  writers: NodeId[]
+  /**
+   * Nodes the document is shared with, or "public" for every hub (writers, admins and the owner read too).
+   *
+   * @maxItems 4096
+   */
+  readers: (NodeId | "public")[]
+  /**
+   * Nodes that may hold and forward the document's changes without reading rights through their own views.
+   *
+   * @maxItems 4096
+   */
+  relays: NodeId[]
+  /**
+   * Ids (hex SHA-256) of the policy versions this one supersedes; [] only for a genesis.
+   *
+   * @maxItems 64
+   */
+  parents: string[]
+  /**
+   * Genesis only: the random salt the document id is derived from (documentId = base58check of the first 16 bytes of SHA-256 of canonical {purpose: "fedhub/document-id/v1", owner, nonce}).
+   */
+  nonce?: Nonce
+  /**
+   * When this version was signed; equal to the envelope time.
+   */
+  issuedAt: TimestampMs
+}
+
 // problem
 /**
  * An RFC 9457 problem+json error response. Extension members are allowed.
@@ -889,8 +969,31 @@ export interface SignedEnvelope {
   sig: Signature
 }
 
+// signed-heads
+/**
+ * The payload of a signed-heads record (envelope purpose fedhub/heads/v1): the signer vouches for the Automerge changes `heads` of its actor `actor` in `documentId` and, since a change hash covers its ancestors, for every ancestor of them written by an actor bound to the signer.
+ */
+export interface SignedHeads {
+  /**
+   * The Automerge document the changes belong to.
+   */
+  documentId: string
+  /**
+   * The signer's actor (see actor-binding) that wrote every change in `heads`.
+   */
+  actor: string
+  /**
+   * Hex SHA-256 change hashes, each a change by `actor`.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  heads: string[]
+}
+
 /** Every schema name `validate` takes: a file's short name, or "<file>#<$defs key>". */
 export const SCHEMA_NAMES = [
+  "actor-binding",
   "api-discover",
   "api-doc-create",
   "api-doc-delete",
@@ -933,8 +1036,10 @@ export const SCHEMA_NAMES = [
   "handshake#Offer",
   "handshake#Agreement",
   "key-rotation",
+  "policy",
   "problem",
   "signed-envelope",
+  "signed-heads",
 ] as const
 
 /** A schema name, e.g. "federation-node" or "handshake#ChallengeRequest". */
@@ -942,6 +1047,7 @@ export type SchemaName = (typeof SCHEMA_NAMES)[number]
 
 /** The TypeScript type of the values each schema accepts. */
 export interface SchemaTypes {
+  "actor-binding": ActorBinding
   "api-discover": DiscoverBody
   "api-doc-create": DocCreateBody
   "api-doc-delete": DocDeleteBody
@@ -984,6 +1090,8 @@ export interface SchemaTypes {
   "handshake#Offer": Offer
   "handshake#Agreement": Agreement
   "key-rotation": KeyRotation
+  policy: Policy
   problem: Problem
   "signed-envelope": SignedEnvelope
+  "signed-heads": SignedHeads
 }
