@@ -3,9 +3,12 @@
  * the admin token), or with --offline the home's storage directly.
  */
 import { randomBytes } from "node:crypto"
-import { closeRepo, createRepo } from "../replication/createRepo.ts"
+import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
 import { hasIdentity, loadIdentity } from "../identity/index.ts"
-import { DocStore, type DocSummary } from "../replication/DocStore.ts"
+import { DocStore, type DocSummary, type PolicyView, type ShareOptions } from "../replication/DocStore.ts"
+import { DocIndex } from "../replication/DocIndex.ts"
+import { PolicyStore } from "../replication/PolicyStore.ts"
+import { join } from "node:path"
 import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch } from "../replication/history.ts"
 import { formatHeads } from "../replication/history.ts"
 import { readRunInfo, resolveHome, type HomePaths } from "../hub/home.ts"
@@ -16,7 +19,10 @@ type Path = string | (string | number)[]
 
 /** The document operations the CLI needs, wherever they run. */
 export interface DocClient {
-  create(content: unknown, opts: { text?: boolean; acl?: string[] }): Promise<DocSummary>
+  create(content: unknown, opts: { text?: boolean } & ShareOptions): Promise<DocSummary>
+  share(ref: string, add: ShareOptions): Promise<PolicyView>
+  unshare(ref: string, nodes: string[]): Promise<PolicyView>
+  policy(ref: string): Promise<PolicyView>
   show(ref: string, heads?: Heads): Promise<DocSummary>
   put(ref: string, path: Path, value: unknown, opts: { text?: boolean; message?: string }): Promise<DocSummary>
   del(ref: string, path: Path, opts: { message?: string }): Promise<DocSummary>
@@ -40,11 +46,18 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
   const run = await readRunInfo(paths)
   if (run)
     throw new FedhubError("HOME_LOCKED", `the hub (pid ${run.pid}) is running on ${paths.home}: drop --offline to go through it`)
-  const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storageDir: paths.data })
-  const nodeId = (await hasIdentity(paths.home)) ? (await loadIdentity(paths.home)).nodeId : undefined
-  const store = new DocStore(repo, { author: `${nodeId ?? "fedhub-cli"} (offline)`, nodeId, findTimeoutMs: 2_000 })
+  // the same index and policies as the hub, so what is made offline is known to it when it starts
+  const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
+  const policies = await PolicyStore.open(join(paths.home, "policies.json"))
+  const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storageDir: paths.data, onStoring: id => index.record(id) })
+  const identity = (await hasIdentity(paths.home)) ? await loadIdentity(paths.home) : undefined
+  const nodeId = identity?.nodeId
+  const store = new DocStore(repo, { author: `${nodeId ?? "fedhub-cli"} (offline)`, nodeId, findTimeoutMs: 2_000, identity, policies })
   return {
     create: (c, o) => store.create(c, o),
+    share: (r, a) => store.share(r, a),
+    unshare: (r, n) => store.unshare(r, n),
+    policy: r => store.policy(r),
     show: (r, h) => store.show(r, h),
     put: (r, p, v, o) => store.put(r, p, v, o),
     del: (r, p, o) => store.del(r, p, o),
@@ -63,8 +76,17 @@ export class RestDocClient implements DocClient {
     this.#api = api
   }
 
-  create(content: unknown, opts: { text?: boolean; acl?: string[] }): Promise<DocSummary> {
-    return this.#call("POST", "", { content, ...opts })
+  create(content: unknown, opts: { text?: boolean } & ShareOptions): Promise<DocSummary> {
+    return this.#call("POST", "", { content, text: opts.text, share: opts.readers, writers: opts.writers, relays: opts.relays })
+  }
+  share(ref: string, add: ShareOptions): Promise<PolicyView> {
+    return this.#call("POST", `/${encodeURIComponent(ref)}/share`, add)
+  }
+  unshare(ref: string, nodes: string[]): Promise<PolicyView> {
+    return this.#call("POST", `/${encodeURIComponent(ref)}/unshare`, { readers: nodes })
+  }
+  policy(ref: string): Promise<PolicyView> {
+    return this.#call("GET", `/${encodeURIComponent(ref)}/policy`)
   }
   show(ref: string, heads?: Heads): Promise<DocSummary> {
     return this.#call("GET", `/${encodeURIComponent(ref)}${heads ? `?at=${encodeURIComponent(formatHeads(heads))}` : ""}`)

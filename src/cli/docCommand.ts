@@ -1,5 +1,6 @@
 /** `fedhub doc …`: create, put, show, log, diff and conflicts for any document URL. */
 import { Command } from "commander"
+import type { PolicyView } from "../replication/DocStore.ts"
 import { FedhubError } from "../errors.ts"
 import { formatConflicts, formatLog, formatPatches, parseHeads } from "../replication/history.ts"
 import { openDocClient, type DocClient, type DocClientOptions } from "./docClient.ts"
@@ -37,6 +38,18 @@ const parseContent = (raw: string | undefined): unknown => {
 
 const print = (o: Common, value: unknown, text: () => string) => console.log(o.json ? JSON.stringify(value, null, 2) : text())
 
+const formatPolicy = (p: PolicyView): string =>
+  p.legacy
+    ? `${p.documentId}: no policy (a document from before policies: its legacy ACL, else every hub)`
+    : [
+        `${p.documentId}: policy v${p.version} of ${p.owner}${p.conflict ? ` (CONFLICT: ${p.heads.length} concurrent versions)` : ""}`,
+        `  admins:  ${p.admins.join(" ") || "-"}`,
+        `  writers: ${p.writers.join(" ") || "-"}`,
+        `  readers: ${p.readers.join(" ") || "-"}`,
+        `  relays:  ${p.relays.join(" ") || "-"}`,
+        ...p.refused.map(r => `  refused ${r.id ?? "?"}: ${r.code}: ${r.reason}`),
+      ].join("\n")
+
 const summaryText = (s: { url: string; heads: string[]; content: unknown }) =>
   `${s.url}\nheads: ${s.heads.join(",")}\n${JSON.stringify(s.content, null, 2)}`
 
@@ -54,11 +67,36 @@ export function docCommand(): Command {
   common(doc.command("create [content]"))
     .description("create a document from a JSON object (strings are stored atomic unless --text)")
     .option("--text", "store strings as collaborative text")
-    .option("--acl <nodeIds>", "only these nodes (comma-separated) may replicate it; this hub is always included")
-    .action(async (content: string | undefined, o: Common & { text?: boolean; acl?: string }) => {
-      const acl = o.acl?.split(",").map(x => x.trim()).filter(Boolean)
-      const s = await withClient(o, c => c.create(parseContent(content), { text: o.text, acl }))
+    .option("--share <nodes...>", "who may read it: node ids, or public (default: private to this hub)")
+    .option("--writers <nodes...>", "node ids that may also write it")
+    .option("--relays <nodes...>", "node ids that may hold and forward it without reading it")
+    .action(async (content: string | undefined, o: Common & { text?: boolean; share?: string[]; writers?: string[]; relays?: string[] }) => {
+      const s = await withClient(o, c => c.create(parseContent(content), { text: o.text, readers: o.share, writers: o.writers, relays: o.relays }))
       print(o, s, () => s.url)
+    })
+
+  common(doc.command("share <url> <nodes...>"))
+    .description("let more nodes read (or --write, or --relay) a document: a new policy version signed by this hub")
+    .option("--write", "they may also write")
+    .option("--relay", "they may only hold and forward it")
+    .action(async (url: string, nodes: string[], o: Common & { write?: boolean; relay?: boolean }) => {
+      const add = o.relay ? { relays: nodes } : o.write ? { writers: nodes } : { readers: nodes }
+      const p = await withClient(o, c => c.share(url, add))
+      print(o, p, () => formatPolicy(p))
+    })
+
+  common(doc.command("unshare <url> <nodes...>"))
+    .description("take every right on a document away from nodes; running syncs with them stop at once")
+    .action(async (url: string, nodes: string[], o: Common) => {
+      const p = await withClient(o, c => c.unshare(url, nodes))
+      print(o, p, () => formatPolicy(p))
+    })
+
+  common(doc.command("policy <url>"))
+    .description("who may read, write, relay and administer a document, and any refused policy records")
+    .action(async (url: string, o: Common) => {
+      const p = await withClient(o, c => c.policy(url))
+      print(o, p, () => formatPolicy(p))
     })
 
   common(doc.command("put <url> <path> <value>"))

@@ -11,6 +11,9 @@ import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, typ
 import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
 import { DocIndex } from "../replication/DocIndex.ts"
 import { InboundGate } from "../replication/InboundGate.ts"
+import { PolicyStore } from "../replication/PolicyStore.ts"
+import { PolicyAnnouncer } from "../replication/PolicyAnnouncer.ts"
+import { mayShareWith } from "../replication/access/share.ts"
 import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
 import { aclOf, DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
@@ -57,6 +60,9 @@ export class Hub {
   readonly offer: Offer
   /** The documents this hub holds, known without loading them. */
   readonly index: DocIndex
+  /** Every document's policy records, known without loading the document. */
+  readonly policies: PolicyStore
+  readonly #policyFrames: PolicyAnnouncer
   /** The check every message from a hub passes before the Repo (README "Limits"). */
   readonly gate: InboundGate
   #links = new Map<string, HubClientAdapter>()
@@ -73,6 +79,7 @@ export class Hub {
     adminToken: string
     log: Logger
     index: DocIndex
+    policies: PolicyStore
   }) {
     this.identity = args.identity
     this.config = args.config
@@ -80,13 +87,20 @@ export class Hub {
     this.adminToken = args.adminToken
     this.log = args.log
     this.index = args.index
+    this.policies = args.policies
+    this.#policyFrames = new PolicyAnnouncer(this.policies)
     const c = this.config
     this.gate = new InboundGate({
       limits: c.limits,
       holds: id => this.index.has(id),
       relays: c.type === "relay",
+      policies: this.policies,
     })
-    this.server = new SyncServerAdapter({ gate: this.gate, agreementOf: id => this.handshake.agreementFor(id as NodeId) })
+    this.server = new SyncServerAdapter({
+      gate: this.gate,
+      agreementOf: id => this.handshake.agreementFor(id as NodeId),
+      before: m => this.#policyFrames.framesFor(this.identity.nodeId as string as PeerId, m),
+    })
     this.offer = offerFromNode(buildDescriptor(this.identity, c, { endpoints: [], startedAt: this.startedAt }), {
       maxPeerRetentionDays: c.maxPeerRetentionDays,
       requiredCapabilities: c.requiredCapabilities,
@@ -114,7 +128,16 @@ export class Hub {
         access: async (peerId, documentId) => this.#mayShare(peerId, documentId),
       },
     })
-    this.docs = new DocStore(this.repo, { author: this.identity.nodeId, nodeId: this.identity.nodeId, maxDepth: c.limits.changeDepth })
+    this.docs = new DocStore(this.repo, {
+      author: this.identity.nodeId,
+      nodeId: this.identity.nodeId,
+      maxDepth: c.limits.changeDepth,
+      identity: this.identity,
+      policies: this.policies,
+    })
+    // a narrowed policy stops running syncs at once; a widened one offers the document
+    this.policies.events.on("changed", () => this.repo.shareConfigChanged())
+    this.server.events.on("left", conn => conn.peerId && this.#policyFrames.forget(conn.peerId))
     this.gate.attach(this.repo)
     // handles a relay made for documents no peer had are dropped, so strangers' requests do not pile up
     this.#sweep = setInterval(() => evictUnavailable(this.repo, this.index, this.log), 60_000)
@@ -154,7 +177,8 @@ export class Hub {
     const config = { ...settings, name: settings.name ?? identity.name }
     const adminToken = await ensureAdminToken(paths)
     const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
-    const hub = new Hub({ identity, config, paths, adminToken, log, index })
+    const policies = await PolicyStore.open(join(paths.home, "policies.json"))
+    const hub = new Hub({ identity, config, paths, adminToken, log, index, policies })
     hub.federation = await FederationManager.open({
       identity,
       repo: hub.repo,
@@ -249,6 +273,7 @@ export class Hub {
       auth: { kind: "node", identity: this.identity, expectNodeId },
       maxFrameBytes: this.config.limits.frameBytes,
       gate: this.gate,
+      before: m => this.#policyFrames.framesFor(this.identity.nodeId as string as PeerId, m),
       peerFetch: peerFetchOf(this.config),
       offer: this.offer,
       checkAgreement: (agreement, _serverId, link) => void verifyAgreement(this.offer, agreement, link),
@@ -259,6 +284,7 @@ export class Hub {
       },
     })
     link.events.on("state", (state, err) => {
+      if (state !== "established" && link.remotePeerId) this.#policyFrames.forget(link.remotePeerId)
       this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state")
       const remoteId = (link.remotePeerId ?? link.expectNodeId) as NodeId | undefined
       if (state === "offline" && remoteId) this.federation.noteFailure(remoteId, link.health().uptimePct)
@@ -392,6 +418,9 @@ export class Hub {
     if (!isNodeId(peerId)) return true
     if (this.federation?.registry.get(peerId)?.blocked) return false
     if (!documentId) return true
+    // a document with policy records is judged by its policy alone, without loading it
+    if (this.policies.has(documentId))
+      return mayShareWith({ nodeId: peerId, policyKnown: true, policy: this.policies.effective(documentId) })
     // a document this hub holds is judged by its ACL even when not in memory; one it does
     // not hold is not ours to withhold: a peer offering it to us may sync it
     let handle: DocHandle<unknown> | undefined = this.repo.handles[documentId as DocumentId]
@@ -401,8 +430,7 @@ export class Hub {
       handle = await this.repo.find(documentId as DocumentId, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
       if (!handle?.isReady()) return false // held but unreadable: withheld rather than guessed
     }
-    const acl = aclOf(handle.doc())
-    return acl === undefined || acl.includes(peerId)
+    return mayShareWith({ nodeId: peerId, policyKnown: false, policy: undefined, legacyAcl: aclOf(handle.doc()) })
   }
 }
 

@@ -3,11 +3,41 @@
  * and the CLI's --offline mode (straight from a stopped hub's storage).
  */
 import * as A from "@automerge/automerge"
-import type { DocHandle, Repo } from "@automerge/automerge-repo"
+import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { parseDocRef } from "./docRef.ts"
 import { changeLog, conflicts, diffDocs, docAt, type ChangeEntry, type ConflictEntry, type Heads, type ReadablePatch } from "./history.ts"
 import { deleteAt, fromPlain, parsePath, setAt, toPlain } from "./docValues.ts"
+import type { Identity } from "../identity/index.ts"
+import { genesisPolicy, newDocumentId, nextPolicy, type PolicyLists, type PolicyState, type RefusedRecord } from "./access/policy.ts"
+import type { PolicyStore } from "./PolicyStore.ts"
+
+/** Who may do what with a document, as `share`/`unshare` change it. */
+export interface ShareOptions {
+  /** Node ids (or "public") that may read. */
+  readers?: string[]
+  /** Node ids that may write (and so read). */
+  writers?: string[]
+  /** Node ids that may hold and forward it without reading. */
+  relays?: string[]
+}
+
+/** A document's policy as the API and CLI show it. */
+export interface PolicyView {
+  documentId: string
+  owner?: string
+  version?: number
+  admins: string[]
+  writers: string[]
+  readers: string[]
+  relays: string[]
+  /** More than one concurrent version not yet merged by an admin (rule 4). */
+  conflict: boolean
+  heads: string[]
+  refused: Omit<RefusedRecord, "record">[]
+  /** True for a document created before policies (legacy `fedhub:acl`, or shared with every hub). */
+  legacy: boolean
+}
 
 export interface DocSummary {
   url: string
@@ -39,8 +69,20 @@ export class DocStore {
    * `author` is written into every change message this store makes; `nodeId`, the
    * hub whose storage this is, joins every ACL it creates.
    */
-  constructor(repo: Repo, opts: { findTimeoutMs?: number; author: string; nodeId?: string; maxDepth?: number }) {
+  readonly #identity: Identity | undefined
+  readonly #policies: PolicyStore | undefined
+
+  /**
+   * With `identity` and `policies`, documents are created under an owner-signed policy
+   * (private to this hub unless shared); without them (offline tools), as before.
+   */
+  constructor(
+    repo: Repo,
+    opts: { findTimeoutMs?: number; author: string; nodeId?: string; maxDepth?: number; identity?: Identity; policies?: PolicyStore },
+  ) {
     this.repo = repo
+    this.#identity = opts.identity
+    this.#policies = opts.policies
     this.#maxDepth = opts.maxDepth ?? 64
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
     this.#author = opts.author
@@ -52,19 +94,54 @@ export class DocStore {
    * Like every write here, it resolves once the change is on disk: an acknowledged
    * write survives a crash.
    */
-  async create(content: unknown = {}, opts: { text?: boolean; acl?: string[] } = {}): Promise<DocSummary> {
+  async create(content: unknown = {}, opts: { text?: boolean } & ShareOptions = {}): Promise<DocSummary> {
     if (typeof content !== "object" || content === null || Array.isArray(content))
       throw new FedhubError("INVALID_INPUT", "a document's content must be a JSON object")
-    if (ACL_KEY in content) throw new FedhubError("INVALID_INPUT", `${ACL_KEY} is set with the acl option, not in content`)
+    if (ACL_KEY in content) throw new FedhubError("INVALID_INPUT", `${ACL_KEY} is reserved (sharing is the document's policy: the share option)`)
     const initial = fromPlain(content, { text: opts.text, maxDepth: this.#maxDepth }) as AnyDoc
-    if (opts.acl) initial[ACL_KEY] = [...new Set([...(this.#nodeId ? [this.#nodeId] : []), ...opts.acl])].sort().map(id => new A.ImmutableString(id))
     const options = { message: this.#message("create") }
     // one first change that carries the content and our message (repo.create would add an empty one)
     const doc =
       Object.keys(initial).length === 0
         ? A.emptyChange(A.init<AnyDoc>(), options)
         : A.change(A.init<AnyDoc>(), options, d => Object.assign(d, initial))
-    return this.#durable(this.repo.import<AnyDoc>(A.save(doc)))
+    const identity = this.#identity
+    const policies = this.#policies
+    if (!identity || !policies) return this.#durable(this.repo.import<AnyDoc>(A.save(doc)))
+    // a self-certifying id and its owner-signed genesis: private to this hub unless shared
+    const { documentId, nonce } = newDocumentId(identity.nodeId)
+    // the lists are checked (node ids or "public") when the record is built
+    const lists = { readers: opts.readers, writers: opts.writers, relays: opts.relays } as Partial<PolicyLists>
+    const genesis = genesisPolicy(identity, documentId, { nonce, ...lists })
+    await policies.add(documentId, [genesis])
+    return this.#durable(this.repo.import<AnyDoc>(A.save(doc), { docId: documentId as DocumentId }))
+  }
+
+  /** The document's policy (or that it has none: a legacy document). */
+  async policy(ref: string): Promise<PolicyView> {
+    const { documentId } = parseDocRef(ref)
+    const state = this.#policies?.state(documentId)
+    if (!state) return { documentId, admins: [], writers: [], readers: [], relays: [], conflict: false, heads: [], refused: [], legacy: true }
+    return policyView(state)
+  }
+
+  /** Grants more: adds readers, writers or relays (a new policy version signed by this hub, which must be an admin). */
+  async share(ref: string, add: ShareOptions): Promise<PolicyView> {
+    return this.#changePolicy(ref, { add: add as Partial<PolicyLists> })
+  }
+
+  /** Takes rights away: removes nodes from readers, writers and relays. Running syncs with them stop at once. */
+  async unshare(ref: string, nodes: string[]): Promise<PolicyView> {
+    return this.#changePolicy(ref, { remove: { readers: nodes as PolicyLists["readers"], writers: nodes as PolicyLists["writers"], relays: nodes as PolicyLists["relays"] } })
+  }
+
+  async #changePolicy(ref: string, changes: Parameters<typeof nextPolicy>[2]): Promise<PolicyView> {
+    const { documentId } = parseDocRef(ref)
+    const state = this.#policies?.state(documentId)
+    if (!state || !this.#identity || !this.#policies)
+      throw new FedhubError("POLICY_INVALID", `${documentId} has no policy (a document from before policies); its sharing cannot change`)
+    const record = nextPolicy(this.#identity, state, changes)
+    return policyView(await this.#policies.add(documentId, [record]))
   }
 
   /** Finds a document by URL or id; DOC_NOT_FOUND if neither storage nor any peer has it. */
@@ -128,6 +205,20 @@ export class DocStore {
     return `${what} (by ${this.#author})`
   }
 }
+
+const policyView = (state: PolicyState): PolicyView => ({
+  documentId: state.documentId,
+  owner: state.effective?.owner,
+  version: state.effective?.version,
+  admins: state.effective?.admins ?? [],
+  writers: state.effective?.writers ?? [],
+  readers: state.effective?.readers ?? [],
+  relays: state.effective?.relays ?? [],
+  conflict: state.conflict,
+  heads: state.heads,
+  refused: state.refused.map(({ id, code, reason }) => ({ id, code, reason })),
+  legacy: false,
+})
 
 const summarize = (handle: DocHandle<AnyDoc>): DocSummary => {
   const doc = handle.doc()

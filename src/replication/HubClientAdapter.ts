@@ -86,6 +86,8 @@ export interface HubClientOptions {
   gate?: InboundCheck
   /** Node auth: limits of the challenge request and where the URL may point (also checked for the socket). */
   peerFetch?: PeerFetchOptions
+  /** Frames to send before a message (the policy records of its document, PolicyAnnouncer). */
+  before?: (message: Message) => WireMessage[]
 }
 
 export interface LinkMetrics {
@@ -230,6 +232,7 @@ export class HubClientAdapter extends NetworkAdapter {
     const socket = this.#socket
     if (!socket || socket.readyState !== WebSocket.OPEN || !isUp(this.state)) return
     if (message.data && message.data.byteLength === 0) throw new Error("Tried to send a zero-length message")
+    for (const frame of this.#opts.before?.(message) ?? []) this.#sendFrame(socket, frame)
     this.#sendFrame(socket, message)
   }
 

@@ -9,13 +9,16 @@ import * as A from "@automerge/automerge"
 import { cbor, isValidDocumentId, type DocHandle, type Message, type PeerId, type Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { depthInDoc, inspectSyncMessage, type ChangeLimits } from "./inspectChanges.ts"
+import { MAX_POLICY_RECORDS_PER_FRAME, POLICY_FRAME } from "./PolicyAnnouncer.ts"
+import type { PolicyStore } from "./PolicyStore.ts"
+import { recordId } from "./access/policy.ts"
 
 /**
  * What to do with a message that passed: hand the Repo the message rebuilt from its known
  * fields only (nothing else a peer put in a frame reaches automerge-repo), or answer
  * `doc-unavailable` ourselves.
  */
-export type GateVerdict = { deliver: Message } | "unavailable"
+export type GateVerdict = { deliver: Message } | "unavailable" | "consumed"
 
 /**
  * The interface the adapters call; throws a FedhubError to refuse the message.
@@ -38,6 +41,7 @@ const NEEDS: Record<string, string> = {
   ephemeral: "sync",
   "remote-heads-changed": "sync",
   "remote-subscription-change": "sync",
+  [POLICY_FRAME]: "sync",
 }
 
 export interface GateLimits extends ChangeLimits {
@@ -51,6 +55,8 @@ export interface InboundGateOptions {
   holds: (documentId: string) => boolean
   /** Whether this hub forwards requests for documents it does not hold (a relay). */
   relays: boolean
+  /** Where policy records peers send (`fedhub-policy` frames) are verified and kept. */
+  policies?: PolicyStore
 }
 
 /** Message types automerge-repo 2.5 exchanges between peers. */
@@ -61,6 +67,7 @@ const TYPES: ReadonlySet<string> = new Set([
   "ephemeral",
   "remote-heads-changed",
   "remote-subscription-change",
+  POLICY_FRAME,
 ])
 
 /** How many not-yet-applied created objects are remembered per document. */
@@ -122,6 +129,7 @@ export class InboundGate implements InboundCheck {
     if (typeof documentId !== "string" || !isValidDocumentId(documentId))
       throw new FedhubError("MALFORMED_FRAME", `'${type}' without a valid documentId`)
     const base = { senderId, targetId, documentId }
+    if (type === POLICY_FRAME) return this.#policy(documentId, message)
     if (type === "doc-unavailable") return { deliver: { type, ...base } }
     if (type === "remote-heads-changed") return { deliver: { type, ...base, newHeads: remoteHeads(message) } as Message }
     const data = (message as { data?: unknown }).data
@@ -144,6 +152,19 @@ export class InboundGate implements InboundCheck {
     if (measure.created.size > 0) this.#remember(documentId, measure.created)
     return { deliver: { type, ...base, data } as Message }
   }
+
+  /** Keeps the records of a `fedhub-policy` frame (each verified when the policy is evaluated). */
+  async #policy(documentId: string, message: Message): Promise<GateVerdict> {
+    const records = (message as { records?: unknown }).records
+    if (!Array.isArray(records) || records.length > MAX_POLICY_RECORDS_PER_FRAME)
+      throw new FedhubError("MALFORMED_FRAME", `'${POLICY_FRAME}' needs a list of at most ${MAX_POLICY_RECORDS_PER_FRAME} records`)
+    const state = await this.#opts.policies?.add(documentId, records)
+    if (state && state.refused.length > 0) this.policyRecordsRefused += state.refused.filter(r => records.some(x => recordId(x) === r.id)).length
+    return "consumed"
+  }
+
+  /** Policy records peers sent that do not verify (kept out of every decision). */
+  policyRecordsRefused = 0
 
   /** Our replica of a held document (loaded from storage if needed), or undefined while it has none. */
   async #replica(documentId: string): Promise<A.Doc<unknown> | undefined> {

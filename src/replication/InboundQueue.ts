@@ -66,7 +66,7 @@ export class InboundQueue {
       try {
         if (error) this.#sink.refused(error, message)
         else if (verdict === "unavailable") this.#sink.unavailable(message)
-        else if (verdict) this.#sink.deliver(verdict.deliver)
+        else if (verdict && verdict !== "consumed") this.#sink.deliver(verdict.deliver)
       } catch (e) {
         this.#sink.refused(toFedhubError(e), message)
       }

@@ -29,6 +29,8 @@ export interface SyncServerAdapterOptions {
   gate?: InboundCheck
   /** What the latest handshake of a node agreed (its link's capabilities), for the gate. */
   agreementOf?: (nodeId: string) => LinkAgreement | undefined
+  /** Frames to send before a message (the policy records of its document, PolicyAnnouncer). */
+  before?: (message: Message) => WireMessage[]
 }
 
 /** What a refused or misbehaving peer did, for logs, counters and tests. */
@@ -79,6 +81,7 @@ export class SyncServerAdapter extends NetworkAdapter {
   readonly #keepAliveMs: number
   readonly #gate: InboundCheck | undefined
   readonly #agreementOf: ((nodeId: string) => LinkAgreement | undefined) | undefined
+  readonly #before: ((message: Message) => WireMessage[]) | undefined
   #refusedOnce = new Set<string>()
 
   constructor(opts: SyncServerAdapterOptions = {}) {
@@ -86,6 +89,7 @@ export class SyncServerAdapter extends NetworkAdapter {
     this.#keepAliveMs = opts.keepAliveMs ?? 10_000
     this.#gate = opts.gate
     this.#agreementOf = opts.agreementOf
+    this.#before = opts.before
   }
 
   isReady(): boolean {
@@ -161,6 +165,7 @@ export class SyncServerAdapter extends NetworkAdapter {
     const conn = this.#byPeer.get(message.targetId)
     if (!conn || conn.socket.readyState !== WebSocket.OPEN) return
     if (message.data && message.data.byteLength === 0) throw new Error("Tried to send a zero-length message")
+    if (conn.principal.kind === "node") for (const frame of this.#before?.(message) ?? []) this.#sendFrame(conn, frame)
     this.#sendFrame(conn, message)
   }
 

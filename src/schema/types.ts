@@ -58,11 +58,23 @@ export interface DocCreateBody {
    */
   text?: boolean
   /**
-   * Nodes allowed to replicate this document (this hub is always added). Absent: every federated hub. Hubs, relays included, share it only with these nodes.
+   * Who may read it: node ids, or "public" for every hub. Absent: private to this hub (its owner). The document is created under an owner-signed policy (docs/ACCESS.md).
    *
    * @maxItems 1000
    */
-  acl?: NodeId[]
+  share?: (NodeId | "public")[]
+  /**
+   * Nodes that may also write it.
+   *
+   * @maxItems 1000
+   */
+  writers?: NodeId[]
+  /**
+   * Nodes that may hold and forward it without reading it.
+   *
+   * @maxItems 1000
+   */
+  relays?: NodeId[]
 }
 
 // api-doc-delete
@@ -101,6 +113,31 @@ export interface DocPutBody {
    * Change message.
    */
   message?: CommitMessage
+}
+
+// api-doc-share
+/**
+ * POST /api/docs/:ref/share and /unshare: changes who may read, write or relay a document (a new policy version signed by this hub, which must be its owner or an admin).
+ */
+export interface DocShareBody {
+  /**
+   * Node ids (or "public") to add as readers (share) or remove (unshare).
+   *
+   * @maxItems 1000
+   */
+  readers?: (NodeId | "public")[]
+  /**
+   * Node ids to add as writers (share) or remove (unshare).
+   *
+   * @maxItems 1000
+   */
+  writers?: NodeId[]
+  /**
+   * Node ids to add as relays (share) or remove (unshare).
+   *
+   * @maxItems 1000
+   */
+  relays?: NodeId[]
 }
 
 // api-endorse
@@ -998,6 +1035,7 @@ export const SCHEMA_NAMES = [
   "api-doc-create",
   "api-doc-delete",
   "api-doc-put",
+  "api-doc-share",
   "api-endorse",
   "api-peer-add",
   "api-trust-set",
@@ -1052,6 +1090,7 @@ export interface SchemaTypes {
   "api-doc-create": DocCreateBody
   "api-doc-delete": DocDeleteBody
   "api-doc-put": DocPutBody
+  "api-doc-share": DocShareBody
   "api-endorse": EndorseBody
   "api-peer-add": PeerAddBody
   "api-trust-set": TrustSetBody

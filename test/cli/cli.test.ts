@@ -143,7 +143,7 @@ describe("fedhub CLI", () => {
     procs.push(a)
     let b = await startHubProcess(["--home", homeB, "--peer", a.url])
     procs.push(b)
-    const { url } = json<{ url: string }>((await fedhub(["doc", "create", '{"title":"v1"}', "--home", homeA, "--json"])).stdout)
+    const { url } = json<{ url: string }>((await fedhub(["doc", "create", '{"title":"v1"}', "--share", "public", "--home", homeA, "--json"])).stdout)
     // b fetches it from a (its peer) and stores it
     const fetched = await fedhub(["doc", "show", url, "--home", homeB, "--json"])
     expect(fetched.code, fetched.stderr).toBe(0)

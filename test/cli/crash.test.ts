@@ -30,7 +30,7 @@ describe("a hub killed mid-sync", () => {
     let apiB = await api(homeB, b.url)
     const apiA = await api(homeA, a.url)
 
-    const doc = await apiA.call<{ url: string }>("POST", "/docs", { content: { items: {} } })
+    const doc = await apiA.call<{ url: string }>("POST", "/docs", { content: { items: {} }, share: ["public"] })
     // b writes a burst; every write it acknowledged must survive SIGKILL
     const acked: string[] = []
     await apiB.call("GET", `/docs/${encodeURIComponent(doc.url)}`)

@@ -112,7 +112,7 @@ describe("the fault suite", () => {
     ;[hub, other, solo] = started.hubs as [RunningHub, RunningHub, RunningHub]
     stopAll = started.stopAll
     auth = { authorization: `Bearer ${solo.hub.adminToken}` }
-    heldId = (await hub.hub.docs.create({ probe: 1 })).documentId
+    heldId = (await hub.hub.docs.create({ probe: 1 }, { readers: ["public"] })).documentId
     soloDoc = (await solo.hub.docs.create({ kept: 1 })).documentId
     await linkReaches(hub.hub.dial(other.url, other.hub.nodeId), "established")
   })
@@ -141,7 +141,7 @@ describe("the fault suite", () => {
       { numRuns: RUNS },
     )
     // and it still serves another hub
-    const made = await other.hub.docs.create({ after: "fuzz" })
+    const made = await other.hub.docs.create({ after: "fuzz" }, { readers: [hub.hub.nodeId] })
     const onHub = await hub.hub.docs.find(made.url)
     await waitForDoc(onHub, d => String((d as { after?: unknown }).after) === "fuzz")
   }, BUDGET_MS)

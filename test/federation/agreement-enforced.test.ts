@@ -29,7 +29,7 @@ describe("negotiated capabilities are enforced", () => {
     const started = await startHubs(1)
     stopAll = started.stopAll
     const hub = started.hubs[0]!
-    const held = (await hub.hub.docs.create({ x: 1 })).documentId
+    const held = (await hub.hub.docs.create({ x: 1 }, { readers: ["public"] })).documentId
     const without = await rawPeer(hub.url, undefined, { offer: offer(["directory"]) })
     without.send({ type: "request", senderId: without.identity.nodeId, targetId: without.hubId, documentId: held, data: emptySync() })
     expect((await without.next(m => m.type === "error")).message).toBe("FORBIDDEN: 'request' needs capability sync, which this link did not agree")
@@ -44,7 +44,7 @@ describe("negotiated capabilities are enforced", () => {
     const started = await startHubs(1)
     stopAll = started.stopAll
     const hub = started.hubs[0]!
-    const held = (await hub.hub.docs.create({ x: 1 })).documentId
+    const held = (await hub.hub.docs.create({ x: 1 }, { readers: ["public"] })).documentId
     for (const [capabilities, reads] of [[["sync"], false], [["sync", "directory"], true]] as const) {
       const directory = newUrl()
       const peer = await rawPeer(hub.url, undefined, { offer: offer([...capabilities]), peerMetadata: { fedhubDirectory: directory } })

@@ -1,13 +1,12 @@
 /**
  * A relay carries documents between hubs that cannot reach each other, and serves
- * each side only what the document's ACL admits.
+ * each side only what the document's policy admits.
  */
 import "@automerge/automerge-repo"
 import { rm } from "node:fs/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { DocHandle } from "@automerge/automerge-repo"
 import type { RunningHub } from "../../src/hub/startHub.ts"
-import { ACL_KEY } from "../../src/replication/DocStore.ts"
 import { linkReaches, startTestHub, waitForDoc } from "../helpers/hubs.ts"
 
 type Doc = Record<string, unknown>
@@ -51,7 +50,7 @@ describe("A — R — B through a relay", () => {
   })
 
   it("converges A and B through R, both ways", async () => {
-    const made = await a.hub.docs.create({ title: "from a" })
+    const made = await a.hub.docs.create({ title: "from a" }, { writers: [b.hub.nodeId], relays: [r.hub.nodeId] })
     await reaches(r, made.url)
     const onB = (await b.hub.docs.find(made.url)) as DocHandle<Doc>
     await waitForDoc(onB, d => String(d.title) === "from a")
@@ -65,25 +64,27 @@ describe("A — R — B through a relay", () => {
     expect(JSON.parse(JSON.stringify(onB.doc()))).toEqual({ title: "from a", reply: "from b" })
   })
 
-  it("relays a document whose ACL admits both sides and the relay", async () => {
-    const made = await a.hub.docs.create({ secret: "for b" }, { acl: [r.hub.nodeId, b.hub.nodeId] })
+  it("relays a document whose policy makes B a reader and R a relay", async () => {
+    const made = await a.hub.docs.create({ secret: "for b" }, { readers: [b.hub.nodeId], relays: [r.hub.nodeId] })
     await reaches(r, made.url)
     const onB = (await b.hub.docs.find(made.url)) as DocHandle<Doc>
     await waitForDoc(onB, d => String(d.secret) === "for b")
-    expect(JSON.parse(JSON.stringify(onB.doc()))).toEqual({ secret: "for b", [ACL_KEY]: [a.hub.nodeId, r.hub.nodeId, b.hub.nodeId].sort() })
+    expect(JSON.parse(JSON.stringify(onB.doc()))).toEqual({ secret: "for b" })
+    // the policy travelled with it: b and r know who may read and relay it, signed by a
+    for (const h of [r, b]) expect(h.hub.policies.effective(made.documentId)).toMatchObject({ owner: a.hub.nodeId, readers: [b.hub.nodeId], relays: [r.hub.nodeId] })
     // b reached it through r only: it has no link of its own to a
     expect(b.hub.links().map(l => l.remoteNodeId)).toEqual([r.hub.nodeId])
   })
 
-  it("does not serve B a document whose ACL admits only A and R", async () => {
-    const made = await a.hub.docs.create({ secret: "not for b" }, { acl: [r.hub.nodeId] })
+  it("does not serve B a document whose policy admits only A and R", async () => {
+    const made = await a.hub.docs.create({ secret: "not for b" }, { readers: [r.hub.nodeId] })
     const onR = (await r.hub.docs.find(made.url)) as DocHandle<Doc>
     await waitForDoc(onR, d => String(d.secret) === "not for b")
     await expect(b.hub.docs.find(made.url)).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
   })
 
-  it("never gives R a document whose ACL leaves R out", async () => {
-    const made = await a.hub.docs.create({ secret: "a and b only" }, { acl: [b.hub.nodeId] })
+  it("never gives R a document whose policy leaves R out", async () => {
+    const made = await a.hub.docs.create({ secret: "a and b only" }, { readers: [b.hub.nodeId] })
     await expect(r.hub.docs.find(made.url)).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
     await expect(b.hub.docs.find(made.url)).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
   })

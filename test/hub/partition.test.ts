@@ -27,7 +27,7 @@ describe("three hubs partitioned pairwise", () => {
     const cut = (from: RunningHub, to: RunningHub) => expect(from.hub.hangUp(to.url)).toBe(true)
     await connect()
 
-    const made = await a.hub.docs.create({ title: "v0", notes: {} })
+    const made = await a.hub.docs.create({ title: "v0", notes: {} }, { writers: [b.hub.nodeId, c.hub.nodeId] })
     const handles = (await Promise.all([a, b, c].map(h => h.hub.docs.find(made.url)))) as DocHandle<Doc>[]
     await Promise.all(handles.map(h => waitForDoc(h, d => String(d.title) === "v0")))
 

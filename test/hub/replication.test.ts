@@ -29,11 +29,11 @@ describe("replication between hubs", () => {
     const link = b.hub.links()[0]
     expect(link?.url).toBe(`ws://${new URL(a.url).host}/sync`)
 
-    const fromA = await a.hub.docs.create({ title: "made on a" })
+    const fromA = await a.hub.docs.create({ title: "made on a" }, { writers: [b.hub.nodeId] })
     const seenOnB = await b.hub.docs.find(fromA.url)
     await waitForDoc(seenOnB, d => str(d.title) === "made on a")
 
-    const fromB = await b.hub.docs.create({ title: "made on b" })
+    const fromB = await b.hub.docs.create({ title: "made on b" }, { readers: [a.hub.nodeId] })
     const seenOnA = await a.hub.docs.find(fromB.url)
     await waitForDoc(seenOnA, d => str(d.title) === "made on b")
 
@@ -49,7 +49,7 @@ describe("replication between hubs", () => {
     let link = b.hub.dial(a.url, a.hub.nodeId)
     await linkReaches(link, "established")
 
-    const made = await a.hub.docs.create({ title: "draft", tags: {} })
+    const made = await a.hub.docs.create({ title: "draft", tags: {} }, { writers: [b.hub.nodeId] })
     const onB = await b.hub.docs.find(made.url)
     await waitForDoc(onB, d => str(d.title) === "draft")
 

@@ -85,7 +85,7 @@ describe("the /sync endpoint", () => {
     await linkReaches(link, "established")
     expect(link.remotePeerId).toBe(a.hub.nodeId)
     expect(a.hub.inbound().map(p => p.peerId)).toContain(b.hub.nodeId)
-    const made = await a.hub.docs.create({ title: "from a" })
+    const made = await a.hub.docs.create({ title: "from a" }, { readers: [b.hub.nodeId] })
     const onB = await b.hub.docs.find(made.url)
     await waitForDoc(onB, d => String(d.title) === "from a")
   })

@@ -1,7 +1,7 @@
 /** Document routes for operators and the CLI: create, read, put, delete, and history. */
 import { Router, type Request } from "express"
 import type { Hub } from "../../hub/Hub.ts"
-import { validate, type DocCreateBody, type DocDeleteBody, type DocPutBody } from "../../schema/index.ts"
+import { validate, type DocCreateBody, type DocDeleteBody, type DocPutBody, type DocShareBody } from "../../schema/index.ts"
 import { parseHeads } from "../../replication/history.ts"
 import { FedhubError } from "../../errors.ts"
 
@@ -25,7 +25,18 @@ export function docRoutes(hub: Hub): Router {
   const docs = hub.docs
   r.post("/", async (req, res) => {
     const body = validate<DocCreateBody>("api-doc-create", req.body ?? {})
-    res.status(201).json(await docs.create(body.content ?? {}, { text: body.text, acl: body.acl }))
+    res.status(201).json(await docs.create(body.content ?? {}, { text: body.text, readers: body.share, writers: body.writers, relays: body.relays }))
+  })
+  r.get("/:ref/policy", async (req, res) => {
+    res.json(await docs.policy(ref(req)))
+  })
+  r.post("/:ref/share", async (req, res) => {
+    const body = validate<DocShareBody>("api-doc-share", req.body ?? {})
+    res.json(await docs.share(ref(req), body))
+  })
+  r.post("/:ref/unshare", async (req, res) => {
+    const body = validate<DocShareBody>("api-doc-share", req.body ?? {})
+    res.json(await docs.unshare(ref(req), [...(body.readers ?? []), ...(body.writers ?? []), ...(body.relays ?? [])]))
   })
   r.get("/:ref", async (req, res) => {
     const at = query(req, "at")
