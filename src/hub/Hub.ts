@@ -13,7 +13,7 @@ import { DocIndex } from "../replication/DocIndex.ts"
 import { InboundGate } from "../replication/InboundGate.ts"
 import { PolicyStore } from "../replication/PolicyStore.ts"
 import { PolicyAnnouncer } from "../replication/PolicyAnnouncer.ts"
-import { mayShareWith } from "../replication/access/share.ts"
+import { mayRouteThrough, mayShareWith } from "../replication/access/share.ts"
 import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
 import { aclOf, DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
@@ -122,7 +122,7 @@ export class Hub {
       onStoring: id => this.index.record(id),
       network: [this.server],
       shareConfig: {
-        // hubs offer what a document's ACL admits; local clients ask by id
+        // hubs offer what a document's policy admits; local clients ask by id
         announce: async (peerId, documentId) =>
           isNodeId(peerId) && this.#mayRelayTo(peerId, documentId) && (await this.#mayShare(peerId, documentId)),
         access: async (peerId, documentId) => this.#mayShare(peerId, documentId),
@@ -399,15 +399,11 @@ export class Hub {
     return inbound ? { capabilities: inbound.capabilities, peer: inbound.policies.client } : undefined
   }
 
-  /**
-   * Relaying: a relay looks for a document it does not hold (a peer's request it
-   * forwards) only through peers that declared they accept relaying, so nothing is routed
-   * through a hub that did not. A plain hub forwards nothing (the inbound gate answers
-   * such requests itself), so its own look-ups ask every peer.
-   */
+  /** Relaying (access/share.ts `mayRouteThrough`): what this hub knows, for the pure decision. */
   #mayRelayTo(peerId: string, documentId?: string): boolean {
-    if (this.config.type !== "relay" || !documentId || this.index.has(documentId) || this.repo.handles[documentId as DocumentId]?.isReady()) return true
-    return this.#agreementWith(peerId as NodeId)?.peer.acceptsRelay === true
+    const held = !documentId || this.index.has(documentId) || this.repo.handles[documentId as DocumentId]?.isReady() === true
+    const peerAcceptsRelay = this.#agreementWith(peerId as NodeId)?.peer.acceptsRelay === true
+    return mayRouteThrough({ relay: this.config.type === "relay", held, peerAcceptsRelay })
   }
 
   /**

@@ -22,3 +22,20 @@ export function mayShareWith(input: ShareInput): boolean {
   if (input.policyKnown) return mayRelay(input.policy, input.nodeId)
   return input.legacyAcl === undefined || input.legacyAcl.includes(input.nodeId)
 }
+
+export interface RouteInput {
+  /** This hub is a relay (it forwards requests for documents it does not hold). */
+  relay: boolean
+  /** This hub holds the document (then it is serving it, not routing). */
+  held: boolean
+  /** The peer declared, in the link's agreement, that it accepts relaying. */
+  peerAcceptsRelay: boolean
+}
+
+/**
+ * Whether a hub may look for a document through a peer: a plain hub asks every peer for
+ * what it wants itself (it forwards nothing), a relay routes a document it does not hold
+ * only through peers that accept relaying (issue 11: nothing is relayed through a hub
+ * that did not accept it).
+ */
+export const mayRouteThrough = (input: RouteInput): boolean => !input.relay || input.held || input.peerAcceptsRelay
