@@ -5,7 +5,7 @@
 import type { Server } from "node:http"
 import * as A from "@automerge/automerge"
 import { join } from "node:path"
-import type { DocHandle, DocumentId, PeerId } from "@automerge/automerge-repo"
+import type { DocHandle, DocumentId, Message, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
 import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
@@ -14,6 +14,8 @@ import { InboundGate } from "../replication/InboundGate.ts"
 import { PolicyStore } from "../replication/PolicyStore.ts"
 import { PolicyAnnouncer } from "../replication/PolicyAnnouncer.ts"
 import { mayRouteThrough, mayShareWith } from "../replication/access/share.ts"
+import { mayRead } from "../replication/access/policy.ts"
+import { signEphemeral } from "../replication/access/ephemeralSignature.ts"
 import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
 import { aclOf, DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
@@ -100,6 +102,7 @@ export class Hub {
       gate: this.gate,
       agreementOf: id => this.handshake.agreementFor(id as NodeId),
       before: m => this.#policyFrames.framesFor(this.identity.nodeId as string as PeerId, m),
+      rewrite: m => this.#outgoing(m),
     })
     this.offer = offerFromNode(buildDescriptor(this.identity, c, { endpoints: [], startedAt: this.startedAt }), {
       maxPeerRetentionDays: c.maxPeerRetentionDays,
@@ -274,6 +277,7 @@ export class Hub {
       maxFrameBytes: this.config.limits.frameBytes,
       gate: this.gate,
       before: m => this.#policyFrames.framesFor(this.identity.nodeId as string as PeerId, m),
+      rewrite: m => this.#outgoing(m),
       peerFetch: peerFetchOf(this.config),
       offer: this.offer,
       checkAgreement: (agreement, _serverId, link) => void verifyAgreement(this.offer, agreement, link),
@@ -397,6 +401,20 @@ export class Hub {
     if (link?.agreement) return { capabilities: link.agreement.capabilities, peer: link.agreement.policies.server }
     const inbound = this.handshake.agreementFor(nodeId)
     return inbound ? { capabilities: inbound.capabilities, peer: inbound.policies.client } : undefined
+  }
+
+  /**
+   * What goes to another hub: ephemeral messages only to a document's readers, signed by
+   * this hub when it is their origin (or the hub of the local client that sent them);
+   * one from another node travels with its origin's signature, and is never sent unsigned.
+   */
+  #outgoing(m: Message): Message | undefined {
+    if (m.type !== "ephemeral") return m
+    const e = m as Message & { sessionId: string; count: number; data: Uint8Array; documentId: string; fedhubSig?: unknown }
+    if (this.policies.has(e.documentId) && !mayRead(this.policies.effective(e.documentId), e.targetId)) return undefined
+    if (e.fedhubSig !== undefined) return m
+    if (e.senderId !== (this.nodeId as string) && isNodeId(e.senderId)) return undefined
+    return { ...e, fedhubSig: signEphemeral(this.identity, e) } as Message
   }
 
   /** Relaying (access/share.ts `mayRouteThrough`): what this hub knows, for the pure decision. */

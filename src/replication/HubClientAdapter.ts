@@ -88,6 +88,8 @@ export interface HubClientOptions {
   peerFetch?: PeerFetchOptions
   /** Frames to send before a message (the policy records of its document, PolicyAnnouncer). */
   before?: (message: Message) => WireMessage[]
+  /** Rewrites (signs) or drops (undefined) a message before it is sent. */
+  rewrite?: (message: Message) => Message | undefined
 }
 
 export interface LinkMetrics {
@@ -232,8 +234,10 @@ export class HubClientAdapter extends NetworkAdapter {
     const socket = this.#socket
     if (!socket || socket.readyState !== WebSocket.OPEN || !isUp(this.state)) return
     if (message.data && message.data.byteLength === 0) throw new Error("Tried to send a zero-length message")
-    for (const frame of this.#opts.before?.(message) ?? []) this.#sendFrame(socket, frame)
-    this.#sendFrame(socket, message)
+    const out = this.#opts.rewrite ? this.#opts.rewrite(message) : message
+    if (!out) return
+    for (const frame of this.#opts.before?.(out) ?? []) this.#sendFrame(socket, frame)
+    this.#sendFrame(socket, out)
   }
 
   disconnect(): void {

@@ -11,7 +11,9 @@ import { FedhubError } from "../errors.ts"
 import { depthInDoc, inspectSyncMessage, type ChangeLimits } from "./inspectChanges.ts"
 import { MAX_POLICY_RECORDS_PER_FRAME, POLICY_FRAME } from "./PolicyAnnouncer.ts"
 import type { PolicyStore } from "./PolicyStore.ts"
-import { recordId } from "./access/policy.ts"
+import { mayRead, recordId } from "./access/policy.ts"
+import { verifyEphemeral } from "./access/ephemeralSignature.ts"
+import { isNodeId } from "../identity/index.ts"
 
 /**
  * What to do with a message that passed: hand the Repo the message rebuilt from its known
@@ -134,7 +136,7 @@ export class InboundGate implements InboundCheck {
     if (type === "remote-heads-changed") return { deliver: { type, ...base, newHeads: remoteHeads(message) } as Message }
     const data = (message as { data?: unknown }).data
     if (!(data instanceof Uint8Array)) throw new FedhubError("MALFORMED_FRAME", `'${type}' without data bytes`)
-    if (type === "ephemeral") return { deliver: ephemeral(message, base, data) }
+    if (type === "ephemeral") return { deliver: this.#ephemeral(from, ephemeral(message, base, data)) }
     const repo = this.#repo
     if (!repo) throw new FedhubError("INTERNAL", "the inbound gate has no Repo yet")
     const held = repo.handles[documentId] !== undefined || this.#opts.holds(documentId)
@@ -151,6 +153,20 @@ export class InboundGate implements InboundCheck {
     const measure = inspectSyncMessage(data, this.#opts.limits, obj => pending?.get(obj) ?? (doc ? depthInDoc(doc, obj) : undefined))
     if (measure.created.size > 0) this.#remember(documentId, measure.created)
     return { deliver: { type, ...base, data } as Message }
+  }
+
+  /**
+   * Ephemeral messages are signed by their origin (or vouched for by the hub of a local
+   * client) and come only from nodes that may read the document (issue 12, item 3).
+   */
+  #ephemeral(from: PeerId, m: Message): Message {
+    const e = m as Message & { sessionId: string; count: number; data: Uint8Array; documentId: string; fedhubSig?: unknown }
+    const policy = this.#opts.policies?.has(e.documentId) ? this.#opts.policies.effective(e.documentId) : undefined
+    const known = this.#opts.policies?.has(e.documentId) === true
+    const reads = (node: string) => !known || mayRead(policy, node)
+    const signer = verifyEphemeral(e, e.fedhubSig, node => isNodeId(node) && reads(node))
+    if (!reads(signer) || !reads(from)) throw new FedhubError("FORBIDDEN", `${signer} may not send ephemeral messages on ${e.documentId}`)
+    return m
   }
 
   /** Keeps the records of a `fedhub-policy` frame (each verified when the policy is evaluated). */
@@ -230,5 +246,6 @@ function ephemeral(message: Message, base: { senderId: PeerId; targetId: PeerId;
   } catch (e) {
     throw new FedhubError("MALFORMED_FRAME", `'ephemeral' data is not one CBOR value: ${(e as Error).message}`)
   }
-  return { type: "ephemeral", ...base, count: m.count, sessionId: m.sessionId, data } as unknown as Message
+  const sig = (message as { fedhubSig?: unknown }).fedhubSig
+  return { type: "ephemeral", ...base, count: m.count, sessionId: m.sessionId, data, ...(sig !== undefined ? { fedhubSig: sig } : {}) } as unknown as Message
 }

@@ -31,6 +31,8 @@ export interface SyncServerAdapterOptions {
   agreementOf?: (nodeId: string) => LinkAgreement | undefined
   /** Frames to send before a message (the policy records of its document, PolicyAnnouncer). */
   before?: (message: Message) => WireMessage[]
+  /** Rewrites (signs) or drops (undefined) a message to a hub before it is sent. */
+  rewrite?: (message: Message) => Message | undefined
 }
 
 /** What a refused or misbehaving peer did, for logs, counters and tests. */
@@ -82,6 +84,7 @@ export class SyncServerAdapter extends NetworkAdapter {
   readonly #gate: InboundCheck | undefined
   readonly #agreementOf: ((nodeId: string) => LinkAgreement | undefined) | undefined
   readonly #before: ((message: Message) => WireMessage[]) | undefined
+  readonly #rewrite: ((message: Message) => Message | undefined) | undefined
   #refusedOnce = new Set<string>()
 
   constructor(opts: SyncServerAdapterOptions = {}) {
@@ -90,6 +93,7 @@ export class SyncServerAdapter extends NetworkAdapter {
     this.#gate = opts.gate
     this.#agreementOf = opts.agreementOf
     this.#before = opts.before
+    this.#rewrite = opts.rewrite
   }
 
   isReady(): boolean {
@@ -165,8 +169,13 @@ export class SyncServerAdapter extends NetworkAdapter {
     const conn = this.#byPeer.get(message.targetId)
     if (!conn || conn.socket.readyState !== WebSocket.OPEN) return
     if (message.data && message.data.byteLength === 0) throw new Error("Tried to send a zero-length message")
-    if (conn.principal.kind === "node") for (const frame of this.#before?.(message) ?? []) this.#sendFrame(conn, frame)
-    this.#sendFrame(conn, message)
+    let out: Message | undefined = message
+    if (conn.principal.kind === "node") {
+      out = this.#rewrite ? this.#rewrite(message) : message
+      if (!out) return
+      for (const frame of this.#before?.(out) ?? []) this.#sendFrame(conn, frame)
+    }
+    this.#sendFrame(conn, out)
   }
 
   disconnect(): void {
