@@ -111,24 +111,33 @@ export function trustCommand(): Command {
     .action(async (nodeId: string | undefined, o: Common) => {
       const api = await openAdminClient(o)
       if (nodeId) {
-        const r = await api.call<{ level: string; reason: string; reputation: number; refused: { code: string; detail: string }[] }>(
-          "GET",
-          `/trust/${encodeURIComponent(nodeId)}`,
-        )
+        const r = await api.call<{
+          level: string
+          reason: string
+          reputation: number
+          refused: RefusedLine[]
+          revoked?: RevokedLine[]
+        }>("GET", `/trust/${encodeURIComponent(nodeId)}`)
         out(o, r, () =>
-          [`${nodeId}: ${r.level} (${r.reason}), reputation ${r.reputation.toFixed(3)}`, ...r.refused.map(x => `  refused endorsement: ${x.code}: ${x.detail}`)].join("\n"),
+          [
+            `${nodeId}: ${r.level} (${r.reason}), reputation ${r.reputation.toFixed(3)}`,
+            ...r.refused.map(x => `  ${refusedLine(x)}`),
+            ...(r.revoked ?? []).map(x => `  ${revokedLine(x)}`),
+          ].join("\n"),
         )
         return
       }
       const r = await api.call<{
         levels: Record<string, { level: string; reason: string }>
-        refused: { code: string; detail: string }[]
+        refused: RefusedLine[]
+        revoked?: RevokedLine[]
         rotations?: { oldId: string; newId: string; reason: string; code?: string }[]
       }>("GET", "/trust")
       out(o, r, () =>
         [
           ...Object.entries(r.levels).map(([id, t]) => `${id}: ${t.level} (${t.reason})`),
-          ...r.refused.map(x => `refused endorsement: ${x.code}: ${x.detail}`),
+          ...r.refused.map(refusedLine),
+          ...(r.revoked ?? []).map(revokedLine),
           ...(r.rotations ?? []).map(x => `key rotation ${x.oldId || "?"} → ${x.newId || "?"}: ${x.code ? `${x.code}: ` : ""}${x.reason}`),
         ].join("\n") || "no nodes",
       )
@@ -136,12 +145,45 @@ export function trustCommand(): Command {
   return trust
 }
 
+interface RefusedLine {
+  code: string
+  detail: string
+  kind?: string
+}
+
+interface RevokedLine {
+  envelopeId: string
+  issuer: string
+  subject: string
+  revokedAt: number
+}
+
+/** One refused endorsement or revocation record, with its reason. */
+const refusedLine = (x: RefusedLine): string => `refused ${x.kind === "revocation" ? "revocation" : "endorsement"}: ${x.code}: ${x.detail}`
+
+/** One endorsement withdrawn by its issuer's verified revocation. */
+export const revokedLine = (x: RevokedLine): string =>
+  `revoked endorsement: ${x.issuer} → ${x.subject} (${x.envelopeId.slice(0, 12)}…) at ${new Date(x.revokedAt).toISOString()}`
+
 export function endorseCommand(): Command {
   return common(new Command("endorse").argument("<nodeId>"))
-    .description("sign an endorsement of a node (makes it verified for hubs that trust this one)")
+    .description("sign an endorsement of a node (makes it verified for hubs that trust this one); --revoke withdraws it")
     .option("--days <n>", "validity in days", v => Number(v))
-    .action(async (nodeId: string, o: Common & { days?: number }) => {
+    .option("--revoke", "revoke this hub's endorsement(s) of the node instead (signed revocation in this hub's directory)")
+    .action(async (nodeId: string, o: Common & { days?: number; revoke?: boolean }) => {
       const api = await openAdminClient(o)
+      if (o.revoke) {
+        const r = await api.call<{ revocations: { payload: { endorsementId: string; revokedAt: number } }[] }>(
+          "DELETE",
+          `/endorse/${encodeURIComponent(nodeId)}`,
+        )
+        out(o, r, () =>
+          r.revocations
+            .map(x => `revoked endorsement ${x.payload.endorsementId.slice(0, 12)}… of ${nodeId} at ${new Date(x.payload.revokedAt).toISOString()}`)
+            .join("\n"),
+        )
+        return
+      }
       const r = await api.call<{ payload: { expiresAt: number } }>("POST", "/endorse", { nodeId, ttlDays: o.days })
       out(o, r, () => `endorsed ${nodeId} until ${new Date(r.payload.expiresAt).toISOString()}`)
     })

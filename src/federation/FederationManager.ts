@@ -9,9 +9,9 @@ import { setTimeout as delay } from "node:timers/promises"
 import type { Logger } from "pino"
 import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import { isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import type { Endorsement, FederationNode, TrustLevel } from "../schema/index.ts"
-import { emptyDirectory, putDescriptor, putEndorsement, putRotation, readDirectory, type DirectoryDoc, type DirectoryView, type RefusedEntry } from "./directory.ts"
-import { endorse } from "./endorsement.ts"
+import type { Endorsement, EndorsementRevocation, FederationNode, TrustLevel } from "../schema/index.ts"
+import { emptyDirectory, putDescriptor, putEndorsement, putRevocation, putRotation, readDirectory, type DirectoryDoc, type DirectoryView, type RefusedEntry } from "./directory.ts"
+import { endorse, revocationApplies, revokeEndorsement } from "./endorsement.ts"
 import { Registry, type AdminLevel, type RegistryNode } from "./registry.ts"
 import { computeTrust, atLeast, mergeRefused, type AdminLevel as TrustAdminLevel, type TrustEntry, type TrustResult } from "./trust.ts"
 import { carryRotations, verifyRotation, type KeyRotation } from "./rotation.ts"
@@ -331,13 +331,46 @@ export class FederationManager {
     return this.trust().levels.get(id)!
   }
 
-  /** Signs an endorsement of `nodeId` and publishes it in our directory. */
+  /**
+   * Signs an endorsement of `nodeId` and publishes it in our directory. It is issued no
+   * earlier than our latest revocation of that node (so a revocation never covers it) and
+   * after our stored endorsement of it (so it replaces that one).
+   */
   endorse(nodeId: string, ttlMs = this.#settings.endorsementTtlMs): SignedEnvelope<Endorsement> {
-    const env = endorse(this.#identity, parseNodeId(nodeId), { ttlMs })
+    const subject = parseNodeId(nodeId)
+    const self = this.#identity.nodeId
+    const own = this.ownDirectory()
+    let floor = 0
+    for (const r of own.revocations) if (r.signer === self && r.payload.subject === subject) floor = Math.max(floor, r.payload.revokedAt)
+    for (const e of own.endorsements) if (e.signer === self && e.payload.subject === subject) floor = Math.max(floor, e.payload.issuedAt + 1)
+    const env = endorse(this.#identity, subject, { ttlMs, now: Math.max(Date.now(), floor) })
     this.directory.change(d => {
       putEndorsement(d, env)
     })
     return env
+  }
+
+  /**
+   * Revokes this hub's current endorsement(s) of `nodeId`: signs one revocation per
+   * endorsement of it in our directory and publishes them there, beside the endorsements
+   * (peers that sync our directory stop counting them at their next refreshEndorsements).
+   * Each revocation also covers any older endorsement of the node by this hub. Throws
+   * BAD_NODE_ID, or NOT_FOUND when our directory holds no valid, unrevoked endorsement of the node.
+   */
+  revokeEndorsement(nodeId: string, now = Date.now()): SignedEnvelope<EndorsementRevocation>[] {
+    const subject = parseNodeId(nodeId)
+    const self = this.#identity.nodeId
+    const own = this.ownDirectory()
+    const mine = own.endorsements.filter(
+      e => e.signer === self && e.payload.subject === subject && !own.revocations.some(r => revocationApplies(r, e)),
+    )
+    if (mine.length === 0) throw new FedhubError("NOT_FOUND", `this hub holds no unrevoked endorsement of ${subject} to revoke`)
+    const at = Math.max(now, ...mine.map(e => e.payload.issuedAt))
+    const records = mine.map(e => revokeEndorsement(this.#identity, e, { now: at }))
+    this.directory.change(d => {
+      for (const r of records) putRevocation(d, r, { now: at })
+    })
+    return records
   }
 
   /** Our directory as verified now (blocked nodes left out, replays refused). */
@@ -388,12 +421,15 @@ export class FederationManager {
   }
 
   #endorsementCache: unknown[] = []
+  /** Revocations from our directory and our peers' (verified on their own; computeTrust matches them). */
+  #revocationCache: unknown[] = []
   #rotationCache: SignedEnvelope<KeyRotation>[] = []
   /** Endorsements the directory views refused (forged, expired, misfiled), reported by trust(). */
   #endorsementRefusals: RefusedEntry[] = []
 
   /**
-   * Recomputes endorsements and key rotations from all directories (call before trust views).
+   * Recomputes endorsements, their revocations and key rotations from all directories (ours
+   * and our peers'; call before trust views).
    * Rotations are also read from the local replicas of blocked nodes' directories (no
    * fetch), so a blocked node's rotation carries its block to the new id.
    */
@@ -408,10 +444,11 @@ export class FederationManager {
         const url = blocked.has(n.nodeId) ? n.descriptor.payload.connectivity.directory : undefined
         if (!url || !isValidAutomergeUrl(url)) continue
         const handle = this.#repo.handles[parseAutomergeUrl(url).documentId] as DocHandle<DirectoryDoc> | undefined
-        if (handle?.isReady()) views.push({ ...readDirectory(handle.doc()), nodes: [], endorsements: [], refused: [] })
+        if (handle?.isReady()) views.push({ ...readDirectory(handle.doc()), nodes: [], endorsements: [], revocations: [], refused: [] })
       }
     this.#rotationCache = views.flatMap(v => v.rotations)
-    this.#endorsementRefusals = views.flatMap(v => v.refused.filter(r => r.key.startsWith("endorsement:")))
+    this.#revocationCache = views.flatMap(v => v.revocations)
+    this.#endorsementRefusals = views.flatMap(v => v.refused.filter(r => r.key.startsWith("endorsement:") || r.key.startsWith("revocation:")))
   }
 
   /**
@@ -440,6 +477,7 @@ export class FederationManager {
       adminLevels: carried.adminLevels,
       proven: new Set(nodes.filter(n => n.provenAt !== undefined).map(n => n.nodeId)),
       endorsements: this.#endorsementCache,
+      revocations: this.#revocationCache,
       now,
     })
     for (const [newId, oldId] of carried.carriedFrom) {
@@ -456,13 +494,15 @@ export class FederationManager {
       subject: r.subject ?? "",
       code: r.code as ErrorCode,
       detail: r.detail,
+      ...(r.key.startsWith("revocation:") ? { kind: "revocation" as const } : {}),
     }))
     return { ...result, refused: mergeRefused(result.refused, fromViews), rotations: carried.outcomes }
   }
 
   /**
    * Reputation 0..1 per node (README: "Reputation"). Edges: the endorsements `trust` accepted
-   * (judged per envelope, so a refused record never removes a valid one) and this hub's
+   * (judged per envelope, so a refused record never removes a valid one; a revoked one is not
+   * accepted, so only a verified revocation by its issuer removes an edge) and this hub's
    * observed uptime of each node (a link open now counts up to now). Blocked nodes, also
    * those blocked through a key rotation, are left out.
    */

@@ -1,15 +1,15 @@
 /**
  * The directory document: node id → latest self-signed descriptor, plus key
- * rotation records and endorsements. Each hub keeps its own; syncing another
+ * rotation records, endorsements and endorsement revocations. Each hub keeps its own; syncing another
  * hub's directory is peer exchange. Pure functions over the document, so every
  * replica computes the same view.
  */
 import * as A from "@automerge/automerge"
 import { canonicalJson, envelopeId, isNodeId, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import type { Endorsement, FederationNode } from "../schema/index.ts"
+import type { Endorsement, EndorsementRevocation, FederationNode } from "../schema/index.ts"
 import { FedhubError, toFedhubError } from "../errors.ts"
 import { verifyDescriptor } from "./descriptor.ts"
-import { verifyEndorsement } from "./endorsement.ts"
+import { verifyEndorsement, verifyRevocation } from "./endorsement.ts"
 import { verifyRotation, type KeyRotation } from "./rotation.ts"
 
 /** The directory document's shape: every value is an ImmutableString of a signed envelope. */
@@ -17,6 +17,8 @@ export type DirectoryDoc = {
   entries: Record<string, A.ImmutableString>
   rotations: Record<string, A.ImmutableString>
   endorsements: Record<string, A.ImmutableString>
+  /** `issuer:subject:endorsementId` → revocation; absent in directories made before revocations existed. */
+  revocations?: Record<string, A.ImmutableString>
 }
 
 /** A descriptor that verified, as a view shows it. */
@@ -30,11 +32,11 @@ export interface RefusedEntry {
   key: string
   code: string
   detail: string
-  /** For a refused endorsement: its envelope id ("" when it has none). */
+  /** For a refused endorsement or revocation: its envelope id ("" when it has none). */
   envelopeId?: string
-  /** For a refused endorsement: the signer as given, not authenticated. */
+  /** For a refused endorsement or revocation: the signer as given, not authenticated. */
   issuer?: string
-  /** For a refused endorsement: the subject as given. */
+  /** For a refused endorsement or revocation: the subject as given. */
   subject?: string
 }
 
@@ -42,6 +44,8 @@ export interface DirectoryView {
   nodes: DirectoryEntry[]
   rotations: SignedEnvelope<KeyRotation>[]
   endorsements: SignedEnvelope<Endorsement>[]
+  /** Revocations that verified on their own and are stored under their own key; computeTrust matches them to endorsements. */
+  revocations: SignedEnvelope<EndorsementRevocation>[]
   refused: RefusedEntry[]
 }
 
@@ -55,7 +59,7 @@ export interface ViewOptions {
 }
 
 /** An empty directory, to create the document with. */
-export const emptyDirectory = (): DirectoryDoc => ({ entries: {}, rotations: {}, endorsements: {} })
+export const emptyDirectory = (): DirectoryDoc => ({ entries: {}, rotations: {}, endorsements: {}, revocations: {} })
 
 const text = (v: unknown): string => String(v)
 
@@ -148,15 +152,87 @@ export function putEndorsement(doc: DirectoryDoc, envelope: unknown, opts: { now
   return verified
 }
 
-/** Parses and verifies one stored endorsement value; it must be stored under its own issuer:subject. */
-function endorsementUnder(key: string, raw: unknown, now: number | undefined): SignedEnvelope<Endorsement> {
+/** The key a revocation is stored under: `issuer:subject:endorsementId`. */
+export const revocationKey = (r: SignedEnvelope<EndorsementRevocation>): string =>
+  `${r.signer}:${r.payload.subject}:${r.payload.endorsementId}`
+
+/**
+ * Records an endorsement revocation under `issuer:subject:endorsementId` after verifying it
+ * (signature, purpose, shape, time skew at `now`): a forged or altered record is refused
+ * and never stored. When this directory holds the endorsement it names, the revocation
+ * must be signed by that endorsement's issuer (WRONG_SIGNER) and name its subject
+ * (WRONG_SUBJECT). Idempotent: a valid revocation already stored under the key is kept
+ * (any of them withdraws the endorsement). Call inside a change.
+ */
+export function putRevocation(
+  doc: DirectoryDoc,
+  envelope: unknown,
+  opts: { now?: number } = {},
+): SignedEnvelope<EndorsementRevocation> {
+  const verified = verifyRevocation(envelope, { now: opts.now })
+  for (const key of Object.keys(doc.endorsements ?? {}))
+    for (const raw of valuesOf(doc.endorsements, key)) {
+      let e: SignedEnvelope<Endorsement>
+      try {
+        e = endorsementUnder(key, raw, opts.now, { expired: true })
+      } catch {
+        continue
+      }
+      if (envelopeId(e) !== verified.payload.endorsementId) continue
+      if (e.signer !== verified.signer)
+        throw new FedhubError("WRONG_SIGNER", `endorsement ${verified.payload.endorsementId} was issued by ${e.signer}; only its issuer can revoke it, not ${verified.signer}`)
+      if (e.payload.subject !== verified.payload.subject)
+        throw new FedhubError("WRONG_SUBJECT", `endorsement ${verified.payload.endorsementId} endorses ${e.payload.subject}, not ${verified.payload.subject}`)
+    }
+  const key = revocationKey(verified)
+  if (!doc.revocations) doc.revocations = {}
+  if (doc.revocations[key] !== undefined)
+    for (const raw of valuesOf(doc.revocations, key)) {
+      try {
+        return revocationUnder(key, raw, opts.now)
+      } catch {
+        // a forged stored value is replaced
+      }
+    }
+  doc.revocations[key] = new A.ImmutableString(canonicalJson(verified))
+  return verified
+}
+
+/** Parses and verifies one stored revocation value; it must be stored under its own issuer:subject:endorsementId. */
+function revocationUnder(key: string, raw: unknown, now: number | undefined): SignedEnvelope<EndorsementRevocation> {
   let parsed: unknown
   try {
     parsed = JSON.parse(text(raw))
   } catch {
     throw new FedhubError("INVALID_INPUT", "entry is not JSON")
   }
-  const env = verifyEndorsement(parsed, { now })
+  const env = verifyRevocation(parsed, { now })
+  if (revocationKey(env) !== key)
+    throw new FedhubError("WRONG_SIGNER", `revocation by ${env.signer} of ${env.payload.subject}'s endorsement ${env.payload.endorsementId} stored under ${key}`)
+  return env
+}
+
+/** Parses and verifies one stored endorsement value; it must be stored under its own issuer:subject. */
+function endorsementUnder(
+  key: string,
+  raw: unknown,
+  now: number | undefined,
+  opts: { expired?: boolean } = {},
+): SignedEnvelope<Endorsement> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text(raw))
+  } catch {
+    throw new FedhubError("INVALID_INPUT", "entry is not JSON")
+  }
+  let env: SignedEnvelope<Endorsement>
+  try {
+    env = verifyEndorsement(parsed, { now })
+  } catch (e) {
+    // an expired endorsement still has an issuer, which is all putRevocation needs to know
+    if (!opts.expired || toFedhubError(e).code !== "ENDORSEMENT_EXPIRED") throw e
+    env = parsed as SignedEnvelope<Endorsement>
+  }
   if (`${env.signer}:${env.payload.subject}` !== key)
     throw new FedhubError("WRONG_SIGNER", `endorsement of ${env.payload.subject} by ${env.signer} stored under ${key}`)
   return env
@@ -189,9 +265,12 @@ function describeEndorsement(raw: unknown): { envelopeId: string; issuer: string
  * even when the old id is blocked: they carry the block to the new id). Endorsements: every
  * concurrent value is verified on its own (signature, validity at `now`, stored under its
  * own issuer:subject), so a forged value never hides a valid one of the same pair.
+ * Revocations: every concurrent value verified on its own and stored under its own
+ * issuer:subject:endorsementId; a forged, altered or misfiled one is listed under `refused`
+ * (key `revocation:…`), never returned. Matching them to endorsements is computeTrust's.
  */
 export function readDirectory(doc: DirectoryDoc | undefined, opts: ViewOptions = {}): DirectoryView {
-  const view: DirectoryView = { nodes: [], rotations: [], endorsements: [], refused: [] }
+  const view: DirectoryView = { nodes: [], rotations: [], endorsements: [], revocations: [], refused: [] }
   if (!doc) return view
   const now = opts.now ?? Date.now()
   const refuse = (key: string, e: unknown, extra: Partial<RefusedEntry> = {}) => {
@@ -245,6 +324,26 @@ export function readDirectory(doc: DirectoryDoc | undefined, opts: ViewOptions =
         seen.add(id)
       } catch (e) {
         refuse(`endorsement:${key}`, e, describeEndorsement(raw))
+      }
+    }
+  }
+  for (const key of Object.keys(doc.revocations ?? {}).sort()) {
+    const parts = key.split(":")
+    const [issuer, subject] = parts
+    if (parts.length !== 3 || !isNodeId(issuer) || !isNodeId(subject)) {
+      refuse(`revocation:${key}`, new FedhubError("INVALID_INPUT", "revocation key is not issuer:subject:endorsementId"))
+      continue
+    }
+    if (opts.blocked?.has(issuer) || opts.blocked?.has(subject)) continue
+    const seen = new Set<string>()
+    for (const raw of valuesOf(doc.revocations!, key)) {
+      try {
+        const env = revocationUnder(key, raw, now)
+        const id = envelopeId(env)
+        if (!seen.has(id)) view.revocations.push(env)
+        seen.add(id)
+      } catch (e) {
+        refuse(`revocation:${key}`, e, describeEndorsement(raw))
       }
     }
   }

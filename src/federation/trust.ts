@@ -1,12 +1,12 @@
 /**
  * Trust levels: a pure function of administrator decisions, proven connections and
- * signed endorsements, so every replica of the local registry computes the same
- * levels. Trust above "verified" only ever comes from an administrator.
+ * signed endorsements and their revocations, so every replica of the local registry
+ * computes the same levels. Trust above "verified" only ever comes from an administrator.
  */
 import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import { contentId, envelopeId, isNodeId, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import type { Endorsement, TrustLevel } from "../schema/index.ts"
-import { verifyEndorsement } from "./endorsement.ts"
+import type { Endorsement, EndorsementRevocation, TrustLevel } from "../schema/index.ts"
+import { revocationApplies, verifyEndorsement, verifyRevocation } from "./endorsement.ts"
 import type { RotationOutcome } from "./rotation.ts"
 
 /** Every trust level, weakest first; a level's index is its rank. */
@@ -28,6 +28,12 @@ export interface TrustInput {
   proven: ReadonlySet<NodeId>
   /** Endorsement envelopes as received: each is verified here; invalid ones are refused and reported. */
   endorsements: readonly unknown[]
+  /**
+   * Revocation envelopes as received (see revokeEndorsement): each is verified here. A verified
+   * revocation by an endorsement's issuer withdraws it (see revocationApplies); one that fails,
+   * or names an endorsement its signer did not issue, is refused and reported, and changes nothing.
+   */
+  revocations?: readonly unknown[]
   /** Clock for the validity windows, in ms since the epoch. */
   now: number
   /** Longest chain of endorsements from a trusted node; default DEFAULT_MAX_CHAIN_LENGTH. */
@@ -53,6 +59,20 @@ export interface RefusedEndorsement {
   subject: string
   code: ErrorCode
   detail: string
+  /** "revocation" for a refused revocation record (then envelopeId is the revocation's); absent for an endorsement. */
+  kind?: "revocation"
+}
+
+/** A verified endorsement withdrawn by a verified revocation of its issuer: it confers nothing. */
+export interface RevokedEndorsement {
+  /** envelopeId of the revoked endorsement. */
+  envelopeId: string
+  issuer: NodeId
+  subject: NodeId
+  /** envelopeId of the revocation that withdrew it (the earliest one when several apply). */
+  revocationId: string
+  /** That revocation's time, ms since the epoch. */
+  revokedAt: number
 }
 
 /** An endorsement that verified and whose issuer is an anchor or verified within the chain limit. */
@@ -76,6 +96,11 @@ export interface TrustResult {
    * even when it names the same issuer and subject or has the same envelope id.
    */
   accepted: AcceptedEndorsement[]
+  /**
+   * Every verified endorsement withdrawn by a verified revocation of its issuer, sorted by envelope id;
+   * neither in `accepted` nor in `refused`. Only a verified revocation removes an endorsement.
+   */
+  revoked: RevokedEndorsement[]
   /** What each key rotation record carried (set by FederationManager.trust; see carryRotations). */
   rotations?: RotationOutcome[]
 }
@@ -102,6 +127,7 @@ interface Link {
   id: string
   issuer: NodeId
   subject: NodeId
+  env: SignedEnvelope<Endorsement>
 }
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
@@ -168,7 +194,11 @@ export function mergeRefused(...lists: readonly (readonly RefusedEndorsement[])[
  * verified through the chain → verified; proven key possession → basic; else unknown.
  * Endorsements that confer nothing are reported in `refused`, those that confer trust
  * in `accepted`; each envelope is judged on its own, so a refused record never
- * affects a valid one. The result does not depend on the order of any input.
+ * affects a valid one. A verified endorsement withdrawn by a verified revocation of
+ * its issuer (revocationApplies) is listed in `revoked` and confers nothing; a revocation
+ * that fails verification or names an endorsement another node issued (WRONG_SIGNER) or
+ * of another subject (WRONG_SUBJECT) is refused and changes nothing. The result does not
+ * depend on the order of any input.
  */
 export function computeTrust(input: TrustInput): TrustResult {
   const { adminLevels, proven, endorsements, now } = input
@@ -178,6 +208,8 @@ export function computeTrust(input: TrustInput): TrustResult {
   if (!Number.isSafeInteger(now) || now < 0)
     throw new FedhubError("INVALID_INPUT", "computeTrust: now is a non-negative integer of milliseconds")
   if (!Array.isArray(endorsements)) throw new FedhubError("INVALID_INPUT", "computeTrust: endorsements is an array")
+  const revocations = input.revocations ?? []
+  if (!Array.isArray(revocations)) throw new FedhubError("INVALID_INPUT", "computeTrust: revocations is an array")
 
   const rated = new Set<NodeId>()
   for (const n of input.nodes) rated.add(checkNodeId(n, "nodes"))
@@ -212,8 +244,56 @@ export function computeTrust(input: TrustInput): TrustResult {
       continue
     }
     const id = envelopeId(env)
-    if (!links.has(id)) links.set(id, { id, issuer: env.signer, subject: env.payload.subject as NodeId })
+    if (!links.has(id)) links.set(id, { id, issuer: env.signer, subject: env.payload.subject as NodeId, env })
   }
+
+  // 1b. verify every revocation on its own; only one by the endorsement's issuer withdraws it
+  const validRevocations = new Map<string, SignedEnvelope<EndorsementRevocation>>()
+  for (const raw of revocations) {
+    const described = {
+      envelopeId: safeEnvelopeId(raw),
+      issuer: field(raw, "signer"),
+      subject: field(raw, "payload", "subject"),
+      kind: "revocation" as const,
+    }
+    let rev: SignedEnvelope<EndorsementRevocation>
+    try {
+      rev = verifyRevocation(raw, { now })
+    } catch (e) {
+      const err = toFedhubError(e)
+      refuse({ ...described, code: err.code, detail: `revocation: ${err.detail}` })
+      continue
+    }
+    const named = links.get(rev.payload.endorsementId)
+    if (named && named.issuer !== rev.signer) {
+      refuse({
+        ...described,
+        code: "WRONG_SIGNER",
+        detail: `revocation by ${rev.signer} names endorsement ${named.id} issued by ${named.issuer}; only its issuer can revoke it`,
+      })
+      continue
+    }
+    if (named && named.subject !== rev.payload.subject) {
+      refuse({
+        ...described,
+        code: "WRONG_SUBJECT",
+        detail: `revocation names subject ${rev.payload.subject}, but endorsement ${named.id} endorses ${named.subject}`,
+      })
+      continue
+    }
+    validRevocations.set(envelopeId(rev), rev)
+  }
+  const revoked: RevokedEndorsement[] = []
+  const sortedRevocations = [...validRevocations].sort(
+    ([ia, a], [ib, b]) => a.payload.revokedAt - b.payload.revokedAt || byString(ia, ib),
+  )
+  for (const link of [...links.values()].sort((a, b) => byString(a.id, b.id))) {
+    const hit = sortedRevocations.find(([, rev]) => revocationApplies(rev, link.env))
+    if (!hit) continue
+    links.delete(link.id)
+    revoked.push({ envelopeId: link.id, issuer: link.issuer, subject: link.subject, revocationId: hit[0], revokedAt: hit[1].payload.revokedAt })
+  }
+  const revokedSubjects = new Set<string>(revoked.map(r => r.subject))
   const sortedLinks = [...links.values()].sort((a, b) => byString(a.id, b.id))
   const byIssuer = new Map<NodeId, Link[]>()
   for (const link of sortedLinks) {
@@ -302,9 +382,10 @@ export function computeTrust(input: TrustInput): TrustResult {
       parts.push(`endorsed only by untrusted nodes or through chains longer than ${maxChain} link(s)`)
     else if (untrusted) parts.push("endorsed only by untrusted nodes")
     else if (tooLong) parts.push(`endorsed only through chains longer than ${maxChain} link(s)`)
-    else if (mine.length > 0) parts.push(`its ${mine.length} endorsement(s) were refused`)
+    else if (mine.some((r) => r.kind !== "revocation")) parts.push(`its ${mine.filter((r) => r.kind !== "revocation").length} endorsement(s) were refused`)
+    else if (revokedSubjects.has(n)) parts.push("its endorsement(s) were revoked by their issuer")
     else parts.push("no endorsement chain from a trusted node")
     levels.set(n, { level: proven.has(n) ? "basic" : "unknown", reason: parts.join("; ") })
   }
-  return { levels, refused: refusedList, accepted }
+  return { levels, refused: refusedList, accepted, revoked }
 }

@@ -407,6 +407,25 @@ export interface HubConfig {
   }
 }
 
+// endorsement-revocation
+/**
+ * The payload of an endorsement revocation envelope (purpose fedhub/endorsement-revocation/v1): the signer withdraws its endorsement `endorsementId` of `subject` at `revokedAt`. Only the endorsement's issuer (the envelope's signer) can revoke it; the record also covers every endorsement of the same subject by the same issuer issued before `revokedAt`.
+ */
+export interface EndorsementRevocation {
+  /**
+   * The node whose endorsement is withdrawn.
+   */
+  subject: NodeId
+  /**
+   * envelopeId of the revoked endorsement: hex SHA-256 of its canonical signed body.
+   */
+  endorsementId: string
+  /**
+   * When the issuer revoked it; endorsements of the pair issued earlier are revoked too.
+   */
+  revokedAt: TimestampMs
+}
+
 // endorsement
 /**
  * The payload of an endorsement envelope: the signer vouches that `subject` holds `subjectPublicKey`, at `level`, between `issuedAt` and `expiresAt`. The issuer is the envelope's signer.
@@ -1050,6 +1069,7 @@ export const SCHEMA_NAMES = [
   "common#DocPath",
   "common#CommitMessage",
   "config",
+  "endorsement-revocation",
   "endorsement",
   "federation-node",
   "federation-node#NodeType",
@@ -1105,6 +1125,7 @@ export interface SchemaTypes {
   "common#DocPath": DocPath
   "common#CommitMessage": CommitMessage
   config: HubConfig
+  "endorsement-revocation": EndorsementRevocation
   endorsement: Endorsement
   "federation-node": FederationNode
   "federation-node#NodeType": NodeType

@@ -10,11 +10,11 @@ import { join } from "node:path"
 import pino from "pino"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { FederationManager, type LinkSummary } from "../../src/federation/FederationManager.ts"
-import { endorse } from "../../src/federation/endorsement.ts"
+import { endorse, revokeEndorsement } from "../../src/federation/endorsement.ts"
 import { PERIOD_MS } from "../../src/federation/reputation.ts"
 import { Registry } from "../../src/federation/registry.ts"
 import { rotateKey } from "../../src/federation/rotation.ts"
-import { canonicalJson, Identity, type NodeId } from "../../src/identity/index.ts"
+import { canonicalJson, envelopeId, Identity, type NodeId } from "../../src/identity/index.ts"
 
 const id = (n: number, name: string): Identity => Identity.fromSeed(new Uint8Array(32).fill(n), name)
 const self = id(31, "self")
@@ -155,5 +155,51 @@ describe("endorsements and rotations in FederationManager", () => {
     expect(t.levels.get(fresh.nodeId)).toMatchObject({ level: "partner" })
     expect(t.levels.get(fresh.nodeId)!.reason).toContain(root.nodeId)
     expect(t.levels.get(alice.nodeId)?.level).not.toBe("partner")
+  })
+
+  it("drops an endorsement's trust and reputation edge only for a verified revocation by its issuer", async () => {
+    await fed.setTrust(root.nodeId, "trusted")
+    await fed.noteProven(alice.nodeId)
+    const now = Date.now()
+    const valid = endorse(root, alice.nodeId, { ttlMs: 86_400_000, now: now - 2000 })
+    const revocation = revokeEndorsement(root, valid, { now: now - 1000 })
+    const byMallory = revokeEndorsement(mallory, endorse(mallory, alice.nodeId, { ttlMs: 1000, now: now - 2000 }), { now: now - 1000 })
+    const forgedByMallory = { ...byMallory, payload: { ...byMallory.payload, endorsementId: envelopeId(valid) } } // re-pointed after signing
+    const key = (r: typeof revocation) => `${r.signer}:${r.payload.subject}:${r.payload.endorsementId}`
+    fed.directory.change(d => {
+      d.endorsements[`${root.nodeId}:${alice.nodeId}`] = new A.ImmutableString(canonicalJson(valid))
+      d.revocations ??= {}
+      d.revocations[key(forgedByMallory)] = new A.ImmutableString(canonicalJson(forgedByMallory))
+    })
+    await fed.refreshEndorsements()
+    const kept = fed.trust(now)
+    expect(kept.levels.get(alice.nodeId)).toMatchObject({ level: "verified", via: [root.nodeId] })
+    expect(kept.refused).toEqual([expect.objectContaining({ issuer: mallory.nodeId, code: "SIGNATURE_INVALID", kind: "revocation" })])
+    expect(kept.revoked).toEqual([])
+    const repKept = fed.reputation(kept, now).get(alice.nodeId)!
+    expect(repKept).toBeGreaterThan(0)
+    // root's own revocation, as a peer's directory would carry it
+    fed.directory.change(d => {
+      d.revocations![key(revocation)] = new A.ImmutableString(canonicalJson(revocation))
+    })
+    await fed.refreshEndorsements()
+    const t = fed.trust(now)
+    expect(t.levels.get(alice.nodeId)?.level).toBe("basic")
+    expect(t.revoked).toEqual([expect.objectContaining({ envelopeId: envelopeId(valid), revocationId: envelopeId(revocation) })])
+    expect(fed.reputation(t, now).get(alice.nodeId) ?? 0).toBe(0)
+  })
+
+  it("revokes its own endorsement of a node, refuses when none is left, and re-endorses after it", async () => {
+    expect(() => fed.revokeEndorsement(alice.nodeId)).toThrow(/NOT_FOUND/)
+    const first = fed.endorse(alice.nodeId)
+    const [r, ...more] = fed.revokeEndorsement(alice.nodeId)
+    expect(more).toEqual([])
+    expect(r).toMatchObject({ signer: self.nodeId, payload: { subject: alice.nodeId, endorsementId: envelopeId(first) } })
+    expect(fed.ownDirectory().revocations).toEqual([r])
+    expect(() => fed.revokeEndorsement(alice.nodeId)).toThrow(/NOT_FOUND/)
+    const renewed = fed.endorse(alice.nodeId)
+    expect(renewed.payload.issuedAt).toBeGreaterThanOrEqual(r!.payload.revokedAt) // never covered by the revocation
+    expect(fed.ownDirectory().endorsements.map(e => envelopeId(e))).toEqual([envelopeId(renewed)])
+    expect(fed.revokeEndorsement(alice.nodeId).map(x => x.payload.endorsementId)).toEqual([envelopeId(renewed)])
   })
 })

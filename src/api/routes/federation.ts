@@ -46,7 +46,7 @@ export function federationRoutes(hub: Hub): Router {
   r.get("/trust", async (_req, res) => {
     await fed().refreshEndorsements()
     const t = fed().trust()
-    res.json({ levels: Object.fromEntries(t.levels), refused: t.refused, rotations: t.rotations ?? [] })
+    res.json({ levels: Object.fromEntries(t.levels), refused: t.refused, revoked: t.revoked, rotations: t.rotations ?? [] })
   })
   r.get("/trust/:nodeId", async (req, res) => {
     const id = parseNodeId(req.params.nodeId)
@@ -59,6 +59,7 @@ export function federationRoutes(hub: Hub): Router {
       ...entry,
       reputation: fed().reputation(t).get(id) ?? 0,
       refused: t.refused.filter(x => x.subject === id || x.issuer === id),
+      revoked: t.revoked.filter(x => x.subject === id || x.issuer === id),
     })
   })
   r.put("/trust/:nodeId", async (req, res) => {
@@ -70,9 +71,21 @@ export function federationRoutes(hub: Hub): Router {
     const body = validate<EndorseBody>("api-endorse", req.body)
     res.status(201).json(fed().endorse(body.nodeId, body.ttlDays === undefined ? undefined : body.ttlDays * 86_400_000))
   })
+  // revokes this hub's endorsement(s) of a node; answers the signed revocation records
+  r.delete("/endorse/:nodeId", (req, res) => {
+    const nodeId = parseNodeId(req.params.nodeId)
+    res.json({ nodeId, revocations: fed().revokeEndorsement(nodeId) })
+  })
   r.get("/directory", (_req, res) => {
     const view = fed().ownDirectory()
-    res.json({ url: fed().directory.url, nodes: view.nodes, rotations: view.rotations, endorsements: view.endorsements, refused: view.refused })
+    res.json({
+      url: fed().directory.url,
+      nodes: view.nodes,
+      rotations: view.rotations,
+      endorsements: view.endorsements,
+      revocations: view.revocations,
+      refused: view.refused,
+    })
   })
   return r
 }
