@@ -88,6 +88,10 @@ describe("federation from the CLI", () => {
       signer: a.hub.nodeId,
       payload: { subject: b.hub.nodeId },
     })
+    const revoked = await fedhub(["endorse", b.hub.nodeId, "--revoke", "--home", a.paths.home])
+    expect(revoked.code, revoked.stderr).toBe(0)
+    const again = await fedhub(["endorse", b.hub.nodeId, "--revoke", "--home", a.paths.home])
+    expect(again.code).toBe(4)
   })
 
   /** a knows c by `peers add` and holds a link to it. */
