@@ -3,7 +3,7 @@
  * trust, blocks, allowlist, highest descriptor sequence seen, observed health).
  * Private to this hub and its administrator; kept as a JSON file in the home.
  */
-import { readFile, rename, writeFile } from "node:fs/promises"
+import { readJsonFile, writeFileAtomic } from "../replication/jsonFile.ts"
 import { FedhubError } from "../errors.ts"
 import { isNodeId, type NodeId } from "../identity/index.ts"
 import type { DiscoveryMethod } from "./discovery/types.ts"
@@ -92,19 +92,8 @@ export class Registry {
     const max = opts.maxUntouchedPeers ?? DEFAULT_MAX_UNTOUCHED_PEERS
     if (!Number.isInteger(max) || max < 0) throw new FedhubError("CONFIG_INVALID", `maxUntouchedPeers must be a non-negative integer, got ${String(max)}`)
     const reg = new Registry(path, opts)
-    let text: string | undefined
-    try {
-      text = await readFile(path, "utf8")
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-    }
-    if (text !== undefined) {
-      let file: RegistryFile
-      try {
-        file = JSON.parse(text) as RegistryFile
-      } catch (e) {
-        throw new FedhubError("CONFIG_INVALID", `${path} is not JSON: ${(e as Error).message}`)
-      }
+    const file = await readJsonFile<RegistryFile>(path)
+    if (file) {
       for (const n of file.nodes ?? []) if (isNodeId(n.nodeId)) reg.#nodes.set(n.nodeId, { ...n, observed: migrateObservation(n.observed, n.lastSeen) })
       reg.directoryUrl = file.directoryUrl
     }
@@ -205,10 +194,8 @@ export class Registry {
         this.#queued = undefined
         this.#dirty = false
         const body = JSON.stringify({ version: 1, directoryUrl: this.directoryUrl, nodes: this.list() } satisfies RegistryFile, null, 2) + "\n"
-        const tmp = `${this.path}.${process.pid}.tmp`
         try {
-          await writeFile(tmp, body, { mode: 0o600 })
-          await rename(tmp, this.path)
+          await writeFileAtomic(this.path, body)
           this.lastSaveError = undefined
         } catch (e) {
           this.#dirty = true

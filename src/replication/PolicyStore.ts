@@ -5,7 +5,7 @@
  * is the pure `evaluatePolicies` of access/policy.ts, recomputed when the set grows.
  */
 import { EventEmitter } from "node:events"
-import { readFile, rename, writeFile } from "node:fs/promises"
+import { readJsonFile, writeFileAtomic } from "./jsonFile.ts"
 import { FedhubError } from "../errors.ts"
 import { evaluatePolicies, recordId, type EffectivePolicy, type PolicyState } from "./access/policy.ts"
 
@@ -36,19 +36,8 @@ export class PolicyStore {
   /** Opens the store at `path` (an absent file is an empty store). */
   static async open(path: string): Promise<PolicyStore> {
     const store = new PolicyStore(path)
-    let text: string | undefined
-    try {
-      text = await readFile(path, "utf8")
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-    }
-    if (text !== undefined) {
-      let file: PolicyFile
-      try {
-        file = JSON.parse(text) as PolicyFile
-      } catch (e) {
-        throw new FedhubError("CONFIG_INVALID", `${path} is not JSON: ${(e as Error).message}`)
-      }
+    const file = await readJsonFile<PolicyFile>(path)
+    if (file) {
       for (const [documentId, records] of Object.entries(file.documents ?? {})) {
         const set = new Map<string, unknown>()
         for (const r of Array.isArray(records) ? records : []) {
@@ -118,9 +107,7 @@ export class PolicyStore {
       .then(async () => {
         const documents: Record<string, unknown[]> = {}
         for (const [id, set] of this.#records) documents[id] = [...set.values()]
-        const tmp = `${this.path}.${process.pid}.tmp`
-        await writeFile(tmp, JSON.stringify({ version: 1, documents } satisfies PolicyFile) + "\n", { mode: 0o600 })
-        await rename(tmp, this.path)
+        await writeFileAtomic(this.path, JSON.stringify({ version: 1, documents } satisfies PolicyFile) + "\n")
       })
     return this.#saving
   }

@@ -4,30 +4,18 @@
  * not widened by a member or a forger, narrowed at once, and concurrent admin edits
  * resolved alike everywhere.
  */
-import { rm } from "node:fs/promises"
 import { afterEach, describe, expect, it } from "vitest"
 import * as A from "@automerge/automerge"
 import { Identity, signEnvelope } from "../../src/identity/index.ts"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import { POLICY_PURPOSE } from "../../src/replication/access/policy.ts"
 import { POLICY_FRAME } from "../../src/replication/PolicyAnnouncer.ts"
-import { linkReaches, nextEvent, startTestHub, waitForDoc } from "../helpers/hubs.ts"
+import { hubPool, linkReaches, nextEvent, waitForDoc } from "../helpers/hubs.ts"
 import { rawPeer } from "../helpers/rawPeer.ts"
 
-let running: RunningHub[] = []
-const homes = new Set<string>()
-async function hub(home?: string): Promise<RunningHub> {
-  const h = await startTestHub({ home })
-  running.push(h)
-  homes.add(h.paths.home)
-  return h
-}
-afterEach(async () => {
-  await Promise.allSettled(running.map(h => h.stop()))
-  running = []
-  await Promise.allSettled([...homes].map(home => rm(home, { recursive: true, force: true })))
-  homes.clear()
-})
+const pool = hubPool()
+const hub = pool.start
+afterEach(pool.cleanup)
 
 const link = async (from: RunningHub, to: RunningHub) => linkReaches(from.hub.dial(to.url, to.hub.nodeId), "established")
 
@@ -56,8 +44,7 @@ describe("policies", () => {
     const a = await hub()
     const b = await hub()
     const made = await a.hub.docs.create({ for: "b only" }, { readers: [b.hub.nodeId] })
-    await running[0]!.stop()
-    running = running.filter(h => h !== a)
+    await pool.stop(a)
     const a2 = await hub(a.paths.home)
     const c = await hub()
     await link(c, a2)

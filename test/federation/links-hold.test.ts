@@ -4,33 +4,15 @@
  * on a new URL is re-learned from the descriptor it sends as soon as it links, and each
  * link shows one truthful state.
  */
-import { rm } from "node:fs/promises"
 import { afterEach, describe, expect, it } from "vitest"
 import type { RunningHub } from "../../src/hub/startHub.ts"
-import { linkReaches, nextEvent, startTestHub } from "../helpers/hubs.ts"
+import { hubPool, linkReaches, nextEvent } from "../helpers/hubs.ts"
 import type { HubClientAdapter } from "../../src/replication/HubClientAdapter.ts"
 
-let running: RunningHub[] = []
-const homes = new Set<string>()
-
-async function hub(home?: string): Promise<RunningHub> {
-  const h = await startTestHub({ home })
-  running.push(h)
-  homes.add(h.paths.home)
-  return h
-}
-
-async function stop(h: RunningHub): Promise<void> {
-  await h.stop()
-  running = running.filter(x => x !== h)
-}
-
-afterEach(async () => {
-  await Promise.allSettled(running.map(h => h.stop()))
-  running = []
-  await Promise.allSettled([...homes].map(home => rm(home, { recursive: true, force: true })))
-  homes.clear()
-})
+const pool = hubPool()
+const hub = pool.start
+afterEach(pool.cleanup)
+const stop = pool.stop
 
 /** Resolves when `link` reports a failure with `code` (a refused redial). */
 async function refusedWith(link: HubClientAdapter, code: string): Promise<void> {

@@ -74,3 +74,30 @@ export function nextEvent<A extends unknown[]>(
 export async function linkReaches(link: HubClientAdapter, state: LinkState, timeoutMs = 15_000): Promise<void> {
   while (link.state !== state) await nextEvent(link.events, "state", timeoutMs)
 }
+
+/**
+ * Hubs started by one test and all stopped (homes removed) by `cleanup`, for suites
+ * that restart hubs on the same home: `start(home?)`, `stop(hub)` (keeps its home).
+ */
+export function hubPool(): { start: (home?: string) => Promise<RunningHub>; stop: (h: RunningHub) => Promise<void>; cleanup: () => Promise<void> } {
+  let running: RunningHub[] = []
+  const homes = new Set<string>()
+  return {
+    start: async home => {
+      const h = await startTestHub({ home })
+      running.push(h)
+      homes.add(h.paths.home)
+      return h
+    },
+    stop: async h => {
+      await h.stop()
+      running = running.filter(x => x !== h)
+    },
+    cleanup: async () => {
+      await Promise.allSettled(running.map(h => h.stop()))
+      running = []
+      await Promise.allSettled([...homes].map(home => rm(home, { recursive: true, force: true })))
+      homes.clear()
+    },
+  }
+}
