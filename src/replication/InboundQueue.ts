@@ -68,7 +68,12 @@ export class InboundQueue {
         else if (verdict === "unavailable") this.#sink.unavailable(message)
         else if (verdict && verdict !== "consumed") this.#sink.deliver(verdict.deliver)
       } catch (e) {
-        this.#sink.refused(toFedhubError(e), message)
+        try {
+          this.#sink.refused(toFedhubError(e), message)
+        } catch {
+          // refusing failed too (the socket is going away): drop the peer rather than leave the chain broken
+          this.#socket.terminate()
+        }
       }
     })
   }
