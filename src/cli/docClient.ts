@@ -52,7 +52,7 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
   const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storageDir: paths.data, onStoring: id => index.record(id) })
   const identity = (await hasIdentity(paths.home)) ? await loadIdentity(paths.home) : undefined
   const nodeId = identity?.nodeId
-  const store = new DocStore(repo, { author: `${nodeId ?? "fedhub-cli"} (offline)`, nodeId, findTimeoutMs: 2_000, identity, policies })
+  const store = new DocStore(repo, { author: `${nodeId ?? "fedhub-cli"} (offline)`, findTimeoutMs: 2_000, identity, policies })
   return {
     create: (c, o) => store.create(c, o),
     share: (r, a) => store.share(r, a),

@@ -15,7 +15,7 @@ import { PolicyStore } from "../replication/PolicyStore.ts"
 import { PolicyAnnouncer } from "../replication/PolicyAnnouncer.ts"
 import { mayRouteThrough, mayShareWith } from "../replication/access/share.ts"
 import { mayRead } from "../replication/access/policy.ts"
-import { signEphemeral } from "../replication/access/ephemeralSignature.ts"
+import { signEphemeral, type SignedEphemeralMessage } from "../replication/access/ephemeralSignature.ts"
 import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
 import { aclOf, DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
@@ -133,7 +133,6 @@ export class Hub {
     })
     this.docs = new DocStore(this.repo, {
       author: this.identity.nodeId,
-      nodeId: this.identity.nodeId,
       maxDepth: c.limits.changeDepth,
       identity: this.identity,
       policies: this.policies,
@@ -143,7 +142,7 @@ export class Hub {
     this.server.events.on("left", conn => conn.peerId && this.#policyFrames.forget(conn.peerId))
     this.gate.attach(this.repo)
     // handles a relay made for documents no peer had are dropped, so strangers' requests do not pile up
-    this.#sweep = setInterval(() => evictUnavailable(this.repo, this.index, this.log), 60_000)
+    this.#sweep = setInterval(() => this.dropUnavailable(), 60_000)
     this.#sweep.unref()
     this.server.events.on("refusal", r => {
       if (r.first) this.log.warn({ code: r.code, detail: r.detail, peer: r.principal }, "refused a peer (logged once per peer and reason; counted after)")
@@ -355,6 +354,25 @@ export class Hub {
     return outbound
   }
 
+  /**
+   * Drops the handles of documents no peer had and this hub does not hold (left by
+   * requests a relay forwarded); runs every minute. Returns how many were dropped.
+   */
+  dropUnavailable(): number {
+    const ids = Object.entries(this.repo.handles)
+      .filter(([id, handle]) => !this.index.has(id) && handle.state === "unavailable")
+      .map(([id]) => id as DocumentId)
+    // removeFromCache keeps a handle whose document never arrived; delete drops it (nothing is stored)
+    for (const id of ids) {
+      try {
+        this.repo.delete(id)
+      } catch (e) {
+        this.log.warn({ err: e, documentId: id }, "could not drop an unavailable document")
+      }
+    }
+    return ids.length
+  }
+
   /** Outgoing links and their state. */
   links(): LinkInfo[] {
     return [...this.#links.entries()].map(([url, l]) => ({
@@ -410,7 +428,7 @@ export class Hub {
    */
   #outgoing(m: Message): Message | undefined {
     if (m.type !== "ephemeral") return m
-    const e = m as Message & { sessionId: string; count: number; data: Uint8Array; documentId: string; fedhubSig?: unknown }
+    const e = m as SignedEphemeralMessage
     if (this.policies.has(e.documentId) && !mayRead(this.policies.effective(e.documentId), e.targetId)) return undefined
     if (e.fedhubSig !== undefined) return m
     if (e.senderId !== (this.nodeId as string) && isNodeId(e.senderId)) return undefined
@@ -491,10 +509,4 @@ const mdnsOptionsOf = (c: ResolvedConfig): Record<string, unknown> | undefined =
   return { ...(mdnsInterface ? { interface: mdnsInterface } : {}), ...(mdnsPort ? { port: mdnsPort } : {}) }
 }
 
-/** Drops handles of documents no peer had and this hub does not hold (left by requests a relay forwarded). */
-function evictUnavailable(repo: Repo, index: DocIndex, log: Logger): void {
-  for (const [id, handle] of Object.entries(repo.handles)) {
-    if (index.has(id) || handle.state !== "unavailable") continue
-    repo.removeFromCache(id as DocumentId).catch(e => log.warn({ err: e, documentId: id }, "could not drop an unavailable document"))
-  }
-}
+

@@ -32,7 +32,8 @@ export interface ResolvedConfig {
 
 /** The limits of one hub, all set (see README "Limits"). */
 export type Limits = Required<NonNullable<HubConfig["limits"]>>
-export type AddressScope = Limits["dialScopes"][number]
+export type { AddressScope } from "../replication/dialTarget.ts"
+import type { AddressScope } from "../replication/dialTarget.ts"
 
 export const DEFAULTS: ResolvedConfig = {
   host: "127.0.0.1",

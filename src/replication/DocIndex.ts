@@ -6,7 +6,8 @@
  * storage when missing. automerge-repo's Repo `"document"` event is declared but never
  * emitted, so the index is fed from storage, the one place every held document passes.
  */
-import { appendFile, readFile, rename, writeFile } from "node:fs/promises"
+import { appendFile } from "node:fs/promises"
+import { readOptionalFile, writeFileAtomic } from "./jsonFile.ts"
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
 import { isValidDocumentId } from "@automerge/automerge-repo"
 
@@ -68,9 +69,7 @@ export class DocIndex {
     const listed = await readIndexFile(path)
     for (const id of listed ?? (await listStored())) if (isValidDocumentId(id)) index.#ids.add(id)
     if (!listed) {
-      const tmp = `${path}.${process.pid}.tmp`
-      await writeFile(tmp, index.ids().map(id => `${id}\n`).join(""), { mode: 0o600 })
-      await rename(tmp, path)
+      await writeFileAtomic(path, index.ids().map(id => `${id}\n`).join(""))
     }
     return index
   }
@@ -111,12 +110,5 @@ export class DocIndex {
 
 /** The ids in an index file, or undefined when it is missing (then it is rebuilt). */
 async function readIndexFile(path: string): Promise<string[] | undefined> {
-  let text: string
-  try {
-    text = await readFile(path, "utf8")
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
-    throw e
-  }
-  return text.split("\n").filter(line => line.length > 0)
+  return (await readOptionalFile(path))?.split("\n").filter(line => line.length > 0)
 }

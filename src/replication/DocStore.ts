@@ -61,24 +61,20 @@ export class DocStore {
   readonly repo: Repo
   readonly #findTimeoutMs: number
   readonly #author: string
-  readonly #nodeId: string | undefined
   /** Deepest nesting a write may give a document (the peers' limit too: README "Limits"). */
   readonly #maxDepth: number
 
-  /**
-   * `author` is written into every change message this store makes; `nodeId`, the
-   * hub whose storage this is, joins every ACL it creates.
-   */
   readonly #identity: Identity | undefined
   readonly #policies: PolicyStore | undefined
 
   /**
-   * With `identity` and `policies`, documents are created under an owner-signed policy
-   * (private to this hub unless shared); without them (offline tools), as before.
+   * `author` is written into every change message this store makes. With `identity` and
+   * `policies`, documents are created under an owner-signed policy (private to this hub
+   * unless shared); without them, with no policy.
    */
   constructor(
     repo: Repo,
-    opts: { findTimeoutMs?: number; author: string; nodeId?: string; maxDepth?: number; identity?: Identity; policies?: PolicyStore },
+    opts: { findTimeoutMs?: number; author: string; maxDepth?: number; identity?: Identity; policies?: PolicyStore },
   ) {
     this.repo = repo
     this.#identity = opts.identity
@@ -86,7 +82,6 @@ export class DocStore {
     this.#maxDepth = opts.maxDepth ?? 64
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
     this.#author = opts.author
-    this.#nodeId = opts.nodeId
   }
 
   /**

@@ -12,7 +12,7 @@ import { depthInDoc, inspectSyncMessage, type ChangeLimits } from "./inspectChan
 import { MAX_POLICY_RECORDS_PER_FRAME, POLICY_FRAME } from "./PolicyAnnouncer.ts"
 import type { PolicyStore } from "./PolicyStore.ts"
 import { mayRead, recordId } from "./access/policy.ts"
-import { verifyEphemeral } from "./access/ephemeralSignature.ts"
+import { verifyEphemeral, type SignedEphemeralMessage } from "./access/ephemeralSignature.ts"
 import { isNodeId } from "../identity/index.ts"
 
 /**
@@ -72,6 +72,9 @@ const TYPES: ReadonlySet<string> = new Set([
   POLICY_FRAME,
 ])
 
+/** Peers whose budget is remembered; past it the longest-known one is forgotten. */
+const MAX_BUDGETED_PEERS = 10_000
+
 /** How many not-yet-applied created objects are remembered per document. */
 const MAX_PENDING_OBJECTS = 200_000
 
@@ -89,7 +92,11 @@ export class PeerBudget {
   /** Takes one from the peer's budget; throws RATE_LIMITED when it is spent. */
   take(peer: string, now = Date.now()): void {
     let entry = this.#peers.get(peer)
-    if (!entry) this.#peers.set(peer, (entry = { times: [], total: 0 }))
+    if (!entry) {
+      this.#peers.set(peer, (entry = { times: [], total: 0 }))
+      // one entry per peer seen, bounded: strangers do not grow this map without end
+      if (this.#peers.size > MAX_BUDGETED_PEERS) this.#peers.delete(this.#peers.keys().next().value!)
+    }
     while (entry.times.length > 0 && entry.times[0]! <= now - 60_000) entry.times.shift()
     if (entry.total >= this.#total)
       throw new FedhubError("RATE_LIMITED", `${peer} already made this hub take ${entry.total} new documents, its total limit`)
@@ -160,7 +167,7 @@ export class InboundGate implements InboundCheck {
    * client) and come only from nodes that may read the document (issue 12, item 3).
    */
   #ephemeral(from: PeerId, m: Message): Message {
-    const e = m as Message & { sessionId: string; count: number; data: Uint8Array; documentId: string; fedhubSig?: unknown }
+    const e = m as SignedEphemeralMessage
     const policy = this.#opts.policies?.has(e.documentId) ? this.#opts.policies.effective(e.documentId) : undefined
     const known = this.#opts.policies?.has(e.documentId) === true
     const reads = (node: string) => !known || mayRead(policy, node)

@@ -82,6 +82,8 @@ export class PolicyStore {
    * document's set stays bounded. Resolves once written; returns the new state.
    */
   async add(documentId: string, records: readonly unknown[]): Promise<PolicyState> {
+    // what the records allowed before this call, evaluated before the set grows
+    const before = this.effective(documentId)
     const set = this.#records.get(documentId) ?? new Map<string, unknown>()
     let added = 0
     for (const r of records) {
@@ -91,7 +93,6 @@ export class PolicyStore {
       set.set(id, r)
       added++
     }
-    const before = this.#states.get(documentId)?.effective ?? (this.#records.has(documentId) ? this.effective(documentId) : undefined)
     this.#records.set(documentId, set)
     if (added === 0) return this.state(documentId)!
     this.#states.delete(documentId)

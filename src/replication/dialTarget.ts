@@ -18,8 +18,10 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns"
 import { BlockList, isIP, type LookupFunction } from "node:net"
 import { FedhubError } from "../errors.ts"
+import type { HubConfig } from "../schema/index.ts"
 
-export type AddressScope = "loopback" | "private" | "public"
+/** An address scope, as `limits.dialScopes` in schemas/config.schema.json names them. */
+export type AddressScope = NonNullable<NonNullable<HubConfig["limits"]>["dialScopes"]>[number]
 
 /** Every scope: what the functions here allow when no rule is given. */
 export const ALL_SCOPES: readonly AddressScope[] = ["loopback", "private", "public"]

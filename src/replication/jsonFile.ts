@@ -2,15 +2,20 @@
 import { readFile, rename, writeFile } from "node:fs/promises"
 import { FedhubError } from "../errors.ts"
 
-/** The parsed JSON of `path`, or undefined when the file is absent; a corrupt file is CONFIG_INVALID. */
-export async function readJsonFile<T>(path: string): Promise<T | undefined> {
-  let text: string
+/** The text of `path`, or undefined when the file is absent. */
+export async function readOptionalFile(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, "utf8")
+    return await readFile(path, "utf8")
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
     throw e
   }
+}
+
+/** The parsed JSON of `path`, or undefined when the file is absent; a corrupt file is CONFIG_INVALID. */
+export async function readJsonFile<T>(path: string): Promise<T | undefined> {
+  const text = await readOptionalFile(path)
+  if (text === undefined) return undefined
   try {
     return JSON.parse(text) as T
   } catch (e) {

@@ -78,5 +78,9 @@ describe("relaying follows the peers' declared policies", () => {
     await asker.next(m => m.type === "doc-unavailable" && m.documentId === documentId)
     expect(r2!.hub.repo.handles[documentId]).toBeDefined() // the other relay was asked
     expect(p.hub.gate.unheldRequestsAnswered - before).toBe(0) // the plain hub was not
+    // the handle the forwarded request left on R is dropped by the sweep: strangers' requests do not pile up
+    expect(r!.hub.repo.handles[documentId]?.state).toBe("unavailable")
+    expect(r!.hub.dropUnavailable()).toBeGreaterThanOrEqual(1)
+    expect(r!.hub.repo.handles[documentId]).toBeUndefined()
   })
 })

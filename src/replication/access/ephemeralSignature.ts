@@ -6,6 +6,7 @@
  * message as `fedhubSig`, and every hub checks it before automerge-repo sees the message.
  */
 import { createHash } from "node:crypto"
+import type { Message } from "@automerge/automerge-repo/slim"
 import { FedhubError } from "../../errors.ts"
 import { isNodeId, signEnvelope, verifyEnvelope, type Identity, type SignedEnvelope } from "../../identity/index.ts"
 
@@ -20,6 +21,9 @@ export interface EphemeralStatement {
   /** Hex SHA-256 of the message's data bytes. */
   dataHash: string
 }
+
+/** An automerge-repo ephemeral message as it travels between hubs, signature included. */
+export type SignedEphemeralMessage = Message & EphemeralFields & { fedhubSig?: unknown }
 
 /** The fields of an ephemeral message the signature is about. */
 export interface EphemeralFields {
