@@ -286,6 +286,13 @@ export class Hub {
         ...(this.#publicUrl ? { fedhubDescriptor: this.descriptor() } : {}),
       },
     })
+    const refusedOnce = new Set<string>()
+    link.events.on("refused", err => {
+      // what a dialed hub sent over a limit: counted in the link's errors, logged once per reason
+      if (refusedOnce.has(err.code)) return
+      refusedOnce.add(err.code)
+      this.log.warn({ peer: endpoint, code: err.code, detail: err.detail }, "refused a message from a dialed hub (logged once per reason)")
+    })
     link.events.on("state", (state, err) => {
       if (state !== "established" && link.remotePeerId) this.#policyFrames.forget(link.remotePeerId)
       this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state")

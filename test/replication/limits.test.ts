@@ -7,7 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import { deepChangeMessage, rawPeer, wideChangeMessage } from "../helpers/rawPeer.ts"
-import { linkReaches, startHubs } from "../helpers/hubs.ts"
+import { linkReaches, nextEvent, startHubs } from "../helpers/hubs.ts"
+import { cbor } from "@automerge/automerge-repo"
+import type { FedhubError } from "../../src/errors.ts"
 
 const newDocId = () => parseAutomergeUrl(generateAutomergeUrl()).documentId
 
@@ -104,4 +106,21 @@ describe("limits on what a peer sends", () => {
     expect(ids.slice(20).filter(id => hub.hub.repo.handles[id] !== undefined)).toEqual([])
     expect(peer.ws.readyState).toBe(peer.ws.OPEN)
   })
+
+  it("refuses the same from a hub it dialed: the link fails with the typed error and nothing is created", async () => {
+    const [victim, hostile] = hubs as [RunningHub, RunningHub]
+    const documentId = newDocId()
+    // the hostile hub writes a raw frame on the socket the victim opened to it
+    hostile.hub.server.events.once("joined", conn =>
+      conn.socket.send(
+        cbor.encode({ type: "sync", senderId: hostile.hub.nodeId, targetId: victim.hub.nodeId, documentId, data: deepChangeMessage(3_000) }),
+      ),
+    )
+    const link = victim.hub.dial(hostile.url, hostile.hub.nodeId)
+    const [err] = await nextEvent<[FedhubError]>(link.events, "refused")
+    expect([err.code, err.detail]).toEqual(["TOO_DEEP", "a change nests objects 33 deep; this hub accepts 32"])
+    expect(victim.hub.repo.handles[documentId]).toBeUndefined()
+    await healthy(victim)
+  })
 })
+
