@@ -8,6 +8,8 @@ import { hasIdentity, loadIdentity } from "../identity/index.ts"
 import { DocStore, type DocSummary, type PolicyView, type ShareOptions } from "../replication/DocStore.ts"
 import { DocIndex } from "../replication/DocIndex.ts"
 import { PolicyStore } from "../replication/PolicyStore.ts"
+import { SignatureStore } from "../replication/SignatureStore.ts"
+import { Authorship } from "../replication/Authorship.ts"
 import { join } from "node:path"
 import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch } from "../replication/history.ts"
 import { formatHeads } from "../replication/history.ts"
@@ -52,7 +54,10 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
   const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storageDir: paths.data, onStoring: id => index.record(id) })
   const identity = (await hasIdentity(paths.home)) ? await loadIdentity(paths.home) : undefined
   const nodeId = identity?.nodeId
-  const store = new DocStore(repo, { author: `${nodeId ?? "fedhub-cli"} (offline)`, findTimeoutMs: 2_000, identity, policies })
+  // written under the hub's own bound actor, so its peers accept what is made offline
+  const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
+  const authorship = identity ? new Authorship(identity, signatures) : undefined
+  const store = new DocStore(repo, { author: `${nodeId ?? "fedhub-cli"} (offline)`, findTimeoutMs: 2_000, identity, policies, authorship })
   return {
     create: (c, o) => store.create(c, o),
     share: (r, a) => store.share(r, a),
@@ -64,7 +69,10 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
     log: (r, l) => store.log(r, l),
     diff: (r, a, b) => store.diff(r, a, b),
     conflicts: r => store.conflicts(r),
-    close: () => closeRepo(repo),
+    close: async () => {
+      await closeRepo(repo)
+      await signatures.flush()
+    },
   }
 }
 

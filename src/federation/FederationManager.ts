@@ -19,6 +19,11 @@ import { computeReputation, emptyObservation, observeDown, observeUp } from "./r
 import { fetchDescriptor, httpBase, verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
 import { verifyDescriptor } from "./descriptor.ts"
 import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
+import type { Authorship } from "../replication/Authorship.ts"
+import type { PolicyStore } from "../replication/PolicyStore.ts"
+import { createOwnedDocument } from "../replication/ownedDocument.ts"
+import { PUBLIC } from "../replication/access/policy.ts"
+import * as A from "@automerge/automerge"
 import { runDiscovery, type DiscoveryReport } from "./discovery/runDiscovery.ts"
 import { StaticSource } from "./discovery/static.ts"
 import { PeerExchangeSource } from "./discovery/peerExchange.ts"
@@ -86,6 +91,7 @@ export class FederationManager {
   readonly #settings: FederationSettings
   readonly #links: FederationLinks
   readonly #log: Logger
+  readonly #authorship: Authorship | undefined
   #sources?: DiscoverySource[]
   lastDiscovery?: DiscoveryReport
 
@@ -97,7 +103,9 @@ export class FederationManager {
     settings: FederationSettings
     links: FederationLinks
     log: Logger
+    owner?: DirectoryOwner
   }) {
+    this.#authorship = args.owner?.authorship
     this.#identity = args.identity
     this.#repo = args.repo
     this.registry = args.registry
@@ -115,6 +123,8 @@ export class FederationManager {
     settings: FederationSettings
     links: FederationLinks
     log: Logger
+    /** With it, this hub's directory is a document it owns, readable by all and written only by this hub (ACCESS.md). */
+    owner?: DirectoryOwner
   }): Promise<FederationManager> {
     let directory: DocHandle<DirectoryDoc> | undefined
     const registry = await Registry.open(args.registryPath, {
@@ -123,6 +133,7 @@ export class FederationManager {
       isPinned: n => args.links.linkOf(n.nodeId) !== undefined,
       onEvict: evicted => {
         // an evicted node leaves our directory too, so peer exchange does not keep it alive
+        if (directory) args.owner?.authorship.adopt(directory)
         directory?.change(d => {
           for (const n of evicted) if (d.entries[n.nodeId] !== undefined) delete d.entries[n.nodeId]
         })
@@ -138,8 +149,13 @@ export class FederationManager {
       }
     }
     let created = false
-    if (!directory) {
-      directory = args.repo.create<DirectoryDoc>(emptyDirectory())
+    const owner = args.owner
+    if (!directory || (owner && !owner.policies.has(directory.documentId))) {
+      // a directory from before policies could be written by any peer: its content moves to one only this hub writes
+      const content = directory ? copyDirectory(directory.doc()) : emptyDirectory()
+      directory = owner
+        ? await createOwnedDocument<DirectoryDoc>({ repo: args.repo, identity: args.identity, ...owner }, content, { readers: [PUBLIC] }, "directory")
+        : args.repo.create<DirectoryDoc>(content)
       registry.directoryUrl = directory.url
       created = true
     }
@@ -167,7 +183,7 @@ export class FederationManager {
 
   /** Puts this hub's own signed descriptor into its directory. */
   publishSelf(descriptor: SignedEnvelope<FederationNode>): void {
-    this.directory.change(d => {
+    this.#change(d => {
       putDescriptor(d, descriptor)
     })
   }
@@ -231,7 +247,7 @@ export class FederationManager {
     })
     if (!this.registry.get(v.nodeId)) return // evicted at once (a cap of 0): not kept in the directory either
     try {
-      this.directory.change(d => {
+      this.#change(d => {
         putDescriptor(d, v.descriptor)
       })
     } catch (e) {
@@ -344,7 +360,7 @@ export class FederationManager {
     for (const r of own.revocations) if (r.signer === self && r.payload.subject === subject) floor = Math.max(floor, r.payload.revokedAt)
     for (const e of own.endorsements) if (e.signer === self && e.payload.subject === subject) floor = Math.max(floor, e.payload.issuedAt + 1)
     const env = endorse(this.#identity, subject, { ttlMs, now: Math.max(Date.now(), floor) })
-    this.directory.change(d => {
+    this.#change(d => {
       putEndorsement(d, env)
     })
     return env
@@ -367,10 +383,16 @@ export class FederationManager {
     if (mine.length === 0) throw new FedhubError("NOT_FOUND", `this hub holds no unrevoked endorsement of ${subject} to revoke`)
     const at = Math.max(now, ...mine.map(e => e.payload.issuedAt))
     const records = mine.map(e => revokeEndorsement(this.#identity, e, { now: at }))
-    this.directory.change(d => {
+    this.#change(d => {
       for (const r of records) putRevocation(d, r, { now: at })
     })
     return records
+  }
+
+  /** Changes our directory, under this hub's bound actor (peers refuse anyone else's changes to it). */
+  #change(fn: (d: DirectoryDoc) => void): void {
+    this.#authorship?.adopt(this.directory)
+    this.directory.change(fn)
   }
 
   /** Our directory as verified now (blocked nodes left out, replays refused). */
@@ -457,7 +479,7 @@ export class FederationManager {
    */
   publishRotation(envelope: unknown): SignedEnvelope<KeyRotation> {
     const verified = verifyRotation(envelope)
-    this.directory.change(d => {
+    this.#change(d => {
       putRotation(d, verified)
     })
     return verified
@@ -638,4 +660,18 @@ export class FederationManager {
     await Promise.allSettled((this.#sources ?? []).map(s => s.close?.()))
     await this.registry.save()
   }
+}
+
+/** What makes this hub's directory a document it owns. */
+export interface DirectoryOwner {
+  policies: PolicyStore
+  authorship: Authorship
+}
+
+/** The values of a directory, to write into a new one (each an ImmutableString of a signed envelope). */
+function copyDirectory(doc: DirectoryDoc): DirectoryDoc {
+  const out = emptyDirectory()
+  for (const key of ["entries", "rotations", "endorsements", "revocations"] as const)
+    for (const [k, v] of Object.entries(doc[key] ?? {})) out[key]![k] = new A.ImmutableString(String(v))
+  return out
 }

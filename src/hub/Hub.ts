@@ -13,6 +13,10 @@ import { DocIndex } from "../replication/DocIndex.ts"
 import { InboundGate } from "../replication/InboundGate.ts"
 import { PolicyStore } from "../replication/PolicyStore.ts"
 import { PolicyAnnouncer } from "../replication/PolicyAnnouncer.ts"
+import { SignatureStore } from "../replication/SignatureStore.ts"
+import { SignatureAnnouncer } from "../replication/SignatureAnnouncer.ts"
+import { Authorship } from "../replication/Authorship.ts"
+import type { WireMessage } from "../replication/wire.ts"
 import { mayRouteThrough, mayShareWith } from "../replication/access/share.ts"
 import { mayRead } from "../replication/access/policy.ts"
 import { signEphemeral, type SignedEphemeralMessage } from "../replication/access/ephemeralSignature.ts"
@@ -65,6 +69,11 @@ export class Hub {
   /** Every document's policy records, known without loading the document. */
   readonly policies: PolicyStore
   readonly #policyFrames: PolicyAnnouncer
+  /** Actor bindings and signed heads: who wrote each change of a governed document. */
+  readonly signatures: SignatureStore
+  /** This hub as the author of its own changes. */
+  readonly authorship: Authorship
+  readonly #signatureFrames: SignatureAnnouncer
   /** The check every message from a hub passes before the Repo (README "Limits"). */
   readonly gate: InboundGate
   #links = new Map<string, HubClientAdapter>()
@@ -82,6 +91,7 @@ export class Hub {
     log: Logger
     index: DocIndex
     policies: PolicyStore
+    signatures: SignatureStore
   }) {
     this.identity = args.identity
     this.config = args.config
@@ -90,18 +100,30 @@ export class Hub {
     this.log = args.log
     this.index = args.index
     this.policies = args.policies
+    this.signatures = args.signatures
+    this.authorship = new Authorship(this.identity, this.signatures)
     this.#policyFrames = new PolicyAnnouncer(this.policies)
+    this.#signatureFrames = new SignatureAnnouncer({
+      authorship: this.authorship,
+      store: this.signatures,
+      governed: id => this.policies.has(id),
+      docOf: id => {
+        const handle = this.repo.handles[id as DocumentId]
+        return handle?.isReady() ? (handle.doc() as A.Doc<unknown>) : undefined
+      },
+    })
     const c = this.config
     this.gate = new InboundGate({
       limits: c.limits,
       holds: id => this.index.has(id),
       relays: c.type === "relay",
       policies: this.policies,
+      signatures: this.signatures,
     })
     this.server = new SyncServerAdapter({
       gate: this.gate,
       agreementOf: id => this.handshake.agreementFor(id as NodeId),
-      before: m => this.#policyFrames.framesFor(this.identity.nodeId as string as PeerId, m),
+      before: m => this.#before(m),
       rewrite: m => this.#outgoing(m),
     })
     this.offer = offerFromNode(buildDescriptor(this.identity, c, { endpoints: [], startedAt: this.startedAt }), {
@@ -136,10 +158,11 @@ export class Hub {
       maxDepth: c.limits.changeDepth,
       identity: this.identity,
       policies: this.policies,
+      authorship: this.authorship,
     })
     // a narrowed policy stops running syncs at once; a widened one offers the document
     this.policies.events.on("changed", () => this.repo.shareConfigChanged())
-    this.server.events.on("left", conn => conn.peerId && this.#policyFrames.forget(conn.peerId))
+    this.server.events.on("left", conn => conn.peerId && this.#forgetSent(conn.peerId))
     this.gate.attach(this.repo)
     // handles a relay made for documents no peer had are dropped, so strangers' requests do not pile up
     this.#sweep = setInterval(() => this.dropUnavailable(), 60_000)
@@ -180,7 +203,8 @@ export class Hub {
     const adminToken = await ensureAdminToken(paths)
     const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
     const policies = await PolicyStore.open(join(paths.home, "policies.json"))
-    const hub = new Hub({ identity, config, paths, adminToken, log, index, policies })
+    const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
+    const hub = new Hub({ identity, config, paths, adminToken, log, index, policies, signatures })
     hub.federation = await FederationManager.open({
       identity,
       repo: hub.repo,
@@ -204,6 +228,7 @@ export class Hub {
         linkOf: nodeId => hub.linkOf(nodeId),
       },
       log,
+      owner: { policies: hub.policies, authorship: hub.authorship },
     })
     // reload every document this hub holds, so it is offered to peers again
     await Promise.allSettled(index.ids().map(id => hub.repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
@@ -275,7 +300,7 @@ export class Hub {
       auth: { kind: "node", identity: this.identity, expectNodeId },
       maxFrameBytes: this.config.limits.frameBytes,
       gate: this.gate,
-      before: m => this.#policyFrames.framesFor(this.identity.nodeId as string as PeerId, m),
+      before: m => this.#before(m),
       rewrite: m => this.#outgoing(m),
       peerFetch: peerFetchOf(this.config),
       offer: this.offer,
@@ -294,7 +319,7 @@ export class Hub {
       this.log.warn({ peer: endpoint, code: err.code, detail: err.detail }, "refused a message from a dialed hub (logged once per reason)")
     })
     link.events.on("state", (state, err) => {
-      if (state !== "established" && link.remotePeerId) this.#policyFrames.forget(link.remotePeerId)
+      if (state !== "established" && link.remotePeerId) this.#forgetSent(link.remotePeerId)
       this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state")
       const remoteId = (link.remotePeerId ?? link.expectNodeId) as NodeId | undefined
       if (state === "offline" && remoteId) this.federation.noteFailure(remoteId, link.health().uptimePct)
@@ -418,6 +443,7 @@ export class Hub {
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearInterval(this.#sweep)
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
+    await this.signatures.flush()
   }
 
   /** What our link with a node agreed, and that node's own policies as it declared them. */
@@ -426,6 +452,20 @@ export class Hub {
     if (link?.agreement) return { capabilities: link.agreement.capabilities, peer: link.agreement.policies.server }
     const inbound = this.handshake.agreementFor(nodeId)
     return inbound ? { capabilities: inbound.capabilities, peer: inbound.policies.client } : undefined
+  }
+
+  /** What a peer gets before a message: the document's policy records, then the signatures of the changes it carries. */
+  #before(m: Message): WireMessage[] {
+    const self = this.identity.nodeId as string as PeerId
+    const policy = this.#policyFrames.framesFor(self, m)
+    const signatures = this.#signatureFrames.framesFor(self, m)
+    return policy.length === 0 ? signatures : [...policy, ...signatures]
+  }
+
+  /** A peer went away: it gets every record again on its next connection. */
+  #forgetSent(peerId: string): void {
+    this.#policyFrames.forget(peerId)
+    this.#signatureFrames.forget(peerId)
   }
 
   /**

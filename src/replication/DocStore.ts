@@ -9,8 +9,10 @@ import { parseDocRef } from "./docRef.ts"
 import { changeLog, conflicts, diffDocs, docAt, type ChangeEntry, type ConflictEntry, type Heads, type ReadablePatch } from "./history.ts"
 import { deleteAt, fromPlain, parsePath, setAt, toPlain } from "./docValues.ts"
 import type { Identity } from "../identity/index.ts"
-import { genesisPolicy, newDocumentId, nextPolicy, type PolicyLists, type PolicyState, type RefusedRecord } from "./access/policy.ts"
+import { assertMayRead, assertMayWrite, nextPolicy, type PolicyLists, type PolicyState, type RefusedRecord } from "./access/policy.ts"
 import type { PolicyStore } from "./PolicyStore.ts"
+import type { Authorship } from "./Authorship.ts"
+import { createOwnedDocument } from "./ownedDocument.ts"
 
 /** Who may do what with a document, as `share`/`unshare` change it. */
 export interface ShareOptions {
@@ -66,19 +68,22 @@ export class DocStore {
 
   readonly #identity: Identity | undefined
   readonly #policies: PolicyStore | undefined
+  readonly #authorship: Authorship | undefined
 
   /**
-   * `author` is written into every change message this store makes. With `identity` and
-   * `policies`, documents are created under an owner-signed policy (private to this hub
-   * unless shared); without them, with no policy.
+   * `author` is written into every change message this store makes. With `identity`,
+   * `policies` and `authorship`, documents are created under an owner-signed policy
+   * (private to this hub unless shared) and written under this hub's bound actor; without
+   * them, with no policy.
    */
   constructor(
     repo: Repo,
-    opts: { findTimeoutMs?: number; author: string; maxDepth?: number; identity?: Identity; policies?: PolicyStore },
+    opts: { findTimeoutMs?: number; author: string; maxDepth?: number; identity?: Identity; policies?: PolicyStore; authorship?: Authorship },
   ) {
     this.repo = repo
     this.#identity = opts.identity
     this.#policies = opts.policies
+    this.#authorship = opts.authorship
     this.#maxDepth = opts.maxDepth ?? 64
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
     this.#author = opts.author
@@ -94,22 +99,18 @@ export class DocStore {
       throw new FedhubError("INVALID_INPUT", "a document's content must be a JSON object")
     if (ACL_KEY in content) throw new FedhubError("INVALID_INPUT", `${ACL_KEY} is reserved (sharing is the document's policy: the share option)`)
     const initial = fromPlain(content, { text: opts.text, maxDepth: this.#maxDepth }) as AnyDoc
-    const options = { message: this.#message("create") }
-    // one first change that carries the content and our message (repo.create would add an empty one)
-    const doc =
-      Object.keys(initial).length === 0
-        ? A.emptyChange(A.init<AnyDoc>(), options)
-        : A.change(A.init<AnyDoc>(), options, d => Object.assign(d, initial))
+    const message = this.#message("create")
     const identity = this.#identity
     const policies = this.#policies
-    if (!identity || !policies) return this.#durable(this.repo.import<AnyDoc>(A.save(doc)))
-    // a self-certifying id and its owner-signed genesis: private to this hub unless shared
-    const { documentId, nonce } = newDocumentId(identity.nodeId)
+    const authorship = this.#authorship
+    if (!identity || !policies || !authorship) {
+      // one first change that carries the content and our message (repo.create would add an empty one)
+      const doc = Object.keys(initial).length === 0 ? A.emptyChange(A.init<AnyDoc>(), { message }) : A.change(A.init<AnyDoc>(), { message }, d => Object.assign(d, initial))
+      return this.#durable(this.repo.import<AnyDoc>(A.save(doc)))
+    }
     // the lists are checked (node ids or "public") when the record is built
     const lists = { readers: opts.readers, writers: opts.writers, relays: opts.relays } as Partial<PolicyLists>
-    const genesis = genesisPolicy(identity, documentId, { nonce, ...lists })
-    await policies.add(documentId, [genesis])
-    return this.#durable(this.repo.import<AnyDoc>(A.save(doc), { docId: documentId as DocumentId }))
+    return this.#durable(await createOwnedDocument<AnyDoc>({ repo: this.repo, identity, policies, authorship }, initial, lists, message))
   }
 
   /** The document's policy (or that it has none: a legacy document). */
@@ -135,13 +136,21 @@ export class DocStore {
     const state = this.#policies?.state(documentId)
     if (!state || !this.#identity || !this.#policies)
       throw new FedhubError("POLICY_INVALID", `${documentId} has no policy (a document from before policies); its sharing cannot change`)
-    const record = nextPolicy(this.#identity, state, changes)
+    // the new version vouches for the document as this hub holds it (ACCESS.md §1, documentHeads)
+    const held = this.repo.handles[documentId]
+    const documentHeads = held?.isReady() ? A.getHeads(held.doc()) : undefined
+    const record = nextPolicy(this.#identity, state, { ...changes, documentHeads })
     return policyView(await this.#policies.add(documentId, [record]))
   }
 
-  /** Finds a document by URL or id; DOC_NOT_FOUND if neither storage nor any peer has it. */
+  /**
+   * Finds a document by URL or id; DOC_NOT_FOUND if neither storage nor any peer has it,
+   * NOT_A_READER when its policy does not let this hub read it (it only relays it).
+   */
   async find(ref: string): Promise<DocHandle<AnyDoc>> {
     const { documentId } = parseDocRef(ref)
+    const policies = this.#policies
+    if (this.#identity && policies?.has(documentId)) assertMayRead(policies.effective(documentId), this.#identity.nodeId)
     try {
       return await this.repo.find<AnyDoc>(documentId, { signal: AbortSignal.timeout(this.#findTimeoutMs) })
     } catch (e) {
@@ -164,6 +173,7 @@ export class DocStore {
     if (segments.length - 1 > this.#maxDepth)
       throw new FedhubError("TOO_DEEP", `a path of ${segments.length} segments nests deeper than ${this.#maxDepth} levels, this hub's limit`)
     const converted = fromPlain(value, { text: opts.text, maxDepth: this.#maxDepth, atDepth: segments.length })
+    this.#beforeWrite(handle)
     handle.change(d => setAt(d, segments, converted), { message: this.#message(opts.message ?? `put ${segments.join(".")}`) })
     return this.#durable(handle)
   }
@@ -172,6 +182,7 @@ export class DocStore {
   async del(ref: string, path: string | (string | number)[], opts: { message?: string } = {}): Promise<DocSummary> {
     const handle = await this.find(ref)
     const segments = parsePath(path)
+    this.#beforeWrite(handle)
     handle.change(d => deleteAt(d, segments), { message: this.#message(opts.message ?? `delete ${segments.join(".")}`) })
     return this.#durable(handle)
   }
@@ -189,6 +200,14 @@ export class DocStore {
   /** Every field holding concurrent values (Rule 4: no silent last-writer-wins). */
   async conflicts(ref: string): Promise<ConflictEntry[]> {
     return conflicts((await this.find(ref)).doc())
+  }
+
+  /** NOT_A_WRITER when the policy does not let this hub write (peers would refuse it); then our bound actor. */
+  #beforeWrite(handle: DocHandle<AnyDoc>): void {
+    const policies = this.#policies
+    if (!this.#identity || !policies?.has(handle.documentId)) return
+    assertMayWrite(policies.effective(handle.documentId), this.#identity.nodeId)
+    this.#authorship?.adopt(handle)
   }
 
   async #durable(handle: DocHandle<AnyDoc>): Promise<DocSummary> {

@@ -19,7 +19,7 @@ import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import type { InboundCheck } from "./InboundGate.ts"
 import type { PeerFetchOptions } from "./boundedFetch.ts"
 import { guardedLookup } from "./dialTarget.ts"
-import { InboundQueue } from "./InboundQueue.ts"
+import { InboundQueue, KEEPS_LINK } from "./InboundQueue.ts"
 import { decodeFrame, encodeFrame, isError, isPeer, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
 import {
   performHandshake,
@@ -300,7 +300,7 @@ export class HubClientAdapter extends NetworkAdapter {
       refused: err => {
         this.metrics.errors++
         this.events.emit("refused", err)
-        if (err.code === "RATE_LIMITED" || socket !== this.#socket) return
+        if (KEEPS_LINK.has(err.code) || socket !== this.#socket) return
         socket.close(4400, err.code)
         this.#failed(err)
       },

@@ -12,6 +12,9 @@ import { depthInDoc, inspectSyncMessage, type ChangeLimits } from "./inspectChan
 import { MAX_POLICY_RECORDS_PER_FRAME, POLICY_FRAME } from "./PolicyAnnouncer.ts"
 import type { PolicyStore } from "./PolicyStore.ts"
 import { mayRead, recordId } from "./access/policy.ts"
+import { accepted, attributeChanges, refuseNonWriters, type Attribution, type ChangeMeta, type SignedHeadsRecord } from "./access/signedHeads.ts"
+import { MAX_SIGNATURE_RECORDS_PER_FRAME, SIGNATURES_FRAME } from "./SignatureAnnouncer.ts"
+import type { SignatureStore } from "./SignatureStore.ts"
 import { verifyEphemeral, type SignedEphemeralMessage } from "./access/ephemeralSignature.ts"
 import { isNodeId } from "../identity/index.ts"
 
@@ -44,6 +47,7 @@ const NEEDS: Record<string, string> = {
   "remote-heads-changed": "sync",
   "remote-subscription-change": "sync",
   [POLICY_FRAME]: "sync",
+  [SIGNATURES_FRAME]: "sync",
 }
 
 export interface GateLimits extends ChangeLimits {
@@ -59,7 +63,28 @@ export interface InboundGateOptions {
   relays: boolean
   /** Where policy records peers send (`fedhub-policy` frames) are verified and kept. */
   policies?: PolicyStore
+  /**
+   * Where bindings and signed heads (`fedhub-signatures` frames) are verified and kept; with
+   * it, every change to a document with a policy must be attributed to a writer (ACCESS.md §3).
+   */
+  signatures?: SignatureStore
 }
+
+/** A change refused for its author, as reported (ACCESS.md §6). */
+export interface RefusedChange {
+  documentId: string
+  hash: string
+  actor: string
+  /** The node its actor is bound to, when known. */
+  author?: string
+  reason: Exclude<Attribution, { ok: true }>["reason"]
+  /** The hub that sent it (the relay, when it is not the author). */
+  from: string
+  at: number
+}
+
+/** Refused changes remembered for reports (the newest). */
+const MAX_REFUSED_CHANGES = 1_000
 
 /** Message types automerge-repo 2.5 exchanges between peers. */
 const TYPES: ReadonlySet<string> = new Set([
@@ -70,6 +95,7 @@ const TYPES: ReadonlySet<string> = new Set([
   "remote-heads-changed",
   "remote-subscription-change",
   POLICY_FRAME,
+  SIGNATURES_FRAME,
 ])
 
 /** Peers whose budget is remembered; past it the longest-known one is forgotten. */
@@ -139,6 +165,7 @@ export class InboundGate implements InboundCheck {
       throw new FedhubError("MALFORMED_FRAME", `'${type}' without a valid documentId`)
     const base = { senderId, targetId, documentId }
     if (type === POLICY_FRAME) return this.#policy(documentId, message)
+    if (type === SIGNATURES_FRAME) return this.#signatures(documentId, message)
     if (type === "doc-unavailable") return { deliver: { type, ...base } }
     if (type === "remote-heads-changed") return { deliver: { type, ...base, newHeads: remoteHeads(message) } as Message }
     const data = (message as { data?: unknown }).data
@@ -158,6 +185,7 @@ export class InboundGate implements InboundCheck {
     const doc = held ? await this.#replica(documentId) : undefined
     const pending = this.#pending.get(documentId)
     const measure = inspectSyncMessage(data, this.#opts.limits, obj => pending?.get(obj) ?? (doc ? depthInDoc(doc, obj) : undefined))
+    if (this.#opts.signatures && this.#opts.policies?.has(documentId)) this.#attribute(from, documentId, doc, measure.metas)
     if (measure.created.size > 0) this.#remember(documentId, measure.created)
     return { deliver: { type, ...base, data } as Message }
   }
@@ -188,6 +216,67 @@ export class InboundGate implements InboundCheck {
 
   /** Policy records peers sent that do not verify (kept out of every decision). */
   policyRecordsRefused = 0
+  /** Bindings and signed heads peers sent that do not verify (never kept). */
+  signatureRecordsRefused = 0
+  /** Changes refused for their author, by reason. */
+  readonly changesRefused: Record<string, number> = {}
+  #refusedChanges: RefusedChange[] = []
+
+  /** The newest changes refused for their author, of one document or all. */
+  refusedChanges(documentId?: string): RefusedChange[] {
+    return documentId === undefined ? [...this.#refusedChanges] : this.#refusedChanges.filter(r => r.documentId === documentId)
+  }
+
+  /** Keeps the bindings and signed heads of a `fedhub-signatures` frame that verify (of documents with a policy). */
+  async #signatures(documentId: string, message: Message): Promise<GateVerdict> {
+    const { bindings, heads } = message as { bindings?: unknown; heads?: unknown }
+    for (const list of [bindings, heads])
+      if (!Array.isArray(list) || list.length > MAX_SIGNATURE_RECORDS_PER_FRAME)
+        throw new FedhubError("MALFORMED_FRAME", `'${SIGNATURES_FRAME}' needs lists of at most ${MAX_SIGNATURE_RECORDS_PER_FRAME} bindings and heads`)
+    const store = this.#opts.signatures
+    // kept only for documents whose changes are checked: strangers cannot grow the store with other ids
+    if (!store || !this.#opts.policies?.has(documentId)) return "consumed"
+    const { refused } = await store.add(documentId, bindings as unknown[], heads as unknown[])
+    this.signatureRecordsRefused += refused.length
+    return "consumed"
+  }
+
+  /**
+   * Refuses the message unless every change in it that the replica does not hold is
+   * attributed to a writer under the document's policy, or vouched for by an admin.
+   */
+  #attribute(from: PeerId, documentId: string, doc: A.Doc<unknown> | undefined, metas: readonly ChangeMeta[]): void {
+    const backend = doc ? A.getBackend(doc) : undefined
+    const fresh = backend ? metas.filter(c => backend.getChangeMetaByHash(c.hash) === null) : metas
+    if (fresh.length === 0) return
+    const store = this.#opts.signatures!
+    const policy = this.#opts.policies!.effective(documentId)
+    const bindings = [...new Set(fresh.map(c => c.actor))].flatMap(a => store.binding(documentId, a) ?? [])
+    const heads = new Set<SignedHeadsRecord>()
+    for (const c of fresh) {
+      const r = store.headsNaming(documentId, c.hash)
+      if (r) heads.add(r)
+    }
+    const report = refuseNonWriters(
+      attributeChanges({ documentId, changes: fresh, signedHeads: heads, bindings, verified: store.verified, vouched: policy?.vouched }),
+      policy,
+    )
+    const refused = report.results.filter(r => !accepted(r)) as Exclude<Attribution, { ok: true }>[]
+    if (refused.length === 0) return
+    const at = Date.now()
+    for (const r of refused) {
+      this.changesRefused[r.reason] = (this.changesRefused[r.reason] ?? 0) + 1
+      this.#refusedChanges.push({ documentId, hash: r.hash, actor: r.actor, author: r.author, reason: r.reason, from, at })
+    }
+    if (this.#refusedChanges.length > MAX_REFUSED_CHANGES) this.#refusedChanges.splice(0, this.#refusedChanges.length - MAX_REFUSED_CHANGES)
+    const first = refused[0]!
+    const who = first.author ? `by ${first.author}` : `by unbound actor ${first.actor}`
+    throw new FedhubError(
+      first.reason === "not-a-writer" ? "NOT_A_WRITER" : "CHANGE_UNATTRIBUTED",
+      `${refused.length} change(s) to ${documentId} refused, first ${first.hash.slice(0, 12)} ${who}: ${first.reason} (sent by ${from})`,
+      { documentId, from, changes: refused.slice(0, 10).map(r => ({ hash: r.hash, actor: r.actor, author: r.author, reason: r.reason })) },
+    )
+  }
 
   /** Our replica of a held document (loaded from storage if needed), or undefined while it has none. */
   async #replica(documentId: string): Promise<A.Doc<unknown> | undefined> {

@@ -9,6 +9,12 @@ import type WebSocket from "ws"
 import { toFedhubError, type FedhubError } from "../errors.ts"
 import type { GateVerdict, InboundCheck, LinkAgreement } from "./InboundGate.ts"
 
+/**
+ * Refusals that drop the one message and keep the link: over a budget, or changes whose
+ * author is not a writer (a relay forwarding them may be honest; the link carries other documents).
+ */
+export const KEEPS_LINK: ReadonlySet<string> = new Set(["RATE_LIMITED", "NOT_A_WRITER", "CHANGE_UNATTRIBUTED"])
+
 export interface InboundSink {
   /** Hands a checked message to the Repo. */
   deliver(message: Message): void

@@ -7,10 +7,10 @@
 import type { Message, PeerId } from "@automerge/automerge-repo/slim"
 import { recordId } from "./access/policy.ts"
 import type { PolicyStore } from "./PolicyStore.ts"
-import type { WireMessage } from "./wire.ts"
+import type { PolicyFrame } from "./wire.ts"
 
 /** The frame type of policy records (never passed to automerge-repo). */
-export const POLICY_FRAME = "fedhub-policy"
+export const POLICY_FRAME: PolicyFrame["type"] = "fedhub-policy"
 
 /** Most records in one frame. */
 export const MAX_POLICY_RECORDS_PER_FRAME = 200
@@ -24,7 +24,7 @@ export class PolicyAnnouncer {
   }
 
   /** The frames to send `message`'s target first (none when it has every record already). */
-  framesFor(self: PeerId, message: Message): WireMessage[] {
+  framesFor(self: PeerId, message: Message): PolicyFrame[] {
     const { documentId, targetId } = message
     if (!documentId || (message.type !== "sync" && message.type !== "request")) return []
     const records = this.#store.records(documentId)
@@ -34,9 +34,9 @@ export class PolicyAnnouncer {
     const fresh = records.filter(r => !sent.has(`${documentId} ${recordId(r)}`))
     if (fresh.length === 0) return []
     for (const r of fresh) sent.add(`${documentId} ${recordId(r)}`)
-    const frames: WireMessage[] = []
+    const frames: PolicyFrame[] = []
     for (let i = 0; i < fresh.length; i += MAX_POLICY_RECORDS_PER_FRAME)
-      frames.push({ type: POLICY_FRAME, senderId: self, targetId, documentId, records: fresh.slice(i, i + MAX_POLICY_RECORDS_PER_FRAME) } as unknown as WireMessage)
+      frames.push({ type: POLICY_FRAME, senderId: self, targetId, documentId, records: fresh.slice(i, i + MAX_POLICY_RECORDS_PER_FRAME) })
     return frames
   }
 

@@ -11,7 +11,7 @@ import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
 import { decodeFrame, encodeFrame, isJoin, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
 import { describePrincipal, samePrincipal, type Principal } from "./principal.ts"
 import type { InboundCheck, LinkAgreement } from "./InboundGate.ts"
-import { InboundQueue } from "./InboundQueue.ts"
+import { InboundQueue, KEEPS_LINK } from "./InboundQueue.ts"
 
 /** Close codes sent to a refused peer (4000-4999 are for applications). */
 export const CLOSE = {
@@ -134,7 +134,7 @@ export class SyncServerAdapter extends NetworkAdapter {
       },
       unavailable: m => this.#unavailable(conn, m),
       refused: (err, m) => {
-        if (err.code === "RATE_LIMITED") {
+        if (KEEPS_LINK.has(err.code)) {
           this.#count(conn, err.code, err.detail)
           if (m.type === "request") this.#unavailable(conn, m)
         } else this.#refuse(conn, err.code, err.detail, CLOSE.PROTOCOL)

@@ -7,6 +7,7 @@
  */
 import * as A from "@automerge/automerge"
 import { FedhubError } from "../errors.ts"
+import type { ChangeMeta } from "./access/signedHeads.ts"
 
 /** The limits a sync message is measured against. */
 export interface ChangeLimits {
@@ -26,6 +27,8 @@ export interface ChangeMeasure {
   maxDepth: number
   /** Objects the message creates, with their depth (for messages checked before this one is applied). */
   created: Map<string, number>
+  /** Hash, actor and deps of every change carried (for attribution). */
+  metas: ChangeMeta[]
 }
 
 /** The depth of an object already in the replica (undefined when the replica does not hold it). */
@@ -78,7 +81,7 @@ export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depth
   } catch (e) {
     throw new FedhubError("MALFORMED_FRAME", `not an Automerge sync message: ${(e as Error).message}`)
   }
-  const measure: ChangeMeasure = { changes: 0, ops: 0, maxDepth: 0, created: new Map() }
+  const measure: ChangeMeasure = { changes: 0, ops: 0, maxDepth: 0, created: new Map(), metas: [] }
   for (const entry of message.changes) measureEntry(entry, measure, limits, depthOf)
   return measure
 }
@@ -118,6 +121,7 @@ function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimi
       throw new FedhubError("MALFORMED_FRAME", `a document in the sync message does not load: ${(e as Error).message}`)
     }
     const stats = scratch.stats()
+    for (const c of scratch.getChangesMeta([])) m.metas.push({ hash: c.hash, actor: c.actor, deps: c.deps })
     m.changes += stats.numChanges
     m.ops += stats.numOps
     if (m.ops > limits.messageOps)
@@ -148,6 +152,7 @@ function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimi
 
 function measureChange(change: A.DecodedChange, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf): void {
   m.changes++
+  m.metas.push({ hash: change.hash, actor: change.actor, deps: change.deps })
   if (change.ops.length > limits.changeOps)
     throw new FedhubError("TOO_MANY_OPS", `a change holds ${change.ops.length} operations; this hub accepts ${limits.changeOps}`)
   m.ops += change.ops.length

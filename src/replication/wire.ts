@@ -33,7 +33,26 @@ export interface ErrorMessage {
   message: string
 }
 
-export type WireMessage = JoinMessage | PeerMessage | ErrorMessage | Message
+/** A document's policy records, sent before its sync messages (docs/ACCESS.md §4). */
+export interface PolicyFrame {
+  type: "fedhub-policy"
+  senderId: PeerId
+  targetId: PeerId
+  documentId: string
+  records: unknown[]
+}
+
+/** Actor bindings and signed heads of the changes that follow (docs/ACCESS.md §6). */
+export interface SignaturesFrame {
+  type: "fedhub-signatures"
+  senderId: PeerId
+  targetId: PeerId
+  documentId: string
+  bindings: unknown[]
+  heads: unknown[]
+}
+
+export type WireMessage = JoinMessage | PeerMessage | ErrorMessage | PolicyFrame | SignaturesFrame | Message
 
 /** Encodes one frame. */
 export const encodeFrame = (message: WireMessage): Uint8Array => cbor.encode(message)

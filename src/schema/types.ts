@@ -957,6 +957,12 @@ export interface Policy {
    */
   nonce?: Nonce
   /**
+   * Heads of the document as the signer held it: the signer, an admin, vouches for every change up to them (so history written by a since-removed writer stays valid on hubs that fetch it later). Counted only while the signer is an admin of the effective policy.
+   *
+   * @maxItems 64
+   */
+  documentHeads?: string[]
+  /**
    * When this version was signed; equal to the envelope time.
    */
   issuedAt: TimestampMs

@@ -1,4 +1,5 @@
 /** The CLI end to end: init, start, doc commands through a hub and --offline, restarts. */
+import { loadIdentity } from "../../src/identity/index.ts"
 import { stat, readFile, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
@@ -143,7 +144,11 @@ describe("fedhub CLI", () => {
     procs.push(a)
     let b = await startHubProcess(["--home", homeB, "--peer", a.url])
     procs.push(b)
-    const { url } = json<{ url: string }>((await fedhub(["doc", "create", '{"title":"v1"}', "--share", "public", "--home", homeA, "--json"])).stdout)
+    const bId = (await loadIdentity(homeB)).nodeId
+    // b writes too, so it is a writer (public readers may only read)
+    const { url } = json<{ url: string }>(
+      (await fedhub(["doc", "create", '{"title":"v1"}', "--share", "public", "--writers", bId, "--home", homeA, "--json"])).stdout,
+    )
     // b fetches it from a (its peer) and stores it
     const fetched = await fedhub(["doc", "show", url, "--home", homeB, "--json"])
     expect(fetched.code, fetched.stderr).toBe(0)

@@ -30,7 +30,8 @@ describe("a hub killed mid-sync", () => {
     let apiB = await api(homeB, b.url)
     const apiA = await api(homeA, a.url)
 
-    const doc = await apiA.call<{ url: string }>("POST", "/docs", { content: { items: {} }, share: ["public"] })
+    const { signer: bId } = await apiB.call<{ signer: string }>("GET", "/node")
+    const doc = await apiA.call<{ url: string }>("POST", "/docs", { content: { items: {} }, share: ["public"], writers: [bId] })
     // b writes a burst; every write it acknowledged must survive SIGKILL
     const acked: string[] = []
     await apiB.call("GET", `/docs/${encodeURIComponent(doc.url)}`)

@@ -5,15 +5,18 @@
 import "@automerge/automerge-repo"
 import { rm } from "node:fs/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { DocHandle } from "@automerge/automerge-repo"
+import type { AutomergeUrl, DocHandle } from "@automerge/automerge-repo"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import { linkReaches, startTestHub, waitForDoc } from "../helpers/hubs.ts"
 
 type Doc = Record<string, unknown>
 
-/** Resolves once hub `h` holds the document (A announces it to R as soon as it is made). */
+/**
+ * Resolves once hub `h` holds the document (A announces it to R as soon as it is made);
+ * read from its Repo, since a relay's own API does not show documents it may not read.
+ */
 async function reaches(h: RunningHub, url: string): Promise<void> {
-  const handle = await h.hub.docs.find(url)
+  const handle = await h.hub.repo.find<Doc>(url as AutomergeUrl, { signal: AbortSignal.timeout(10_000) })
   await waitForDoc(handle, d => Object.keys(d).length > 0)
 }
 
@@ -74,6 +77,8 @@ describe("A — R — B through a relay", () => {
     for (const h of [r, b]) expect(h.hub.policies.effective(made.documentId)).toMatchObject({ owner: a.hub.nodeId, readers: [b.hub.nodeId], relays: [r.hub.nodeId] })
     // b reached it through r only: it has no link of its own to a
     expect(b.hub.links().map(l => l.remoteNodeId)).toEqual([r.hub.nodeId])
+    // r holds and forwards it, but its own API does not show it
+    await expect(r.hub.docs.show(made.url)).rejects.toMatchObject({ code: "NOT_A_READER" })
   })
 
   it("does not serve B a document whose policy admits only A and R", async () => {

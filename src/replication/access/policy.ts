@@ -72,6 +72,11 @@ export interface EffectivePolicy extends PolicyLists {
   version: number
   /** Ids of the valid heads, sorted; more than one is a conflict to report (rule 4). */
   heads: string[]
+  /**
+   * Document heads vouched for by a valid version signed by a node that is still an
+   * admin (or the owner): every change up to them is accepted whoever wrote it. Sorted.
+   */
+  vouched: string[]
 }
 
 /** The outcome of evaluating a set of policy records. */
@@ -94,6 +99,8 @@ export interface PolicyChanges {
   set?: Partial<PolicyLists>
   add?: Partial<PolicyLists>
   remove?: Partial<PolicyLists>
+  /** The document's heads as the signer holds it, vouched for by the new version (at most 64). */
+  documentHeads?: readonly string[]
 }
 
 /** Options of `genesisPolicy`. */
@@ -193,6 +200,7 @@ export function nextPolicy(identity: Identity, current: PolicyState, changes: Po
     owner: eff.owner,
     ...lists,
     parents: [...eff.heads],
+    ...(changes.documentHeads && changes.documentHeads.length > 0 ? { documentHeads: sortedUnique(changes.documentHeads) } : {}),
     issuedAt: t,
   }
   return signEnvelope(identity, POLICY_PURPOSE, validate("policy", payload, { code: "POLICY_INVALID" }), t)
@@ -312,6 +320,14 @@ export function evaluatePolicies(records: Iterable<unknown>, ctx: PolicyContext)
   return { documentId: ctx.documentId, valid, heads, effective: effectiveOf(heads, valid), conflict: heads.length > 1, refused }
 }
 
+/** The document heads vouched for by valid versions whose signer is an admin (or the owner) of `eff`. */
+function vouchedOf(valid: Map<string, PolicyRecord>, eff: Omit<EffectivePolicy, "vouched">): string[] {
+  const out: string[] = []
+  for (const r of valid.values())
+    if (r.payload.documentHeads && (r.signer === eff.owner || eff.admins.includes(r.signer))) out.push(...r.payload.documentHeads)
+  return sortedUnique(out)
+}
+
 /** Why a well-formed record is not valid given its (already judged) parents, or undefined when it is. */
 function judge(c: Candidate, valid: Map<string, PolicyRecord>, candidates: Map<string, Candidate>, ctx: PolicyContext): string | undefined {
   const { payload, signer } = c.record
@@ -348,16 +364,17 @@ function effectiveOf(heads: string[], valid: Map<string, PolicyRecord>): Effecti
     const sets = records.slice(1).map((p) => new Set(pick(p)))
     return sortedUnique(pick(first).filter((x) => sets.every((s) => s.has(x)))) as T[]
   }
-  return {
+  const eff = {
     documentId: first.documentId,
     owner: first.owner as NodeId,
-    admins: intersect((p) => p.admins),
-    writers: intersect((p) => p.writers),
-    readers: intersect((p) => p.readers),
-    relays: intersect((p) => p.relays),
+    admins: intersect<NodeId>((p) => p.admins),
+    writers: intersect<NodeId>((p) => p.writers),
+    readers: intersect<Reader>((p) => p.readers),
+    relays: intersect<NodeId>((p) => p.relays),
     version: Math.max(...records.map((p) => p.version)),
     heads: [...heads],
   }
+  return { ...eff, vouched: vouchedOf(valid, eff) }
 }
 
 /** True when `nodeId` may change the policy: the owner or an admin. */

@@ -38,10 +38,13 @@ export type AttributionRefusal =
   /** attributed, but the author is not a writer under the effective policy (see `refuseNonWriters`) */
   | "not-a-writer"
 
-/** The verdict on one change. */
+/**
+ * The verdict on one change. `vouched`: an admin's policy version names document heads
+ * that reach it (docs/ACCESS.md §1), so it is accepted even when `ok` is false.
+ */
 export type Attribution =
-  | { hash: string; actor: string; ok: true; author: NodeId }
-  | { hash: string; actor: string; ok: false; reason: AttributionRefusal; author?: NodeId }
+  | { hash: string; actor: string; ok: true; author: NodeId; vouched?: true }
+  | { hash: string; actor: string; ok: false; reason: AttributionRefusal; author?: NodeId; vouched?: true }
 
 /** What `attributeChanges` checks. */
 export interface AttributionInput {
@@ -57,6 +60,8 @@ export interface AttributionInput {
    * earlier batch costs no second ed25519 verification; verified records are added.
    */
   verified?: Set<string>
+  /** Document heads an admin vouched for (`EffectivePolicy.vouched`): changes they reach are marked `vouched`. */
+  vouched?: readonly string[]
 }
 
 /** What `attributeChanges` found. */
@@ -76,6 +81,15 @@ export interface AttributionReport {
 export function signHeads(identity: Identity, documentId: string, actor: string, heads: readonly string[], now: number = Date.now()): SignedHeadsRecord {
   const payload = validate("signed-heads", { documentId, actor, heads: [...new Set(heads)].sort() }, { code: "INVALID_INPUT" })
   return signEnvelope(identity, HEADS_PURPOSE, payload, now)
+}
+
+/** Verifies an untrusted signed-heads record of `documentId`: the envelope, the payload's schema, the document. */
+export function verifyHeads(record: unknown, documentId: string): SignedHeadsRecord {
+  const env = verifyEnvelope<unknown>(record, { purpose: HEADS_PURPOSE })
+  const payload = validate("signed-heads", env.payload, { code: "SCHEMA_INVALID", label: "signed heads" })
+  if (payload.documentId !== documentId)
+    throw new FedhubError("INVALID_INPUT", `signed heads of document ${payload.documentId}, not ${documentId}`)
+  return { ...env, payload }
 }
 
 /** The cache key of a record: its content id and signature (a forged signature has the same id). */
@@ -199,7 +213,15 @@ export function attributeChanges(input: AttributionInput): AttributionReport {
     else walk(payload.heads, marksOf(claimedByOther, payload.actor))
   }
 
+  const vouched = new Uint8Array(n)
+  if (input.vouched && input.vouched.length > 0) walk(input.vouched, vouched)
   const results: Attribution[] = changes.map((c, i) => {
+    const r = attribution(c, i)
+    return vouched[i] === 1 ? { ...r, vouched: true } : r
+  })
+  return { results, refusedRecords, verifications: count.n }
+
+  function attribution(c: ChangeMeta, i: number): Attribution {
     const { hash, actor } = c
     const author = bound.get(actor)
     if (author === undefined) return { hash, actor, ok: false, reason: "unbound-actor" }
@@ -211,23 +233,27 @@ export function attributeChanges(input: AttributionInput): AttributionReport {
           ? "signer-not-bound-node"
           : "no-covering-signature"
     return { hash, actor, ok: false, reason, author }
-  })
-  return { results, refusedRecords, verifications: count.n }
+  }
 }
+
+/** Whether a verdict lets the change in: attributed (and, after `refuseNonWriters`, a writer's), or vouched for by an admin. */
+export const accepted = (r: Attribution): boolean => r.ok || r.vouched === true
 
 /** Turns attributed changes whose author may not write under `policy` into "not-a-writer" refusals. */
 export function refuseNonWriters(report: AttributionReport, policy: EffectivePolicy | undefined): AttributionReport {
   return {
     ...report,
     results: report.results.map((r) =>
-      r.ok && !mayWrite(policy, r.author) ? { hash: r.hash, actor: r.actor, ok: false, reason: "not-a-writer", author: r.author } : r,
+      r.ok && !mayWrite(policy, r.author)
+        ? { hash: r.hash, actor: r.actor, ok: false, reason: "not-a-writer", author: r.author, ...(r.vouched ? { vouched: true as const } : {}) }
+        : r,
     ),
   }
 }
 
 /** Throws CHANGE_UNATTRIBUTED (or NOT_A_WRITER) for the first refused change, naming it and the reason. */
 export function assertAllAttributed(report: AttributionReport): void {
-  const bad = report.results.find((r) => !r.ok)
+  const bad = report.results.find((r) => !accepted(r))
   if (bad && !bad.ok)
     throw new FedhubError(bad.reason === "not-a-writer" ? "NOT_A_WRITER" : "CHANGE_UNATTRIBUTED", `change ${bad.hash} (actor ${bad.actor}): ${bad.reason}`, {
       hash: bad.hash,

@@ -1,0 +1,64 @@
+/**
+ * This hub as an author (docs/ACCESS.md §2, §3): it writes each governed document under
+ * its own derived actor, bound to its node id by a signed binding, and signs heads over
+ * its changes when it sends them, so every hub can check who wrote what.
+ */
+import * as A from "@automerge/automerge"
+import type { DocHandle } from "@automerge/automerge-repo"
+import type { Identity } from "../identity/index.ts"
+import { actorIdFor, bindActor } from "./access/actorBinding.ts"
+import { signHeads, type SignedHeadsRecord } from "./access/signedHeads.ts"
+import type { SignatureStore } from "./SignatureStore.ts"
+
+export class Authorship {
+  readonly identity: Identity
+  readonly store: SignatureStore
+
+  constructor(identity: Identity, store: SignatureStore) {
+    this.identity = identity
+    this.store = store
+  }
+
+  /**
+   * The actor this hub writes `documentId` under, its binding signed and kept. A new epoch
+   * (a new actor) is taken when `doc` lacks this hub's last signed change of the current
+   * one: its history of that actor is incomplete (a restored backup), and reusing the actor
+   * would repeat sequence numbers.
+   */
+  actorFor(documentId: string, doc?: A.Doc<unknown>): string {
+    const nodeId = this.identity.nodeId
+    const epochs = this.store
+      .bindings(documentId)
+      .filter(b => b.signer === nodeId)
+      .map(b => b.payload.epoch)
+    let epoch = epochs.length > 0 ? Math.max(...epochs) : 0
+    if (epochs.length > 0 && doc) {
+      const last = this.store.headsOf(documentId, actorIdFor(nodeId, documentId, epoch)).at(-1)
+      if (last && !A.hasHeads(doc, last.payload.heads)) epoch++
+    }
+    const actor = actorIdFor(nodeId, documentId, epoch)
+    if (!this.store.binding(documentId, actor)) this.store.keepOwn(documentId, bindActor(this.identity, documentId, { epoch }), "binding")
+    return actor
+  }
+
+  /** Makes this hub's next changes to the handle's document under its bound actor (call before `change`). */
+  adopt<T>(handle: DocHandle<T>): void {
+    const doc = handle.doc()
+    const actor = this.actorFor(handle.documentId, doc as A.Doc<unknown>)
+    if (A.getActorId(doc) !== actor) handle.update(d => A.clone(d, { actor }))
+  }
+
+  /** Whether `actor` is one of this hub's in the document. */
+  owns(documentId: string, actor: string): boolean {
+    return this.store.authorOf(documentId, actor) === this.identity.nodeId
+  }
+
+  /** Signed heads over this hub's change `hash` of `actor` (signed now when none names it yet). */
+  headsFor(documentId: string, actor: string, hash: string): SignedHeadsRecord {
+    const known = this.store.headsNaming(documentId, hash)
+    if (known) return known
+    const record = signHeads(this.identity, documentId, actor, [hash])
+    this.store.keepOwn(documentId, record, "heads")
+    return record
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Write control on every hub (issue 12, "Found" 3 and 4, and "what must hold" 2): each
+ * change is checked for its author before the Repo applies it — a forged author, a reader
+ * writing, a removed writer, a stranger writing into a hub's directory are refused,
+ * counted and reported with the hub that sent them, and nothing changes.
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import * as A from "@automerge/automerge"
+import type { AutomergeUrl, DocHandle, PeerId } from "@automerge/automerge-repo"
+import { Identity } from "../../src/identity/index.ts"
+import type { RunningHub } from "../../src/hub/startHub.ts"
+import { actorIdFor, bindActor } from "../../src/replication/access/actorBinding.ts"
+import { signHeads } from "../../src/replication/access/signedHeads.ts"
+import { SIGNATURES_FRAME } from "../../src/replication/SignatureAnnouncer.ts"
+import type { DirectoryDoc } from "../../src/federation/directory.ts"
+import { hubPool, linkReaches, nextEvent, waitForDoc } from "../helpers/hubs.ts"
+import { rawPeer, type RawPeer } from "../helpers/rawPeer.ts"
+
+const pool = hubPool()
+const hub = pool.start
+afterEach(pool.cleanup)
+
+type Doc = Record<string, unknown>
+const link = async (from: RunningHub, to: RunningHub) => linkReaches(from.hub.dial(to.url, to.hub.nodeId), "established")
+const plain = (d: unknown) => JSON.parse(JSON.stringify(d)) as Doc
+
+/** A change to `doc` made under `actor`, as the bytes a sync message carries. */
+function changeAs(doc: A.Doc<unknown>, actor: string, fn: (d: Doc) => void, message?: string): { bytes: Uint8Array; hash: string } {
+  const changed = A.change(A.clone(doc as A.Doc<Doc>, { actor }), message ? { message } : {}, fn)
+  const bytes = A.getLastLocalChange(changed)!
+  return { bytes, hash: A.decodeChange(bytes).hash }
+}
+
+/** Sends one change to the hub as a sync message, after the given bindings and signed heads. */
+function sendChange(peer: RawPeer, documentId: string, change: { bytes: Uint8Array; hash: string }, bindings: unknown[], heads: unknown[]): void {
+  const base = { senderId: peer.identity.nodeId, targetId: peer.hubId, documentId }
+  peer.send({ type: SIGNATURES_FRAME, ...base, bindings, heads })
+  peer.send({ type: "sync", ...base, data: A.encodeSyncMessage({ heads: [change.hash], need: [], have: [], changes: [change.bytes] }) })
+}
+
+/** Resolves with the next refusal `h` records for a change (the server side of a link). */
+const nextRefusal = (h: RunningHub, code: string) =>
+  (async () => {
+    for (;;) {
+      const [r] = await nextEvent(h.hub.server.events, "refusal", 15_000)
+      if (r.code === code) return r
+    }
+  })()
+
+describe("write control", () => {
+  it("refuses a change a relay wrote under another hub's actor, on every hub (found 4)", async () => {
+    const a = await hub()
+    const b = await hub()
+    const forger = Identity.generate()
+    await link(b, a)
+    const made = await a.hub.docs.create({ title: "t" }, { writers: [b.hub.nodeId], relays: [forger.nodeId] })
+    await b.hub.docs.put(made.url, "fromB", 1) // b's binding and heads travel to a
+    const onA = (await a.hub.docs.find(made.url)) as DocHandle<Doc>
+    await waitForDoc(onA, d => d.fromB === 1)
+    const before = onA.heads()
+    // the relay forges a change under b's actor, says it is b's, and signs the heads itself
+    const peer = await rawPeer(a.url, forger)
+    const bActor = actorIdFor(b.hub.nodeId, made.documentId)
+    const forged = changeAs(onA.doc(), bActor, d => void (d.title = new A.ImmutableString("forged")), `put title (by ${b.hub.nodeId})`)
+    const refused = nextRefusal(a, "CHANGE_UNATTRIBUTED")
+    sendChange(peer, made.documentId, forged, [a.hub.signatures.binding(made.documentId, bActor)], [signHeads(forger, made.documentId, bActor, [forged.hash])])
+    expect((await refused).detail).toContain("signer-not-bound-node")
+    expect(onA.heads()).toEqual(before)
+    expect(a.hub.gate.refusedChanges(made.documentId)).toEqual([
+      expect.objectContaining({ hash: forged.hash, actor: bActor, author: b.hub.nodeId, reason: "signer-not-bound-node", from: forger.nodeId }),
+    ])
+    // the link stays up (the relay may be honest about other documents), and b never sees the change
+    expect(peer.ws.readyState).toBe(peer.ws.OPEN)
+    await b.hub.docs.put(made.url, "again", 1)
+    const onB = (await b.hub.docs.find(made.url)) as DocHandle<Doc>
+    await waitForDoc(onA, d => d.again === 1)
+    expect(String(onB.doc().title)).toBe("t")
+    expect(String(onA.doc().title)).toBe("t")
+    peer.ws.close()
+  })
+
+  it("a reader cannot write: its own hub says NOT_A_WRITER, and a hand-signed change is refused", async () => {
+    const a = await hub()
+    const c = await hub()
+    await link(c, a)
+    const made = await a.hub.docs.create({ v: 1 }, { readers: [c.hub.nodeId] })
+    await waitForDoc(await c.hub.docs.find(made.url), d => (d as Doc).v === 1)
+    await expect(c.hub.docs.put(made.url, "v", 2)).rejects.toMatchObject({ code: "NOT_A_WRITER" })
+    // a reader bypassing its API: a change under its own bound actor, properly signed
+    const reader = Identity.generate()
+    await a.hub.docs.share(made.url, { readers: [reader.nodeId] })
+    const onA = (await a.hub.docs.find(made.url)) as DocHandle<Doc>
+    const before = onA.heads()
+    const peer = await rawPeer(a.url, reader)
+    const binding = bindActor(reader, made.documentId)
+    const change = changeAs(onA.doc(), binding.payload.actorId, d => void (d.v = 99))
+    const refused = nextRefusal(a, "NOT_A_WRITER")
+    sendChange(peer, made.documentId, change, [binding], [signHeads(reader, made.documentId, binding.payload.actorId, [change.hash])])
+    expect((await refused).detail).toContain("not-a-writer")
+    expect(onA.heads()).toEqual(before)
+    expect(onA.doc().v).toBe(1)
+    peer.ws.close()
+  })
+
+  it("a writer removed from the policy can no longer change the document on any hub; its earlier changes still reach a new reader", async () => {
+    const a = await hub()
+    const b = await hub()
+    const c = await hub()
+    await link(b, a)
+    await link(c, a)
+    await link(b, c)
+    const made = await a.hub.docs.create({ n: 0 }, { writers: [b.hub.nodeId], readers: [c.hub.nodeId] })
+    await b.hub.docs.put(made.url, "early", "by b")
+    const onA = (await a.hub.docs.find(made.url)) as DocHandle<Doc>
+    const onC = (await c.hub.docs.find(made.url)) as DocHandle<Doc>
+    await waitForDoc(onA, d => String(d.early) === "by b")
+    await waitForDoc(onC, d => String(d.early) === "by b")
+    await a.hub.docs.unshare(made.url, [b.hub.nodeId])
+    // c learns the narrowed policy with a's next change
+    await a.hub.docs.put(made.url, "n", 1)
+    await waitForDoc(onC, d => d.n === 1)
+    expect(c.hub.policies.effective(made.documentId)?.writers).toEqual([])
+    // b still believes it writes; a and c both refuse what it sends
+    const refusedAtA = nextRefusal(a, "NOT_A_WRITER")
+    const refusedAtC = nextRefusal(c, "NOT_A_WRITER")
+    await b.hub.docs.put(made.url, "late", "by b")
+    await Promise.all([refusedAtA, refusedAtC])
+    expect(onA.doc().late).toBeUndefined()
+    expect(onC.doc().late).toBeUndefined()
+    // a new reader fetches the document: b's change from before its removal is vouched for by a
+    const d = await hub()
+    await link(d, a)
+    await a.hub.docs.share(made.url, { readers: [d.hub.nodeId] })
+    const onD = (await d.hub.docs.find(made.url)) as DocHandle<Doc>
+    await waitForDoc(onD, x => x.n === 1)
+    expect(plain(onD.doc())).toEqual({ n: 1, early: "by b" })
+    expect(d.hub.gate.refusedChanges(made.documentId)).toEqual([])
+  })
+
+  it("a hub's directory is written only by that hub (found 3)", async () => {
+    const a = await hub()
+    const x = await hub()
+    const c = await hub()
+    await link(x, a)
+    await link(c, a)
+    await link(c, x)
+    const dirUrl = a.hub.federation.directory.url
+    expect(a.hub.policies.effective(a.hub.federation.directory.documentId)).toMatchObject({ owner: a.hub.nodeId, writers: [], readers: ["public"] })
+    // x plants an entry in a's directory and deletes a's own, straight through its Repo
+    const onX = await x.hub.repo.find<DirectoryDoc>(dirUrl as AutomergeUrl, { signal: AbortSignal.timeout(10_000) })
+    await waitForDoc(onX, d => d.entries[a.hub.nodeId] !== undefined)
+    const refused = nextRefusal(a, "CHANGE_UNATTRIBUTED")
+    onX.change(d => {
+      d.entries["fh1planted"] = new A.ImmutableString("{}")
+      delete d.entries[a.hub.nodeId]
+    })
+    await refused
+    const own = a.hub.federation.ownDirectory()
+    expect(own.nodes.map(n => n.nodeId)).toContain(a.hub.nodeId)
+    expect(Object.keys(a.hub.federation.directory.doc().entries)).not.toContain("fh1planted")
+    // a third hub reads a's directory as a wrote it, whichever peer it asks
+    const onC = await c.hub.repo.find<DirectoryDoc>(dirUrl as AutomergeUrl, { signal: AbortSignal.timeout(10_000) })
+    await waitForDoc(onC, d => d.entries[a.hub.nodeId] !== undefined)
+    expect(Object.keys(onC.doc().entries)).not.toContain("fh1planted")
+    expect(c.hub.gate.refusedChanges(a.hub.federation.directory.documentId).map(r => r.from)).not.toContain(a.hub.nodeId as string as PeerId)
+  })
+
+  it("keeps writing under the same bound actor across a restart", async () => {
+    const a = await hub()
+    const b = await hub()
+    const made = await a.hub.docs.create({ v: 1 }, { readers: [b.hub.nodeId] })
+    await a.hub.docs.put(made.url, "v", 2)
+    await pool.stop(a)
+    const a2 = await hub(a.paths.home)
+    await a2.hub.docs.put(made.url, "v", 3)
+    const actors = new Set(A.getChangesMetaSince((await a2.hub.docs.find(made.url)).doc(), []).map(c => c.actor))
+    expect([...actors]).toEqual([actorIdFor(a.hub.nodeId, made.documentId)])
+    await link(b, a2)
+    await waitForDoc(await b.hub.docs.find(made.url), d => (d as Doc).v === 3)
+  })
+})
