@@ -11,7 +11,7 @@ import { PolicyStore } from "../replication/PolicyStore.ts"
 import { SignatureStore } from "../replication/SignatureStore.ts"
 import { Authorship } from "../replication/Authorship.ts"
 import { join } from "node:path"
-import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch } from "../replication/history.ts"
+import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch, WrittenValue } from "../replication/history.ts"
 import { formatHeads } from "../replication/history.ts"
 import { readRunInfo, resolveHome, type HomePaths } from "../hub/home.ts"
 import { FedhubError } from "../errors.ts"
@@ -29,6 +29,7 @@ export interface DocClient {
   put(ref: string, path: Path, value: unknown, opts: { text?: boolean; message?: string }): Promise<DocSummary>
   del(ref: string, path: Path, opts: { message?: string }): Promise<DocSummary>
   log(ref: string, limit?: number): Promise<ChangeEntry[]>
+  writtenBy(ref: string, by?: string): Promise<WrittenValue[]>
   diff(ref: string, a: Heads, b: Heads): Promise<ReadablePatch[]>
   conflicts(ref: string): Promise<ConflictEntry[]>
   close(): Promise<void>
@@ -57,7 +58,14 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
   // written under the hub's own bound actor, so its peers accept what is made offline
   const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
   const authorship = identity ? new Authorship(identity, signatures) : undefined
-  const store = new DocStore(repo, { author: `${nodeId ?? "fedhub-cli"} (offline)`, findTimeoutMs: 2_000, identity, policies, authorship })
+  const store = new DocStore(repo, {
+    author: `${nodeId ?? "fedhub-cli"} (offline)`,
+    findTimeoutMs: 2_000,
+    identity,
+    policies,
+    authorship,
+    nameOf: id => (id === (nodeId as string | undefined) ? identity?.name : undefined),
+  })
   return {
     create: (c, o) => store.create(c, o),
     share: (r, a) => store.share(r, a),
@@ -67,6 +75,7 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
     put: (r, p, v, o) => store.put(r, p, v, o),
     del: (r, p, o) => store.del(r, p, o),
     log: (r, l) => store.log(r, l),
+    writtenBy: (r, b) => store.writtenBy(r, b),
     diff: (r, a, b) => store.diff(r, a, b),
     conflicts: r => store.conflicts(r),
     close: async () => {
@@ -107,6 +116,9 @@ export class RestDocClient implements DocClient {
   }
   log(ref: string, limit?: number): Promise<ChangeEntry[]> {
     return this.#call("GET", `/${encodeURIComponent(ref)}/log${limit !== undefined ? `?limit=${limit}` : ""}`)
+  }
+  writtenBy(ref: string, by?: string): Promise<WrittenValue[]> {
+    return this.#call("GET", `/${encodeURIComponent(ref)}/written${by !== undefined ? `?by=${encodeURIComponent(by)}` : ""}`)
   }
   diff(ref: string, a: Heads, b: Heads): Promise<ReadablePatch[]> {
     const q = `from=${encodeURIComponent(formatHeads(a))}&to=${encodeURIComponent(formatHeads(b))}`

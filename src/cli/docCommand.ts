@@ -2,7 +2,7 @@
 import { Command } from "commander"
 import type { PolicyView } from "../replication/DocStore.ts"
 import { FedhubError } from "../errors.ts"
-import { formatConflicts, formatLog, formatPatches, parseHeads } from "../replication/history.ts"
+import { formatConflicts, formatLog, formatPatches, formatWritten, parseHeads } from "../replication/history.ts"
 import { openDocClient, type DocClient, type DocClientOptions } from "./docClient.ts"
 
 interface Common extends DocClientOptions {
@@ -48,6 +48,9 @@ const formatPolicy = (p: PolicyView): string =>
         `  readers: ${p.readers.join(" ") || "-"}`,
         `  relays:  ${p.relays.join(" ") || "-"}`,
         ...p.refused.map(r => `  refused ${r.id ?? "?"}: ${r.code}: ${r.reason}`),
+        ...(p.refusedChanges ?? []).map(
+          r => `  refused change ${r.hash.slice(0, 12)} by ${r.author ?? `unbound actor ${r.actor.slice(0, 8)}`}: ${r.reason} (sent by ${r.from}, ${new Date(r.at).toISOString()})`,
+        ),
       ].join("\n")
 
 const summaryText = (s: { url: string; heads: string[]; content: unknown }) =>
@@ -117,16 +120,23 @@ export function docCommand(): Command {
     })
 
   common(doc.command("show <url>"))
-    .description("print the document, now or --at earlier heads")
+    .description("print the document, now or --at earlier heads; --authors or --by <node>: who wrote each value")
     .option("--at <heads>", "comma-separated change hashes (from doc log)")
-    .action(async (url: string, o: Common & { at?: string }) => {
+    .option("--authors", "list every value with the node(s) that wrote it")
+    .option("--by <node>", "list the values a node wrote")
+    .action(async (url: string, o: Common & { at?: string; authors?: boolean; by?: string }) => {
+      if (o.authors || o.by !== undefined) {
+        if (o.at !== undefined) throw new FedhubError("INVALID_INPUT", "--authors and --by show the document now; drop --at")
+        const values = await withClient(o, c => c.writtenBy(url, o.by))
+        return print(o, values, () => formatWritten(values))
+      }
       const heads = o.at === undefined ? undefined : parseHeads(o.at)
       const s = await withClient(o, c => c.show(url, heads))
       print(o, s, () => summaryText(s))
     })
 
   common(doc.command("log <url>"))
-    .description("one line per change, newest first: hash, actor, time, ops, message")
+    .description("one line per change, newest first: hash, verified author (or unattributed), time, ops, message")
     .option("--limit <n>", "at most n changes", v => {
       if (!/^\d+$/.test(v)) throw new FedhubError("INVALID_INPUT", "--limit must be a whole number")
       return Number(v)

@@ -159,6 +159,7 @@ export class Hub {
       identity: this.identity,
       policies: this.policies,
       authorship: this.authorship,
+      nameOf: id => (id === (this.nodeId as string) ? this.config.name : this.federation?.registry.get(id as NodeId)?.name),
     })
     // a narrowed policy stops running syncs at once; a widened one offers the document
     this.policies.events.on("changed", () => this.repo.shareConfigChanged())

@@ -6,13 +6,14 @@ import * as A from "@automerge/automerge"
 import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { parseDocRef } from "./docRef.ts"
-import { changeLog, conflicts, diffDocs, docAt, type ChangeEntry, type ConflictEntry, type Heads, type ReadablePatch } from "./history.ts"
+import { changeLog, conflicts, diffDocs, docAt, writtenBy, type AuthorOf, type ChangeEntry, type ConflictEntry, type Heads, type ReadablePatch, type WrittenValue } from "./history.ts"
 import { deleteAt, fromPlain, parsePath, setAt, toPlain } from "./docValues.ts"
 import type { Identity } from "../identity/index.ts"
 import { assertMayRead, assertMayWrite, nextPolicy, type PolicyLists, type PolicyState, type RefusedRecord } from "./access/policy.ts"
 import type { PolicyStore } from "./PolicyStore.ts"
 import type { Authorship } from "./Authorship.ts"
 import { createOwnedDocument } from "./ownedDocument.ts"
+import type { RefusedChange } from "./InboundGate.ts"
 
 /** Who may do what with a document, as `share`/`unshare` change it. */
 export interface ShareOptions {
@@ -39,6 +40,8 @@ export interface PolicyView {
   refused: Omit<RefusedRecord, "record">[]
   /** True for a document created before policies (legacy `fedhub:acl`, or shared with every hub). */
   legacy: boolean
+  /** Changes this hub refused for their author (from a running hub's API). */
+  refusedChanges?: RefusedChange[]
 }
 
 export interface DocSummary {
@@ -69,6 +72,7 @@ export class DocStore {
   readonly #identity: Identity | undefined
   readonly #policies: PolicyStore | undefined
   readonly #authorship: Authorship | undefined
+  readonly #nameOf: (nodeId: string) => string | undefined
 
   /**
    * `author` is written into every change message this store makes. With `identity`,
@@ -78,8 +82,18 @@ export class DocStore {
    */
   constructor(
     repo: Repo,
-    opts: { findTimeoutMs?: number; author: string; maxDepth?: number; identity?: Identity; policies?: PolicyStore; authorship?: Authorship },
+    opts: {
+      findTimeoutMs?: number
+      author: string
+      maxDepth?: number
+      identity?: Identity
+      policies?: PolicyStore
+      authorship?: Authorship
+      /** The name of a node, for logs that show authors. */
+      nameOf?: (nodeId: string) => string | undefined
+    },
   ) {
+    this.#nameOf = opts.nameOf ?? (() => undefined)
     this.repo = repo
     this.#identity = opts.identity
     this.#policies = opts.policies
@@ -189,7 +203,27 @@ export class DocStore {
 
   /** A line per change, newest first. */
   async log(ref: string, limit?: number): Promise<ChangeEntry[]> {
-    return changeLog((await this.find(ref)).doc(), { limit })
+    const handle = await this.find(ref)
+    return changeLog(handle.doc(), { limit, authorOf: this.#authorOf(handle.documentId) })
+  }
+
+  /** Who wrote what: every value now with its writers' nodes; `by` keeps one node's. */
+  async writtenBy(ref: string, by?: string): Promise<WrittenValue[]> {
+    const handle = await this.find(ref)
+    return writtenBy(handle.doc(), this.#authorOf(handle.documentId), by)
+  }
+
+  /**
+   * The author of each actor of a governed document: the node its verified binding names
+   * (every change of it was checked on receipt). Other documents' changes are unattributed.
+   */
+  #authorOf(documentId: string): AuthorOf {
+    const store = this.#authorship?.store
+    if (!store || !this.#policies?.has(documentId)) return () => undefined
+    return actor => {
+      const nodeId = store.authorOf(documentId, actor)
+      return nodeId === undefined ? undefined : { nodeId, name: this.#nameOf(nodeId) }
+    }
   }
 
   /** Readable patches that take the document from heads `a` to heads `b`. */

@@ -76,10 +76,30 @@ export interface ChangeEntry {
   /** Number of operations in the change (0 for an empty change). */
   ops: number
   deps: string[]
+  /** The node the change's actor is bound to (verified on receipt), when attributed. */
+  author?: string
+  /** That node's name, when this hub knows it. */
+  authorName?: string
+  /**
+   * True when the change is attributed to `author` (docs/ACCESS.md §2-3); false for a change
+   * from before attribution (or in a document without a policy): its actor names no node.
+   */
+  attributed: boolean
 }
+
+/** Who an actor is: the node it is bound to, and its name. */
+export interface ActorAuthor {
+  nodeId: string
+  name?: string
+}
+
+/** Resolves an actor of the document to its author, or undefined for an unattributed actor. */
+export type AuthorOf = (actor: string) => ActorAuthor | undefined
 
 /** Options for {@link changeLog}. */
 export interface ChangeLogOptions {
+  /** Resolves actors to authors (none: every change is unattributed). */
+  authorOf?: AuthorOf
   /** At most this many entries (the newest ones). */
   limit?: number | undefined
 }
@@ -99,6 +119,7 @@ export function changeLog(doc: A.Doc<unknown>, opts: ChangeLogOptions = {}): Cha
   const out: ChangeEntry[] = []
   for (let i = metas.length - 1; out.length < n; i--) {
     const m = metas[i] as A.ChangeMetadata
+    const who = opts.authorOf?.(m.actor)
     out.push({
       hash: m.hash,
       actor: m.actor,
@@ -107,9 +128,55 @@ export function changeLog(doc: A.Doc<unknown>, opts: ChangeLogOptions = {}): Cha
       message: m.message ?? null,
       ops: Math.max(0, m.maxOp - m.startOp + 1),
       deps: [...m.deps],
+      ...(who ? { author: who.nodeId, ...(who.name !== undefined ? { authorName: who.name } : {}) } : {}),
+      attributed: who !== undefined,
     })
   }
   return out
+}
+
+/** A value of the document now and who wrote it (several writers when concurrent values stand). */
+export interface WrittenValue {
+  path: string
+  value: unknown
+  writers: { actor: string; author?: string; authorName?: string }[]
+}
+
+/**
+ * Who wrote what: every value of the document now (a text or an empty container is one
+ * value; maps and lists are walked), with the author of each standing value; `by` keeps the
+ * values some change of that node wrote.
+ */
+export function writtenBy(doc: A.Doc<unknown>, authorOf: AuthorOf = () => undefined, by?: string): WrittenValue[] {
+  const out: WrittenValue[] = []
+  const backend = A.getBackend(doc)
+  const walk = (obj: object, path: PathSegment[]): void => {
+    const visit = (key: string | number, child: unknown): void => {
+      const here = [...path, key]
+      // a map or list is walked (texts are strings here: one value each)
+      if (isContainer(child) && path.length < MAX_READ_DEPTH && Object.keys(child as object).length > 0) return walk(child as object, here)
+      // every standing value with its op id (the last element; an object's id is the op that made it)
+      const values = backend.getAll((A.getObjectId(obj) ?? "_root") as A.ObjID, key as string) as unknown[][]
+      const writers = values.map(v => String(v[v.length - 1])).map(opId => {
+        const { actor } = splitOpId(opId)
+        const who = authorOf(actor)
+        return { actor, ...(who ? { author: who.nodeId, ...(who.name !== undefined ? { authorName: who.name } : {}) } : {}) }
+      })
+      if (by === undefined || writers.some(w => w.author === by)) out.push({ path: formatPath(here), value: toPlain(child), writers })
+    }
+    if (Array.isArray(obj)) for (let i = 0; i < obj.length; i++) visit(i, obj[i])
+    else for (const key of Object.keys(obj)) visit(key, (obj as Record<string, unknown>)[key])
+  }
+  if (isContainer(doc)) walk(doc, [])
+  return out
+}
+
+/** Formats `writtenBy` for a terminal: path, writer(s), value. */
+export function formatWritten(values: readonly WrittenValue[]): string {
+  if (values.length === 0) return "no values"
+  return values
+    .map(v => `${v.path}  ${v.writers.map(w => w.authorName ?? w.author ?? `unattributed ${w.actor.slice(0, 8)}`).join(" | ")}  ${json(v.value, 120)}`)
+    .join("\n")
 }
 
 /**
@@ -260,7 +327,8 @@ export function formatLog(entries: readonly ChangeEntry[]): string {
       const time = e.time > 0 ? new Date(e.time).toISOString() : "-".padEnd(24)
       const ops = `${e.ops} op${e.ops === 1 ? "" : "s"}`.padStart(8)
       const msg = e.message === null ? "" : `  ${oneLine(e.message)}`
-      return `${e.hash.slice(0, 12)}  ${e.actor.slice(0, 8).padEnd(8)}  ${time}  ${ops}${msg}`
+      const who = e.attributed ? (e.authorName ?? e.author!.slice(0, 12)) : `unattributed ${e.actor.slice(0, 8)}`
+      return `${e.hash.slice(0, 12)}  ${who.padEnd(21)}  ${time}  ${ops}${msg}`
     })
     .join("\n")
 }

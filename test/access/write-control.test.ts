@@ -12,6 +12,7 @@ import type { RunningHub } from "../../src/hub/startHub.ts"
 import { actorIdFor, bindActor } from "../../src/replication/access/actorBinding.ts"
 import { signHeads } from "../../src/replication/access/signedHeads.ts"
 import { SIGNATURES_FRAME } from "../../src/replication/SignatureAnnouncer.ts"
+import type { Refusal } from "../../src/replication/SyncServerAdapter.ts"
 import type { DirectoryDoc } from "../../src/federation/directory.ts"
 import { hubPool, linkReaches, nextEvent, waitForDoc } from "../helpers/hubs.ts"
 import { rawPeer, type RawPeer } from "../helpers/rawPeer.ts"
@@ -39,10 +40,10 @@ function sendChange(peer: RawPeer, documentId: string, change: { bytes: Uint8Arr
 }
 
 /** Resolves with the next refusal `h` records for a change (the server side of a link). */
-const nextRefusal = (h: RunningHub, code: string) =>
+const nextRefusal = (h: RunningHub, code: string): Promise<Refusal> =>
   (async () => {
     for (;;) {
-      const [r] = await nextEvent(h.hub.server.events, "refusal", 15_000)
+      const [r] = await nextEvent<[Refusal]>(h.hub.server.events, "refusal", 15_000)
       if (r.code === code) return r
     }
   })()
@@ -69,6 +70,11 @@ describe("write control", () => {
     expect(a.hub.gate.refusedChanges(made.documentId)).toEqual([
       expect.objectContaining({ hash: forged.hash, actor: bActor, author: b.hub.nodeId, reason: "signer-not-bound-node", from: forger.nodeId }),
     ])
+    // the operator sees it in the policy view, with the hub that sent it
+    const view = (await (
+      await fetch(`${a.url}/api/docs/${encodeURIComponent(made.url)}/policy`, { headers: { authorization: `Bearer ${a.hub.adminToken}` } })
+    ).json()) as { refusedChanges: unknown[] }
+    expect(view.refusedChanges).toEqual([expect.objectContaining({ hash: forged.hash, reason: "signer-not-bound-node", from: forger.nodeId })])
     // the link stays up (the relay may be honest about other documents), and b never sees the change
     expect(peer.ws.readyState).toBe(peer.ws.OPEN)
     await b.hub.docs.put(made.url, "again", 1)

@@ -28,7 +28,9 @@ export function docRoutes(hub: Hub): Router {
     res.status(201).json(await docs.create(body.content ?? {}, { text: body.text, readers: body.share, writers: body.writers, relays: body.relays }))
   })
   r.get("/:ref/policy", async (req, res) => {
-    res.json(await docs.policy(ref(req)))
+    const policy = await docs.policy(ref(req))
+    // and the changes this hub refused for their author, with the hub that sent each
+    res.json({ ...policy, refusedChanges: hub.gate.refusedChanges(policy.documentId) })
   })
   r.post("/:ref/share", async (req, res) => {
     const body = validate<DocShareBody>("api-doc-share", req.body ?? {})
@@ -54,6 +56,9 @@ export function docRoutes(hub: Hub): Router {
     const limit = query(req, "limit")
     if (limit !== undefined && !/^\d+$/.test(limit)) throw new FedhubError("INVALID_INPUT", "limit must be a whole number")
     res.json(await docs.log(ref(req), limit === undefined ? undefined : Number(limit)))
+  })
+  r.get("/:ref/written", async (req, res) => {
+    res.json(await docs.writtenBy(ref(req), query(req, "by")))
   })
   r.get("/:ref/diff", async (req, res) => {
     res.json(await docs.diff(ref(req), parseHeads(required(req, "from")), parseHeads(required(req, "to"))))
