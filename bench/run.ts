@@ -4,9 +4,14 @@ import { benchConnect } from "./connect.ts"
 import { benchDiscovery } from "./discovery.ts"
 import { benchPeers } from "./peers.ts"
 import { benchLimits } from "./limits.ts"
+import { benchHubSync } from "./hubSync.ts"
 
 const BENCHES: Record<string, () => Promise<void>> = {
-  attribution: () => benchAttribution(),
+  attribution: async () => {
+    await benchAttribution()
+    await benchHubSync()
+  },
+  "hub-sync": () => benchHubSync(),
   connect: () => benchConnect(100),
   discovery: () => benchDiscovery(100),
   peers: () => benchPeers(),

@@ -137,6 +137,7 @@ export class FederationManager {
         directory?.change(d => {
           for (const n of evicted) if (d.entries[n.nodeId] !== undefined) delete d.entries[n.nodeId]
         })
+        if (directory) args.owner?.authorship.signLatest(directory)
         args.log.info({ evicted: evicted.length, cap: args.settings.maxUntouchedPeers }, "registry: evicted untouched peers over the cap")
       },
       onError: err => args.log.error({ err }, "registry write failed"),
@@ -393,6 +394,7 @@ export class FederationManager {
   #change(fn: (d: DirectoryDoc) => void): void {
     this.#authorship?.adopt(this.directory)
     this.directory.change(fn)
+    this.#authorship?.signLatest(this.directory)
   }
 
   /** Our directory as verified now (blocked nodes left out, replays refused). */

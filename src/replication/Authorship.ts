@@ -53,6 +53,31 @@ export class Authorship {
     return this.store.authorOf(documentId, actor) === this.identity.nodeId
   }
 
+  /**
+   * This hub's latest change in the document, if any: found among the changes since its
+   * last signed heads (a few, when it signs as it writes), or in the whole history otherwise.
+   */
+  latestOwn(documentId: string, doc: A.Doc<unknown>): { actor: string; hash: string } | undefined {
+    const own = this.store.bindings(documentId).filter(b => b.signer === this.identity.nodeId)
+    if (own.length === 0) return undefined
+    const signed = own.flatMap(b => this.store.headsOf(documentId, b.payload.actorId).slice(-1)).flatMap(r => r.payload.heads)
+    const known = signed.filter(h => A.hasHeads(doc, [h]))
+    let best: { actor: string; hash: string; seq: number } | undefined
+    const actors = new Set(own.map(b => b.payload.actorId))
+    for (const c of A.getChangesMetaSince(doc, known)) if (actors.has(c.actor) && (!best || best.seq < c.seq)) best = { actor: c.actor, hash: c.hash, seq: c.seq }
+    if (best) return best
+    const last = own.flatMap(b => this.store.headsOf(documentId, b.payload.actorId).slice(-1)).find(r => r.payload.heads.some(h => A.hasHeads(doc, [h])))
+    return last ? { actor: last.payload.actor, hash: last.payload.heads[0]! } : undefined
+  }
+
+  /** Signs this hub's change that is now the document's only head (call right after a local change). */
+  signLatest<T>(handle: DocHandle<T>): void {
+    const doc = handle.doc() as A.Doc<unknown>
+    const heads = A.getHeads(doc)
+    const actor = A.getActorId(doc)
+    if (heads.length === 1 && this.owns(handle.documentId, actor)) this.headsFor(handle.documentId, actor, heads[0]!)
+  }
+
   /** Signed heads over this hub's change `hash` of `actor` (signed now when none names it yet). */
   headsFor(documentId: string, actor: string, hash: string): SignedHeadsRecord {
     const known = this.store.headsNaming(documentId, hash)

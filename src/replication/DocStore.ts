@@ -189,7 +189,7 @@ export class DocStore {
     const converted = fromPlain(value, { text: opts.text, maxDepth: this.#maxDepth, atDepth: segments.length })
     this.#beforeWrite(handle)
     handle.change(d => setAt(d, segments, converted), { message: this.#message(opts.message ?? `put ${segments.join(".")}`) })
-    return this.#durable(handle)
+    return this.#durable(this.#signed(handle))
   }
 
   /** Deletes the value at a path. */
@@ -198,7 +198,7 @@ export class DocStore {
     const segments = parsePath(path)
     this.#beforeWrite(handle)
     handle.change(d => deleteAt(d, segments), { message: this.#message(opts.message ?? `delete ${segments.join(".")}`) })
-    return this.#durable(handle)
+    return this.#durable(this.#signed(handle))
   }
 
   /** A line per change, newest first. */
@@ -242,6 +242,12 @@ export class DocStore {
     if (!this.#identity || !policies?.has(handle.documentId)) return
     assertMayWrite(policies.effective(handle.documentId), this.#identity.nodeId)
     this.#authorship?.adopt(handle)
+  }
+
+  /** Signs the change just made (governed documents): its heads travel with it. */
+  #signed(handle: DocHandle<AnyDoc>): DocHandle<AnyDoc> {
+    if (this.#policies?.has(handle.documentId)) this.#authorship?.signLatest(handle)
+    return handle
   }
 
   async #durable(handle: DocHandle<AnyDoc>): Promise<DocSummary> {

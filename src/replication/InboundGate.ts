@@ -8,10 +8,10 @@
 import * as A from "@automerge/automerge"
 import { cbor, isValidDocumentId, type DocHandle, type Message, type PeerId, type Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
-import { depthInDoc, inspectSyncMessage, type ChangeLimits } from "./inspectChanges.ts"
+import { depthInDoc, inspectSyncMessage, type Backend, type ChangeLimits } from "./inspectChanges.ts"
 import { MAX_POLICY_RECORDS_PER_FRAME, POLICY_FRAME } from "./PolicyAnnouncer.ts"
 import type { PolicyStore } from "./PolicyStore.ts"
-import { mayRead, recordId } from "./access/policy.ts"
+import { mayRead, mayWrite, recordId } from "./access/policy.ts"
 import { accepted, attributeChanges, refuseNonWriters, type Attribution, type ChangeMeta, type SignedHeadsRecord } from "./access/signedHeads.ts"
 import { MAX_SIGNATURE_RECORDS_PER_FRAME, SIGNATURES_FRAME } from "./SignatureAnnouncer.ts"
 import type { SignatureStore } from "./SignatureStore.ts"
@@ -184,8 +184,14 @@ export class InboundGate implements InboundCheck {
     }
     const doc = held ? await this.#replica(documentId) : undefined
     const pending = this.#pending.get(documentId)
-    const measure = inspectSyncMessage(data, this.#opts.limits, obj => pending?.get(obj) ?? (doc ? depthInDoc(doc, obj) : undefined))
-    if (this.#opts.signatures && this.#opts.policies?.has(documentId)) this.#attribute(from, documentId, doc, measure.metas)
+    const governed = this.#opts.signatures !== undefined && this.#opts.policies?.has(documentId) === true
+    const measure = inspectSyncMessage(
+      data,
+      this.#opts.limits,
+      obj => pending?.get(obj) ?? (doc ? depthInDoc(doc, obj) : undefined),
+      governed ? { onDocument: backend => this.#attributeDocument(from, documentId, doc, backend) } : {},
+    )
+    if (governed) this.#attribute(from, documentId, doc, measure.metas)
     if (measure.created.size > 0) this.#remember(documentId, measure.created)
     return { deliver: { type, ...base, data } as Message }
   }
@@ -239,6 +245,36 @@ export class InboundGate implements InboundCheck {
     const { refused } = await store.add(documentId, bindings as unknown[], heads as unknown[])
     this.signatureRecordsRefused += refused.length
     return "consumed"
+  }
+
+  /**
+   * A whole document in a sync message: every actor's changes are covered when the
+   * signed heads of each bound actor name its latest change there — checked as the sum,
+   * over actors, of the highest covered sequence number equalling the document's number
+   * of changes (an actor's changes are numbered 1..n). Only when that does not hold is
+   * every change listed and attributed one by one (and the refused ones reported).
+   */
+  #attributeDocument(from: PeerId, documentId: string, doc: A.Doc<unknown> | undefined, backend: Backend): void {
+    const store = this.#opts.signatures!
+    const policy = this.#opts.policies!.effective(documentId)
+    let covered = 0
+    let writers = true
+    for (const binding of store.bindings(documentId)) {
+      const actor = binding.payload.actorId
+      let seq = 0
+      for (const record of store.headsOf(documentId, actor)) {
+        if (record.signer !== binding.signer) continue
+        for (const h of record.payload.heads) {
+          const meta = backend.getChangeMetaByHash(h)
+          if (meta && meta.actor === actor && meta.seq > seq) seq = meta.seq
+        }
+      }
+      if (seq > 0 && !mayWrite(policy, binding.signer)) writers = false
+      covered += seq
+    }
+    if (writers && covered === backend.stats().numChanges) return
+    const metas = backend.getChangesMeta([]).map(c => ({ hash: c.hash, actor: c.actor, deps: c.deps }))
+    this.#attribute(from, documentId, doc, metas)
   }
 
   /**

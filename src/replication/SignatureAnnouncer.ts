@@ -51,11 +51,21 @@ export class SignatureAnnouncer {
     const data = (message as { data?: unknown }).data
     if (!documentId || (message.type !== "sync" && message.type !== "request") || !(data instanceof Uint8Array)) return []
     if (!this.#opts.governed(documentId)) return []
-    const latest = this.#latestPerActor(documentId, data)
-    if (latest.size === 0) return []
+    const { latest, whole } = this.#latestPerActor(data)
+    if (latest.size === 0 && !whole) return []
     const { store, authorship } = this.#opts
     const bindings: unknown[] = []
     const heads: unknown[] = []
+    if (whole) {
+      // the whole document: every binding and every kept record, and our own latest change signed
+      for (const b of store.bindings(documentId)) {
+        bindings.push(b)
+        heads.push(...store.headsOf(documentId, b.payload.actorId))
+      }
+      const doc = this.#opts.docOf(documentId)
+      const own = doc && authorship.latestOwn(documentId, doc)
+      if (own) heads.push(authorship.headsFor(documentId, own.actor, own.hash))
+    }
     for (const [actor, { hash }] of latest) {
       const binding = store.binding(documentId, actor)
       if (binding) bindings.push(binding)
@@ -94,49 +104,25 @@ export class SignatureAnnouncer {
     this.#sent.delete(peerId)
   }
 
-  /** Each actor's latest change (highest seq) among those the sync message carries. */
-  #latestPerActor(documentId: string, data: Uint8Array): Map<string, { hash: string; seq: number }> {
+  /** Each actor's latest change (highest seq) among the change chunks of the sync message, and whether it carries a whole document. */
+  #latestPerActor(data: Uint8Array): { latest: Map<string, { hash: string; seq: number }>; whole: boolean } {
     const latest = new Map<string, { hash: string; seq: number }>()
-    const note = (actor: string, hash: string, seq: number): void => {
-      const known = latest.get(actor)
-      if (!known || known.seq < seq) latest.set(actor, { hash, seq })
-    }
+    let whole = false
     let decoded: A.DecodedSyncMessage
     try {
       decoded = A.decodeSyncMessage(data)
     } catch {
-      return latest // not ours to judge: the receiver refuses what does not decode
+      return { latest, whole } // not ours to judge: the receiver refuses what does not decode
     }
     for (const entry of decoded.changes)
       for (const chunk of splitChunks(entry)) {
-        if (chunk.type === CHANGE_CHUNK || chunk.type === COMPRESSED_CHANGE_CHUNK) {
+        if (chunk.type === DOCUMENT_CHUNK) whole = true
+        else if (chunk.type === CHANGE_CHUNK || chunk.type === COMPRESSED_CHANGE_CHUNK) {
           const [h] = changeHeaders([chunk.bytes])
-          if (h) note(h.actor, h.hash, h.seq)
-        } else if (chunk.type === DOCUMENT_CHUNK) {
-          // the whole document at the heads the message names (the replica may have moved on since it was made)
-          const doc = this.#opts.docOf(documentId)
-          if (doc) for (const c of ancestry(doc, decoded.heads)) note(c.actor, c.hash, c.seq)
+          const known = h && latest.get(h.actor)
+          if (h && (!known || known.seq < h.seq)) latest.set(h.actor, { hash: h.hash, seq: h.seq })
         }
       }
-    return latest
+    return { latest, whole }
   }
-}
-
-/** The changes of `doc` that `heads` reach (themselves included). */
-function ancestry(doc: A.Doc<unknown>, heads: readonly string[]): A.ChangeMetadata[] {
-  const byHash = new Map(A.getChangesMetaSince(doc, []).map(c => [c.hash, c]))
-  const out: A.ChangeMetadata[] = []
-  const seen = new Set<string>()
-  const stack = heads.filter(h => byHash.has(h))
-  for (const h of stack) seen.add(h)
-  while (stack.length > 0) {
-    const c = byHash.get(stack.pop()!)!
-    out.push(c)
-    for (const d of c.deps)
-      if (!seen.has(d) && byHash.has(d)) {
-        seen.add(d)
-        stack.push(d)
-      }
-  }
-  return out
 }

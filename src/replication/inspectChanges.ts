@@ -27,8 +27,20 @@ export interface ChangeMeasure {
   maxDepth: number
   /** Objects the message creates, with their depth (for messages checked before this one is applied). */
   created: Map<string, number>
-  /** Hash, actor and deps of every change carried (for attribution). */
+  /** Hash, actor and deps of every change carried as a change chunk (for attribution; whole documents go to `onDocument`). */
   metas: ChangeMeta[]
+}
+
+/** Automerge's raw backend (what `A.getBackend` returns). */
+export type Backend = ReturnType<typeof A.getBackend>
+
+/** Options of `inspectSyncMessage`. */
+export interface InspectOptions {
+  /**
+   * Called with a whole document the message carries, loaded on a scratch backend that is
+   * freed afterwards (attribution checks it there without listing every change); may throw.
+   */
+  onDocument?: (backend: Backend) => void
 }
 
 /** The depth of an object already in the replica (undefined when the replica does not hold it). */
@@ -74,7 +86,7 @@ export function splitChunks(bytes: Uint8Array): { type: number; bytes: Uint8Arra
  * changes it carries; throws MALFORMED_FRAME, TOO_MANY_OPS or TOO_DEEP. `depthOf`
  * answers for objects this message does not create itself.
  */
-export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depthOf: DepthOf): ChangeMeasure {
+export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depthOf: DepthOf, opts: InspectOptions = {}): ChangeMeasure {
   let message: A.DecodedSyncMessage
   try {
     message = A.decodeSyncMessage(data)
@@ -82,17 +94,17 @@ export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depth
     throw new FedhubError("MALFORMED_FRAME", `not an Automerge sync message: ${(e as Error).message}`)
   }
   const measure: ChangeMeasure = { changes: 0, ops: 0, maxDepth: 0, created: new Map(), metas: [] }
-  for (const entry of message.changes) measureEntry(entry, measure, limits, depthOf)
+  for (const entry of message.changes) measureEntry(entry, measure, limits, depthOf, opts)
   return measure
 }
 
 /** Measures one entry of a sync message: each change chunk decoded, a whole document (sync v2) walked. */
-function measureEntry(entry: Uint8Array, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf): void {
+function measureEntry(entry: Uint8Array, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf, opts: InspectOptions): void {
   for (const chunk of splitChunks(entry)) {
     let change: A.DecodedChange
     try {
       if (chunk.type === DOCUMENT_CHUNK) {
-        measureDocument(chunk.bytes, m, limits)
+        measureDocument(chunk.bytes, m, limits, opts)
         continue
       }
       if (chunk.type !== CHANGE_CHUNK && chunk.type !== COMPRESSED_CHANGE_CHUNK) throw new Error(`unknown chunk type ${chunk.type}`)
@@ -112,7 +124,7 @@ function measureEntry(entry: Uint8Array, m: ChangeMeasure, limits: ChangeLimits,
  * limit. Far cheaper than decoding each change; objects deleted within the document's own
  * history are not visible and never materialized, so they are not walked.
  */
-function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimits): void {
+function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimits, opts: InspectOptions): void {
   const scratch = A.getBackend(A.init())
   try {
     try {
@@ -121,7 +133,6 @@ function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimi
       throw new FedhubError("MALFORMED_FRAME", `a document in the sync message does not load: ${(e as Error).message}`)
     }
     const stats = scratch.stats()
-    for (const c of scratch.getChangesMeta([])) m.metas.push({ hash: c.hash, actor: c.actor, deps: c.deps })
     m.changes += stats.numChanges
     m.ops += stats.numOps
     if (m.ops > limits.messageOps)
@@ -145,6 +156,7 @@ function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimi
       }
       level = next
     }
+    opts.onDocument?.(scratch)
   } finally {
     scratch.free()
   }

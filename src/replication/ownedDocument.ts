@@ -38,5 +38,6 @@ export async function createOwnedDocument<T extends object>(
   const handle = ctx.repo.import<T>(A.save(doc), { docId: documentId as DocumentId })
   // the handle loaded the bytes under a random actor: this hub's next changes go under its own
   handle.update(() => doc)
+  ctx.authorship.signLatest(handle)
   return handle
 }
