@@ -4,7 +4,8 @@
  *  2. fedhub, a document without a policy: the inbound gate's limits only;
  *  3. fedhub, a governed document: limits, policy frames, signatures, every change
  *     attributed to a writer before the Repo applies it.
- * Timed from the fresh side's `find` to holding the sender's heads. Target (issue 12):
+ * Each sender writes the document itself (the same changes, in memory); timed from the
+ * fresh side's `find` to holding the sender's heads. Target (issue 12):
  * the checks cost at most 1.3x bare automerge-repo sync.
  */
 import "@automerge/automerge-repo"
@@ -40,14 +41,15 @@ async function holds(handle: DocHandle<unknown>, heads: string[]): Promise<void>
   while (!A.hasHeads(handle.doc() as A.Doc<unknown>, heads)) await new Promise(r => handle.once("change", r))
 }
 
-/** Bare automerge-repo: a fresh Repo fetches the document from one that has it. */
-async function bare(bytes: Uint8Array): Promise<number> {
+/** Bare automerge-repo: a fresh Repo fetches the document from one that wrote it. */
+async function bare(total: number): Promise<number> {
   const dirs = [await tempDir("bench-bare-a-"), await tempDir("bench-bare-b-")]
   const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" })
   await new Promise<void>(r => wss.once("listening", () => r()))
   const port = (wss.address() as { port: number }).port
   const a = new Repo({ peerId: "bare-a" as PeerId, storage: new NodeFSStorageAdapter(dirs[0]!), network: [new WebSocketServerAdapter(wss as never)] })
-  const handleA = a.import<Items>(bytes)
+  const handleA = a.create<Items>()
+  handleA.update(d => grow(d, total))
   await a.flush()
   const client = new WebSocketClientAdapter(`ws://127.0.0.1:${port}`)
   const b = new Repo({ peerId: "bare-b" as PeerId, storage: new NodeFSStorageAdapter(dirs[1]!), network: [client] })
@@ -94,14 +96,18 @@ const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floo
 export async function benchHubSync(total = 100_000, rounds = 3): Promise<void> {
   // automerge-repo rejects a 60 s whenReady nobody awaits when a handle stays unready; say so rather than die
   process.on("unhandledRejection", e => process.stderr.write(`unhandled rejection: ${String(e)}\n`))
-  const plain = grow(A.init<Items>(), total)
-  const plainBytes = A.save(plain)
   const samples = { bare: [] as number[], legacy: [] as number[], governed: [] as number[] }
   for (let r = 0; r < rounds; r++) {
     process.stderr.write(`hub sync: round ${r + 1} of ${rounds}\n`)
-    samples.bare.push(await bare(plainBytes))
+    samples.bare.push(await bare(total))
     process.stderr.write(`  bare ${ms(samples.bare.at(-1)!)}\n`)
-    samples.legacy.push(await fedhub(async a => a.hub.repo.import<Items>(plainBytes)))
+    samples.legacy.push(
+      await fedhub(async a => {
+        const handle = a.hub.repo.create<Items>()
+        handle.update(d => grow(d, total))
+        return handle
+      }),
+    )
     process.stderr.write(`  no policy ${ms(samples.legacy.at(-1)!)}\n`)
     samples.governed.push(
       await fedhub(async (a, reader) => {

@@ -189,11 +189,35 @@ export class InboundGate implements InboundCheck {
       data,
       this.#opts.limits,
       obj => pending?.get(obj) ?? (doc ? depthInDoc(doc, obj) : undefined),
-      governed ? { onDocument: backend => this.#attributeDocument(from, documentId, doc, backend) } : {},
+      {
+        ...(governed ? { onDocument: (backend: Backend) => this.#attributeDocument(from, documentId, doc, backend) } : {}),
+        keepDocument: doc === undefined,
+      },
     )
-    if (governed) this.#attribute(from, documentId, doc, measure.metas)
+    try {
+      if (governed) this.#attribute(from, documentId, doc, measure.metas)
+    } catch (e) {
+      if (measure.document) A.free(measure.document)
+      throw e
+    }
     if (measure.created.size > 0) this.#remember(documentId, measure.created)
-    return { deliver: { type, ...base, data } as Message }
+    return { deliver: { type, ...base, data: measure.document ? this.#preload(documentId, data, measure.document) : data } as Message }
+  }
+
+  /**
+   * A whole document for a replica that has nothing yet, already loaded (and checked) by
+   * the gate: given to the waiting handle as it is, and the message passed on without it,
+   * so Automerge does not load the same bytes a second time. Otherwise freed, and the
+   * message passed on whole.
+   */
+  #preload(documentId: string, data: Uint8Array, loaded: A.Doc<unknown>): Uint8Array {
+    const handle = this.#repo?.handles[documentId as never] as DocHandle<unknown> | undefined
+    if (!handle || handle.isReady() || !handle.inState(["requesting", "unavailable"])) {
+      A.free(loaded)
+      return data
+    }
+    handle.update(() => loaded)
+    return A.encodeSyncMessage({ ...A.decodeSyncMessage(data), changes: [] })
   }
 
   /**

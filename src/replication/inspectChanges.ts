@@ -27,6 +27,8 @@ export interface ChangeMeasure {
   maxDepth: number
   /** Objects the message creates, with their depth (for messages checked before this one is applied). */
   created: Map<string, number>
+  /** The whole document the message carried, loaded (with `keepDocument`); the caller frees it. */
+  document?: A.Doc<unknown>
   /** Hash, actor and deps of every change carried as a change chunk (for attribution; whole documents go to `onDocument`). */
   metas: ChangeMeta[]
 }
@@ -41,6 +43,11 @@ export interface InspectOptions {
    * freed afterwards (attribution checks it there without listing every change); may throw.
    */
   onDocument?: (backend: Backend) => void
+  /**
+   * Keep a message's whole document, loaded, in `ChangeMeasure.document` (when it is the
+   * message's only content), so a fresh replica can take it without loading it again.
+   */
+  keepDocument?: boolean
 }
 
 /** The depth of an object already in the replica (undefined when the replica does not hold it). */
@@ -94,7 +101,13 @@ export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depth
     throw new FedhubError("MALFORMED_FRAME", `not an Automerge sync message: ${(e as Error).message}`)
   }
   const measure: ChangeMeasure = { changes: 0, ops: 0, maxDepth: 0, created: new Map(), metas: [] }
-  for (const entry of message.changes) measureEntry(entry, measure, limits, depthOf, opts)
+  const keep = opts.keepDocument === true && message.changes.length === 1
+  try {
+    for (const entry of message.changes) measureEntry(entry, measure, limits, depthOf, { ...opts, keepDocument: keep })
+  } catch (e) {
+    if (measure.document) A.free(measure.document)
+    throw e
+  }
   return measure
 }
 
@@ -118,20 +131,22 @@ function measureEntry(entry: Uint8Array, m: ChangeMeasure, limits: ChangeLimits,
 }
 
 /**
- * A whole document (sent when the receiver has none of it): loaded into a scratch backend,
- * which does not materialize it, then its operations counted and its objects walked
+ * A whole document (sent when the receiver has none of it): loaded into a scratch document,
+ * which is not materialized, then its operations counted and its objects walked
  * breadth-first from the root (every concurrent value included), refusing past the depth
  * limit. Far cheaper than decoding each change; objects deleted within the document's own
  * history are not visible and never materialized, so they are not walked.
  */
 function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimits, opts: InspectOptions): void {
-  const scratch = A.getBackend(A.init())
+  let doc: A.Doc<unknown>
   try {
-    try {
-      scratch.loadIncremental(bytes)
-    } catch (e) {
-      throw new FedhubError("MALFORMED_FRAME", `a document in the sync message does not load: ${(e as Error).message}`)
-    }
+    doc = A.loadIncremental(A.init<unknown>(), bytes)
+  } catch (e) {
+    throw new FedhubError("MALFORMED_FRAME", `a document in the sync message does not load: ${(e as Error).message}`)
+  }
+  const scratch = A.getBackend(doc)
+  let kept = false
+  try {
     const stats = scratch.stats()
     m.changes += stats.numChanges
     m.ops += stats.numOps
@@ -157,8 +172,12 @@ function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimi
       level = next
     }
     opts.onDocument?.(scratch)
+    if (opts.keepDocument && !m.document) {
+      m.document = doc
+      kept = true
+    }
   } finally {
-    scratch.free()
+    if (!kept) A.free(doc)
   }
 }
 
