@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import express from "express"
 import type { Hub } from "../hub/Hub.ts"
-import { FedhubError } from "../errors.ts"
+import { FedhubError, toFedhubError } from "../errors.ts"
 import { problemHandler, sendProblem } from "./problem.ts"
 import { nodeRoutes } from "./routes/node.ts"
 import { docRoutes } from "./routes/docs.ts"
@@ -14,6 +14,10 @@ import { federationRoutes } from "./routes/federation.ts"
 import { jsonBody } from "./jsonBody.ts"
 import { CHALLENGE_SUFFIX } from "../replication/handshake.ts"
 import { SYNC_PATH } from "../replication/syncEndpoint.ts"
+import { HubMetrics } from "./metrics.ts"
+import { buildOpenApi } from "./openapi.ts"
+import { CenterEvents, eventRoutes } from "./routes/events.ts"
+import { centerRoutes, settingsRoutes } from "./routes/center.ts"
 
 export interface Listening {
   url: string
@@ -21,27 +25,69 @@ export interface Listening {
   close: () => Promise<void>
 }
 
+/** What the HTTP face keeps per hub beside the app: its metrics and the dashboard's event feed. */
+export interface AppParts {
+  metrics: HubMetrics
+  events: CenterEvents
+}
+
+/** Makes the per-hub parts of the app; `closeParts` releases them. */
+export const createParts = (hub: Hub): AppParts => ({ metrics: new HubMetrics(hub), events: new CenterEvents(hub) })
+
+/** Stops the parts' listeners and timers. */
+export function closeParts(parts: AppParts): void {
+  parts.events.close()
+  parts.metrics.close()
+}
+
+const VERSION = "0.1.0"
+
 /** Builds the Express app over a hub (no listening). */
-export function buildApp(hub: Hub): express.Express {
+export function buildApp(hub: Hub, parts: AppParts = createParts(hub)): express.Express {
+  const { metrics, events } = parts
   const app = express()
   app.disable("x-powered-by")
+  app.use(metrics.http())
+  // an administrator's change (any admin write) is pushed to the dashboard at once
+  app.use("/api", (req, res, next) => {
+    const what = `${req.method} ${req.originalUrl.split("?")[0]}`
+    if (req.method !== "GET" && req.method !== "HEAD") res.once("finish", () => events.notify(what))
+    next()
+  })
   const { bodyBytes, bodyDepth } = hub.config.limits
   // the unauthenticated challenge takes a small body (a ChallengeRequest is a few hundred
   // bytes); admin bodies are read only once the token checked out
   app.use(SYNC_PATH + CHALLENGE_SUFFIX, jsonBody({ maxBytes: 16 * 1024, maxDepth: 8 }))
   const body = jsonBody({ maxBytes: bodyBytes, maxDepth: bodyDepth })
   app.use(nodeRoutes(hub))
+  // public: aggregate counters only, no node ids, URLs or document ids (README "Federation Center")
+  app.get("/metrics", async (_req, res) => {
+    const { contentType, body: text } = await metrics.text()
+    res.type(contentType).send(text)
+  })
+  app.get("/api/openapi.json", (req, res) => {
+    res.json(buildOpenApi({ version: VERSION, serverUrl: `${req.protocol}://${req.headers.host ?? "127.0.0.1"}` }))
+  })
+  app.use(centerRoutes())
   app.use("/api/docs", requireAdmin(hub), body, docRoutes(hub))
+  app.use("/api", requireAdmin(hub), eventRoutes(events), settingsRoutes(hub))
   app.use("/api", requireAdmin(hub), body, federationRoutes(hub))
   app.use((req, res) => sendProblem(res, new FedhubError("NOT_FOUND", `no route ${req.method} ${req.path}`)))
+  // a refused handshake challenge is counted by its code, then answered as every error is
+  app.use(SYNC_PATH + CHALLENGE_SUFFIX, ((e, _req, _res, next) => {
+    metrics.challengeRefused(toFedhubError(e).code)
+    next(e)
+  }) as express.ErrorRequestHandler)
   app.use(problemHandler(e => hub.log.error({ err: e }, "unhandled error in a route")))
   return app
 }
 
 /** Listens on host:port (0 = any free port), mounts /sync, and returns the URL. */
 export async function serveHub(hub: Hub, opts: { host: string; port: number }): Promise<Listening> {
-  const server = createServer(buildApp(hub))
+  const parts = createParts(hub)
+  const server = createServer(buildApp(hub, parts))
   server.on("clientError", (_err, socket) => socket.destroy())
+  parts.metrics.watchUpgrades(server) // before the hub mounts /sync, so its answers are seen
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
     server.listen(opts.port, opts.host, () => {
@@ -57,6 +103,7 @@ export async function serveHub(hub: Hub, opts: { host: string; port: number }): 
     url,
     server,
     close: async () => {
+      closeParts(parts)
       await hub.close()
       await new Promise<void>(resolve => {
         server.close(() => resolve())

@@ -1,0 +1,139 @@
+/**
+ * Every HTTP route of a hub, as data: method, path, what it does, who may call it,
+ * and the JSON Schemas (schemas/) of its body and answer. The OpenAPI document
+ * (`GET /api/openapi.json`) is generated from this table, the HTTP metrics label
+ * requests by its paths, and a test checks it against what express actually serves.
+ */
+import type { SchemaName } from "../schema/index.ts"
+
+export type Method = "GET" | "POST" | "PUT" | "DELETE"
+
+/** What a route answers on success: a schema's JSON, a free-form JSON object, or another media type. */
+export type RouteBody =
+  | { schema: SchemaName; list?: boolean }
+  | { json: string }
+  | { media: string; description: string }
+
+export interface RouteParam {
+  name: string
+  in: "path" | "query"
+  description: string
+  required?: boolean
+}
+
+export interface Route {
+  method: Method
+  /** OpenAPI style: `/api/peers/{nodeId}`. */
+  path: string
+  summary: string
+  /** `admin`: `Authorization: Bearer <admin token>` (src/api/auth.ts). */
+  auth: "none" | "admin"
+  tag: "node" | "documents" | "federation" | "center"
+  /** The body's schema; `optional` when the route accepts no body at all. */
+  request?: { schema: SchemaName; optional?: boolean }
+  status: number
+  response?: RouteBody
+  params?: RouteParam[]
+}
+
+const ref: RouteParam = { name: "ref", in: "path", description: "An automerge: URL (URL-encoded) or a bare document id." }
+const nodeId: RouteParam = { name: "nodeId", in: "path", description: "A fedhub node id (fh1…)." }
+const json = (description: string): RouteBody => ({ json: description })
+
+/** The route table: one row per route express serves (src/api/routes/*.ts and server.ts). */
+export const ROUTES: readonly Route[] = [
+  // public
+  { method: "GET", path: "/healthz", summary: "Health: status, node id, uptime, peers, links, memory, cpu", auth: "none", tag: "node", status: 200, response: json("{ status, nodeId, uptimeMs, peers, links, memory, cpu }") },
+  { method: "GET", path: "/api/node", summary: "This hub's signed descriptor (payload: FederationNode)", auth: "none", tag: "node", status: 200, response: { schema: "signed-envelope" } },
+  {
+    method: "POST",
+    path: "/sync/challenge",
+    summary: "Handshake step 1 (docs/PROTOCOL.md): a server nonce and proof before the /sync WebSocket upgrade",
+    auth: "none",
+    tag: "node",
+    request: { schema: "handshake#ChallengeRequest" },
+    status: 200,
+    response: { schema: "handshake#ChallengeResponse" },
+  },
+  { method: "GET", path: "/metrics", summary: "Prometheus metrics (text exposition format); no token, no node ids or URLs in labels", auth: "none", tag: "node", status: 200, response: { media: "text/plain; version=0.0.4", description: "Prometheus text format" } },
+  { method: "GET", path: "/api/openapi.json", summary: "This document: OpenAPI 3.1, generated from the route table and schemas/", auth: "none", tag: "node", status: 200, response: json("OpenAPI 3.1 document") },
+  { method: "GET", path: "/", summary: "The Federation Center dashboard (static HTML; signs in with the admin token)", auth: "none", tag: "center", status: 200, response: { media: "text/html", description: "the dashboard page" } },
+  {
+    method: "GET",
+    path: "/center/{asset}",
+    summary: "The dashboard's files (app.js, style.css, cytoscape.min.js from node_modules)",
+    auth: "none",
+    tag: "center",
+    status: 200,
+    response: { media: "text/javascript", description: "a script or a style sheet" },
+    params: [{ name: "asset", in: "path", description: "A file name: app.js, style.css, cytoscape.min.js." }],
+  },
+  // documents
+  { method: "POST", path: "/api/docs", summary: "Create a document under a policy signed by this hub", auth: "admin", tag: "documents", request: { schema: "api-doc-create", optional: true }, status: 201, response: json("{ url, documentId, heads, content }") },
+  { method: "GET", path: "/api/docs/{ref}/policy", summary: "The document's policy: owner, admins, writers, readers, relays, conflict, refused records", auth: "admin", tag: "documents", status: 200, response: json("the effective policy"), params: [ref] },
+  { method: "POST", path: "/api/docs/{ref}/share", summary: "A new policy version with more readers, writers or relays", auth: "admin", tag: "documents", request: { schema: "api-doc-share", optional: true }, status: 200, response: json("the new policy"), params: [ref] },
+  { method: "POST", path: "/api/docs/{ref}/unshare", summary: "A new policy version without those nodes; running syncs with them stop", auth: "admin", tag: "documents", request: { schema: "api-doc-share", optional: true }, status: 200, response: json("the new policy"), params: [ref] },
+  {
+    method: "GET",
+    path: "/api/docs/{ref}",
+    summary: "The document now, or as it was at heads",
+    auth: "admin",
+    tag: "documents",
+    status: 200,
+    response: json("{ url, documentId, heads, content }"),
+    params: [ref, { name: "at", in: "query", description: "Comma-separated change hashes (or a JSON array)." }],
+  },
+  { method: "PUT", path: "/api/docs/{ref}/value", summary: "Set a value at a path", auth: "admin", tag: "documents", request: { schema: "api-doc-put" }, status: 200, response: json("{ heads, content }"), params: [ref] },
+  { method: "DELETE", path: "/api/docs/{ref}/value", summary: "Delete the value at a path", auth: "admin", tag: "documents", request: { schema: "api-doc-delete" }, status: 200, response: json("{ heads, content }"), params: [ref] },
+  { method: "GET", path: "/api/docs/{ref}/log", summary: "Changes, newest first", auth: "admin", tag: "documents", status: 200, response: json("[{ hash, actor, time, ops, message }]"), params: [ref, { name: "limit", in: "query", description: "At most this many changes." }] },
+  {
+    method: "GET",
+    path: "/api/docs/{ref}/written",
+    summary: "Who wrote each value: path, value and the verified author node (or unattributed)",
+    auth: "admin",
+    tag: "documents",
+    status: 200,
+    response: json("[{ path, value, author }]"),
+    params: [ref, { name: "by", in: "query", description: "Only the values written by this node id." }],
+  },
+  {
+    method: "GET",
+    path: "/api/docs/{ref}/diff",
+    summary: "Readable patches from heads `from` to heads `to`",
+    auth: "admin",
+    tag: "documents",
+    status: 200,
+    response: json("[patch]"),
+    params: [ref, { name: "from", in: "query", description: "Heads to start from.", required: true }, { name: "to", in: "query", description: "Heads to end at.", required: true }],
+  },
+  { method: "GET", path: "/api/docs/{ref}/conflicts", summary: "Every field holding concurrent values, with their actors", auth: "admin", tag: "documents", status: 200, response: json("[{ path, values }]"), params: [ref] },
+  // federation
+  { method: "GET", path: "/api/peers", summary: "The peers view: trust, reputation, link state, latency, uptime, verified descriptor", auth: "admin", tag: "federation", status: 200, response: json("[PeerView]"), params: [{ name: "blocked", in: "query", description: "`true`: only blocked nodes." }] },
+  { method: "POST", path: "/api/peers", summary: "Verify the hub at a URL (descriptor + proof of key), record it and keep a link", auth: "admin", tag: "federation", request: { schema: "api-peer-add" }, status: 201, response: json("{ nodeId, url, name, latencyMs }") },
+  { method: "DELETE", path: "/api/peers/{nodeId}", summary: "Forget a hub and cut the link", auth: "admin", tag: "federation", status: 204, params: [nodeId] },
+  { method: "POST", path: "/api/peers/{nodeId}/block", summary: "Refuse a node at the handshake and hide its entries", auth: "admin", tag: "federation", status: 200, response: json("{ nodeId, blocked: true }"), params: [nodeId] },
+  { method: "POST", path: "/api/peers/{nodeId}/unblock", summary: "Restore a blocked node", auth: "admin", tag: "federation", status: 200, response: json("{ nodeId, blocked: false }"), params: [nodeId] },
+  { method: "POST", path: "/api/peers/{nodeId}/disconnect", summary: "Cut the link and keep it cut (the node stays known)", auth: "admin", tag: "federation", status: 200, response: json("{ nodeId, link: 'closed' }"), params: [nodeId] },
+  { method: "POST", path: "/api/peers/{nodeId}/connect", summary: "Restore a cut link and dial it", auth: "admin", tag: "federation", status: 202, response: json("{ nodeId, link: 'dialing' }"), params: [nodeId] },
+  { method: "POST", path: "/api/discover", summary: "Run all five discovery methods now", auth: "admin", tag: "federation", request: { schema: "api-discover", optional: true }, status: 200, response: json("the discovery report") },
+  { method: "GET", path: "/api/trust", summary: "Trust levels with reasons, refused and revoked endorsements, rotations", auth: "admin", tag: "federation", status: 200, response: json("{ levels, refused, revoked, rotations }") },
+  { method: "GET", path: "/api/trust/{nodeId}", summary: "One node's trust level, reason and reputation", auth: "admin", tag: "federation", status: 200, response: json("{ nodeId, level, reason, reputation, refused, revoked }"), params: [nodeId] },
+  { method: "PUT", path: "/api/trust/{nodeId}", summary: "The administrator's trust: trusted, partner or none", auth: "admin", tag: "federation", request: { schema: "api-trust-set" }, status: 200, response: json("{ nodeId, level, reason }"), params: [nodeId] },
+  { method: "POST", path: "/api/endorse", summary: "Sign an endorsement and publish it in this hub's directory", auth: "admin", tag: "federation", request: { schema: "api-endorse" }, status: 201, response: { schema: "signed-envelope" } },
+  { method: "DELETE", path: "/api/endorse/{nodeId}", summary: "Revoke this hub's endorsement(s) of a node", auth: "admin", tag: "federation", status: 200, response: json("{ nodeId, revocations }"), params: [nodeId] },
+  { method: "GET", path: "/api/directory", summary: "This hub's directory view: nodes, rotations, endorsements, revocations, refused entries", auth: "admin", tag: "federation", status: 200, response: json("{ url, nodes, rotations, endorsements, revocations, refused }") },
+  // center
+  { method: "GET", path: "/api/settings", summary: "The hub's resolved settings (policies, federation mode, discovery, limits); read-only", auth: "admin", tag: "center", status: 200, response: { schema: "config" } },
+  { method: "GET", path: "/api/events", summary: "Server-sent events: a `state` snapshot (node, peers, links, stats) on every change", auth: "admin", tag: "center", status: 200, response: { media: "text/event-stream", description: "`event: state` frames with a JSON `data` line" } },
+]
+
+const matchers = ROUTES.map(r => ({
+  route: r,
+  re: new RegExp(`^${r.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}/?$`),
+}))
+
+/** The table's row for a request (for metric labels), or undefined when no route matches. */
+export function matchRoute(method: string, path: string): Route | undefined {
+  const m = method === "HEAD" ? "GET" : method
+  return matchers.find(x => x.route.method === m && x.re.test(path))?.route
+}

@@ -1,0 +1,214 @@
+/**
+ * `GET /api/events` (admin): server-sent events for the Federation Center. Each frame is
+ * `event: state` with the whole dashboard state (node, peers, blocked nodes, links,
+ * stats with their trend over the last hour) as JSON, sent when something changed: a
+ * hub joined or left, a link came up or went down, an administrator changed something
+ * through the API, and at each heartbeat (latency, degraded and offline links). The
+ * page renders what it is sent; it never polls.
+ */
+import { Router, type RequestHandler, type Response } from "express"
+import type { Hub } from "../../hub/Hub.ts"
+import type { PeerView } from "../../federation/FederationManager.ts"
+
+/** The numbers on the dashboard's header cards. */
+export interface CenterStats {
+  /** Distinct hubs with a live link (outgoing up, or joined to us). */
+  connectedNodes: number
+  /** Nodes in the registry, not blocked, this hub excluded. */
+  knownNodes: number
+  /** connected / known, in percent; 100 when none is known. */
+  networkHealthPct: number
+  documents: number
+}
+
+/** One sample of the stats, kept for an hour for the cards' trends. */
+interface Sample extends CenterStats {
+  at: number
+}
+
+/** What one `state` event carries. */
+export interface CenterState {
+  at: number
+  reason: string
+  node: { nodeId: string; name: string; url: string; type: string; federationMode: string; uptimeMs: number }
+  peers: PeerView[]
+  blocked: { nodeId: string; name?: string; url?: string }[]
+  links: { url: string; state: string; remoteNodeId?: string; latencyMs: number | null; uptimePct: number }[]
+  stats: CenterStats & { trend: { connectedNodes: number; networkHealthPct: number; documents: number; sinceMs: number } }
+}
+
+const HOUR = 3_600_000
+const SAMPLE_EVERY_MS = 60_000
+
+/** Gathers the dashboard state of a hub and pushes it to every subscriber when it changes. */
+export class CenterEvents {
+  readonly #hub: Hub
+  readonly #subscribers = new Set<(s: CenterState) => void>()
+  readonly #samples: Sample[] = []
+  readonly #off: (() => void)[] = []
+  #pending?: NodeJS.Timeout
+  #reasons = new Set<string>()
+  #building = false
+  #again = false
+  #pulse?: NodeJS.Timeout
+  #sampler: NodeJS.Timeout
+  #closed = false
+
+  constructor(hub: Hub, opts: { pulseMs?: number } = {}) {
+    this.#hub = hub
+    const on = <E extends string>(emitter: { on: (e: E, fn: () => void) => unknown; off: (e: E, fn: () => void) => unknown }, event: E, reason: string) => {
+      const fn = () => this.notify(reason)
+      emitter.on(event, fn)
+      this.#off.push(() => emitter.off(event, fn))
+    }
+    on(hub.server.events, "joined", "peer joined")
+    on(hub.server.events, "left", "peer left")
+    on(hub.repo.networkSubsystem, "peer", "link up")
+    on(hub.repo.networkSubsystem, "peer-disconnected", "link down")
+    this.pulseMs = opts.pulseMs ?? hub.config.heartbeatMs
+    this.#sampler = setInterval(() => this.#sample(), SAMPLE_EVERY_MS)
+    this.#sampler.unref()
+    this.#sample()
+  }
+
+  /** How often subscribers get a fresh state without a change (latency, link health). */
+  readonly pulseMs: number
+
+  /** Schedules a state event (several notifications within 50 ms make one). */
+  notify(reason: string): void {
+    if (this.#closed || this.#subscribers.size === 0) return
+    this.#reasons.add(reason)
+    this.#pending ??= setTimeout(() => {
+      this.#pending = undefined
+      void this.#broadcast().catch(e => this.#hub.log.warn({ err: (e as Error).message }, "building the dashboard state failed"))
+    }, 50)
+  }
+
+  /** Adds a subscriber; returns its remover. */
+  subscribe(fn: (s: CenterState) => void): () => void {
+    this.#subscribers.add(fn)
+    if (!this.#pulse) {
+      this.#pulse = setInterval(() => this.notify("heartbeat"), this.pulseMs)
+      this.#pulse.unref()
+    }
+    return () => {
+      this.#subscribers.delete(fn)
+      if (this.#subscribers.size === 0) {
+        clearInterval(this.#pulse)
+        this.#pulse = undefined
+      }
+    }
+  }
+
+  /** The dashboard state now. */
+  async state(reason = "requested"): Promise<CenterState> {
+    const hub = this.#hub
+    const fed = hub.federation
+    await fed.refreshEndorsements().catch(e => hub.log.warn({ err: (e as Error).message }, "refreshing endorsements for the dashboard failed"))
+    const stats = this.#stats()
+    this.#record(stats)
+    const hourAgo = this.#samples.find(s => s.at >= Date.now() - HOUR) ?? { ...stats, at: Date.now() }
+    const d = hub.descriptor().payload
+    return {
+      at: Date.now(),
+      reason,
+      node: { nodeId: hub.nodeId, name: d.name, url: hub.url, type: hub.config.type, federationMode: hub.config.federationMode, uptimeMs: Date.now() - hub.startedAt },
+      peers: fed.peers().filter(p => p.nodeId !== hub.nodeId),
+      blocked: fed.peers({ blocked: true }).map(p => ({ nodeId: p.nodeId, name: p.name, url: p.url })),
+      links: hub.links().map(l => ({ url: l.url, state: l.state, remoteNodeId: l.remoteNodeId, latencyMs: l.health.latencyEwmaMs, uptimePct: l.health.uptimePct })),
+      stats: {
+        ...stats,
+        trend: {
+          connectedNodes: stats.connectedNodes - hourAgo.connectedNodes,
+          networkHealthPct: stats.networkHealthPct - hourAgo.networkHealthPct,
+          documents: stats.documents - hourAgo.documents,
+          sinceMs: Date.now() - hourAgo.at,
+        },
+      },
+    }
+  }
+
+  /** Stops timers and listeners. */
+  close(): void {
+    this.#closed = true
+    clearTimeout(this.#pending)
+    clearInterval(this.#pulse)
+    clearInterval(this.#sampler)
+    for (const off of this.#off.splice(0)) off()
+    this.#subscribers.clear()
+  }
+
+  async #broadcast(): Promise<void> {
+    if (this.#building) {
+      this.#again = true
+      return
+    }
+    this.#building = true
+    try {
+      do {
+        this.#again = false
+        const reason = [...this.#reasons].join(", ")
+        this.#reasons.clear()
+        const s = await this.state(reason)
+        if (this.#closed) return
+        for (const fn of this.#subscribers) fn(s)
+      } while (this.#again)
+    } finally {
+      this.#building = false
+    }
+  }
+
+  #stats(): CenterStats {
+    const hub = this.#hub
+    const up = new Set<string>()
+    for (const l of hub.links()) if ((l.state === "established" || l.state === "degraded") && l.remoteNodeId) up.add(l.remoteNodeId)
+    for (const c of hub.server.connections()) if (c.principal.kind === "node") up.add(c.principal.nodeId)
+    const known = hub.federation.registry.list().filter(n => n.nodeId !== hub.nodeId && !n.blocked).length
+    const connected = [...up].filter(id => !hub.federation.registry.get(id as never)?.blocked).length
+    return {
+      connectedNodes: connected,
+      knownNodes: known,
+      networkHealthPct: known === 0 ? 100 : Math.round((Math.min(connected, known) / known) * 100),
+      documents: hub.index.size,
+    }
+  }
+
+  #sample(): void {
+    try {
+      this.#record(this.#stats())
+    } catch (e) {
+      this.#hub.log.warn({ err: (e as Error).message }, "sampling the dashboard stats failed")
+    }
+  }
+
+  #record(stats: CenterStats): void {
+    const now = Date.now()
+    const last = this.#samples.at(-1)
+    if (!last || now - last.at >= SAMPLE_EVERY_MS / 2) this.#samples.push({ ...stats, at: now })
+    while (this.#samples.length > 0 && this.#samples[0]!.at < now - HOUR) this.#samples.shift()
+  }
+}
+
+const send = (res: Response, s: CenterState): void => {
+  res.write(`event: state\ndata: ${JSON.stringify(s)}\n\n`)
+}
+
+/** The SSE route; mount under /api behind the admin check. */
+export function eventRoutes(events: CenterEvents): Router {
+  const r = Router()
+  const handler: RequestHandler = (req, res) => {
+    res.status(200).set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no", connection: "keep-alive" })
+    res.flushHeaders()
+    res.write("retry: 2000\n\n")
+    const off = events.subscribe(s => send(res, s))
+    req.on("close", off)
+    events.state("connected").then(
+      s => send(res, s),
+      (e: unknown) => {
+        res.write(`event: failure\ndata: ${JSON.stringify({ detail: (e as Error).message })}\n\n`)
+      },
+    )
+  }
+  r.get("/events", handler)
+  return r
+}

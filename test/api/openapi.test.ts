@@ -1,0 +1,158 @@
+/**
+ * GET /api/openapi.json: an OpenAPI 3.1 document generated from the route table and
+ * schemas/. Every route express serves is in it, every documented operation answers on
+ * a real hub with its documented status, and its schemas resolve and validate real answers.
+ */
+import { randomBytes } from "node:crypto"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import Ajv2020Module from "ajv/dist/2020.js"
+import addFormatsModule from "ajv-formats"
+import type { RunningHub } from "../../src/hub/startHub.ts"
+import { buildApp, closeParts, createParts } from "../../src/api/server.ts"
+import { servedRoutes } from "../../src/api/servedRoutes.ts"
+import { ROUTES, matchRoute, type Route } from "../../src/api/routeTable.ts"
+import { linkReaches, startHubs } from "../helpers/hubs.ts"
+import { syncEndpoint } from "../../src/replication/handshake.ts"
+
+type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown>; security: unknown[] }>>; components: { schemas: Record<string, unknown> } }
+
+const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as typeof Ajv2020Module.default
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as typeof addFormatsModule.default
+
+/** Resolves a local JSON pointer (`#/a/b`) in `doc`. */
+const resolvePointer = (doc: unknown, ref: string): unknown =>
+  ref
+    .slice(2)
+    .split("/")
+    .map(p => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .reduce<unknown>((at, key) => (at && typeof at === "object" ? (at as Record<string, unknown>)[key] : undefined), doc)
+
+const refsIn = (v: unknown, out: string[] = []): string[] => {
+  if (Array.isArray(v)) v.forEach(x => refsIn(x, out))
+  else if (v && typeof v === "object")
+    for (const [k, x] of Object.entries(v)) {
+      if (k === "$ref" && typeof x === "string") out.push(x)
+      else refsIn(x, out)
+    }
+  return out
+}
+
+describe("GET /api/openapi.json", () => {
+  let a: RunningHub
+  let b: RunningHub
+  let stopAll: () => Promise<void>
+  let doc: Doc
+  let auth: Record<string, string>
+
+  beforeAll(async () => {
+    const started = await startHubs(2)
+    ;[a, b] = started.hubs as [RunningHub, RunningHub]
+    stopAll = started.stopAll
+    auth = { authorization: `Bearer ${a.hub.adminToken}` }
+    await linkReaches(a.hub.dial(b.url, b.hub.nodeId), "established")
+    const res = await fetch(`${a.url}/api/openapi.json`)
+    expect(res.status).toBe(200)
+    doc = (await res.json()) as Doc
+  })
+  afterAll(async () => stopAll())
+
+  it("is OpenAPI 3.1 with every schema of schemas/ as a component and every $ref resolving in it", () => {
+    expect(doc.openapi).toBe("3.1.0")
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["federation-node", "handshake", "common", "config", "problem", "api-peer-add"]))
+    const refs = refsIn(doc)
+    expect(refs.length).toBeGreaterThan(20)
+    for (const ref of refs) {
+      expect(ref, ref).toMatch(/^#\//)
+      expect(resolvePointer(doc, ref), ref).toBeDefined()
+    }
+  })
+
+  it("lists every route express serves, and documents no route it does not serve", () => {
+    const parts = createParts(a.hub)
+    try {
+      const served = servedRoutes(buildApp(a.hub, parts))
+      expect(served.length).toBeGreaterThanOrEqual(ROUTES.length)
+      for (const s of served) {
+        const row = matchRoute(s.method, s.path)
+        expect(row, `${s.method} ${s.path} is served but not in the route table`).toBeDefined()
+        expect(doc.paths[row!.path]?.[s.method.toLowerCase()], `${s.method} ${s.path} in the document`).toBeDefined()
+      }
+      for (const r of ROUTES) expect(served.some(s => matchRoute(s.method, s.path) === r), `${r.method} ${r.path} is documented but not served`).toBe(true)
+    } finally {
+      closeParts(parts)
+    }
+  })
+
+  it("marks admin routes with the bearer scheme and every operation with problem+json errors", () => {
+    for (const r of ROUTES) {
+      const op = doc.paths[r.path]![r.method.toLowerCase()]!
+      expect(op.security.length, `${r.method} ${r.path}`).toBe(r.auth === "admin" ? 1 : 0)
+      expect(op.responses[String(r.status)]).toBeDefined()
+      expect(op.responses["4XX"]).toBeDefined()
+    }
+  })
+
+  it("its schemas validate what the hub answers", async () => {
+    const ajv = new Ajv2020({ strict: false, allowUnionTypes: true })
+    addFormats(ajv)
+    ajv.addSchema({ $id: "urn:fedhub:openapi", components: doc.components })
+    const check = (pointer: string, value: unknown) => {
+      const validate = ajv.compile({ $ref: `urn:fedhub:openapi${pointer}` })
+      expect(validate(value), JSON.stringify(validate.errors)).toBe(true)
+    }
+    const opSchema = (path: string, method: string) =>
+      ((doc.paths[path]![method]!.responses["200"] as { content: Record<string, { schema: { $ref: string } }> }).content["application/json"]!.schema.$ref)
+    check(opSchema("/api/node", "get"), await (await fetch(`${a.url}/api/node`)).json())
+    check(opSchema("/api/settings", "get"), await (await fetch(`${a.url}/api/settings`, { headers: auth })).json())
+    const problem = await (await fetch(`${a.url}/api/peers`)).json()
+    check("#/components/schemas/problem", problem)
+  })
+
+  it("every documented operation answers on a real hub with its documented status", async () => {
+    const docRef = encodeURIComponent((await a.hub.docs.create({ title: "for the table" })).url)
+    const heads = (await a.hub.docs.show(decodeURIComponent(docRef))).heads.join(",")
+    const B = b.hub.nodeId
+    const fill: Partial<Record<string, { path?: string; body?: unknown }>> = {
+      "POST /sync/challenge": {
+        body: { protocol: "fedhub/1", clientId: b.hub.nodeId, clientNonce: randomBytes(32).toString("base64url"), endpoint: syncEndpoint(a.url) },
+      },
+      "POST /api/docs": { body: { content: { title: "made by the table test" } } },
+      "POST /api/docs/{ref}/share": { body: { readers: [B] } },
+      "POST /api/docs/{ref}/unshare": { body: { readers: [B] } },
+      "PUT /api/docs/{ref}/value": { body: { path: "title", value: "changed" } },
+      "DELETE /api/docs/{ref}/value": { body: { path: "title" } },
+      "GET /api/docs/{ref}/diff": { path: `/api/docs/${docRef}/diff?from=${heads}&to=${heads}` },
+      "POST /api/peers": { body: { url: b.url } },
+      "POST /api/discover": { body: { timeoutMs: 2000, connect: false } },
+      "PUT /api/trust/{nodeId}": { body: { level: "trusted" } },
+      "POST /api/endorse": { body: { nodeId: B } },
+      "GET /center/{asset}": { path: "/center/app.js" },
+    }
+    // forgetting B comes last: the rows before it act on B
+    const order = [...ROUTES].sort((x, y) => Number(x.method === "DELETE" && x.path === "/api/peers/{nodeId}") - Number(y.method === "DELETE" && y.path === "/api/peers/{nodeId}"))
+    const answered: string[] = []
+    for (const r of order) {
+      const key = `${r.method} ${r.path}`
+      const f = fill[key] ?? {}
+      const path = f.path ?? r.path.replace("{ref}", docRef).replace("{nodeId}", B)
+      const controller = new AbortController()
+      const res = await fetch(`${a.url}${path}`, {
+        method: r.method,
+        headers: { ...(r.auth === "admin" ? auth : {}), ...(f.body !== undefined ? { "content-type": "application/json" } : {}) },
+        body: f.body === undefined ? undefined : JSON.stringify(f.body),
+        signal: controller.signal,
+      })
+      const text = r.response && "media" in r.response && r.response.media === "text/event-stream" ? "" : await res.text()
+      controller.abort()
+      expect(res.status, `${key}: ${text}`).toBe(r.status)
+      expectStatusOk(r, res)
+      answered.push(key)
+    }
+    expect(answered).toHaveLength(ROUTES.length)
+  })
+})
+
+const expectStatusOk = (r: Route, res: Response) => {
+  if (r.response && "media" in r.response) expect(res.headers.get("content-type") ?? "", `${r.method} ${r.path}`).toContain(r.response.media.split(";")[0]!)
+  else if (r.status !== 204) expect(res.headers.get("content-type") ?? "", `${r.method} ${r.path}`).toMatch(/^application\/json/)
+}
