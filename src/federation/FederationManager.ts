@@ -2,7 +2,7 @@
  * The federation core of one hub: registry, its directory document, discovery,
  * trust and reputation, admission policy. A thin stateful shell: decisions are
  * the pure functions of trust.ts, reputation.ts and directory.ts; sockets and
- * dialing belong to the hub, reached through `FederationLinks`.
+ * dialing belong to the links (replication/LinkManager.ts), reached through `FederationLinks`.
  */
 import { isValidAutomergeUrl, parseAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from "@automerge/automerge-repo"
 import { setTimeout as delay } from "node:timers/promises"
@@ -21,6 +21,7 @@ import { verifyDescriptor } from "./descriptor.ts"
 import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
 import type { Authorship } from "../replication/Authorship.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
+import type { LinkSummary } from "../replication/LinkManager.ts"
 import { createOwnedDocument } from "../replication/ownedDocument.ts"
 import { PUBLIC } from "../replication/access/policy.ts"
 import * as A from "@automerge/automerge"
@@ -31,7 +32,7 @@ import { DnsTxtSource } from "./discovery/dns.ts"
 import { MdnsSource } from "./discovery/mdns.ts"
 import type { DiscoverySource } from "./discovery/types.ts"
 
-/** What the federation core needs from the hub's connections. */
+/** What the federation core needs from the hub's connections (replication/LinkManager.ts is one). */
 export interface FederationLinks {
   dial(url: string, nodeId: NodeId): void
   hangUp(nodeId: NodeId): void
@@ -40,14 +41,7 @@ export interface FederationLinks {
   linkOf(nodeId: NodeId): LinkSummary | undefined
 }
 
-export interface LinkSummary {
-  direction: "outbound" | "inbound"
-  state: string
-  latencyMs?: number
-  uptimePct?: number
-  errorRate?: number
-  lastError?: string
-}
+export type { LinkSummary }
 
 export interface FederationSettings {
   federationMode: "open" | "allowlist" | "blocklist"

@@ -1,13 +1,15 @@
 /**
- * The composition root for one node: identity, storage, the authenticated sync
- * endpoint, outgoing links to other hubs, and the document store, wired from config.
+ * The composition root for one node: `open` builds identity, storage, the share and
+ * inbound gates, the authenticated sync endpoint, the links with other hubs and the
+ * federation core in order, and the Hub wires their events together. Everything else
+ * is a thin delegation to the part that owns it.
  */
 import type { Server } from "node:http"
 import * as A from "@automerge/automerge"
 import { join } from "node:path"
-import type { DocHandle, DocumentId, Message, PeerId } from "@automerge/automerge-repo"
+import type { DocumentId, Message, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
-import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
+import { createIdentity, hasIdentity, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
 import { DocIndex } from "../replication/DocIndex.ts"
 import { InboundGate } from "../replication/InboundGate.ts"
@@ -17,13 +19,12 @@ import { SignatureStore } from "../replication/SignatureStore.ts"
 import { SignatureAnnouncer } from "../replication/SignatureAnnouncer.ts"
 import { Authorship } from "../replication/Authorship.ts"
 import type { WireMessage } from "../replication/wire.ts"
-import { mayRouteThrough, mayShareWith } from "../replication/access/share.ts"
-import { mayRead } from "../replication/access/policy.ts"
-import { signEphemeral, type SignedEphemeralMessage } from "../replication/access/ephemeralSignature.ts"
 import type { PeerFetchOptions } from "../replication/boundedFetch.ts"
-import { aclOf, DocStore } from "../replication/DocStore.ts"
+import { DocStore } from "../replication/DocStore.ts"
 import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
-import { HubClientAdapter, type LinkState } from "../replication/HubClientAdapter.ts"
+import type { HubClientAdapter } from "../replication/HubClientAdapter.ts"
+import { LinkManager, type LinkInfo, type LinkSummary } from "../replication/LinkManager.ts"
+import { ShareGate } from "../replication/ShareGate.ts"
 import { SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
 import { attachSyncEndpoint } from "../replication/syncEndpoint.ts"
 import { buildDescriptor, nextSequence, signDescriptor } from "../federation/descriptor.ts"
@@ -32,19 +33,35 @@ import { ensureAdminToken, type HomePaths } from "./home.ts"
 import type { ResolvedConfig } from "./config.ts"
 import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
-import { FederationManager, type LinkSummary } from "../federation/FederationManager.ts"
+import { FederationManager } from "../federation/FederationManager.ts"
 import { httpBase } from "../federation/verifyCandidate.ts"
 import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
-import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type LinkPolicies, type Offer } from "../federation/negotiation.ts"
+import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
 
-export interface LinkInfo {
-  url: string
-  state: LinkState
-  remoteNodeId?: string
-  lastError?: string
-  metrics: HubClientAdapter["metrics"]
-  health: ReturnType<HubClientAdapter["health"]>
-  agreement?: HubClientAdapter["agreement"]
+export type { LinkInfo }
+
+/** Every part of a hub, built in order by `Hub.open`. */
+interface HubParts {
+  identity: Identity
+  config: ResolvedConfig & { name: string }
+  paths: HomePaths
+  adminToken: string
+  log: Logger
+  startedAt: number
+  offer: Offer
+  index: DocIndex
+  policies: PolicyStore
+  signatures: SignatureStore
+  authorship: Authorship
+  policyFrames: PolicyAnnouncer
+  signatureFrames: SignatureAnnouncer
+  gate: InboundGate
+  handshake: HandshakeServer
+  server: SyncServerAdapter
+  repo: Repo
+  links: LinkManager
+  federation: FederationManager
+  docs: DocStore
 }
 
 export class Hub {
@@ -58,9 +75,9 @@ export class Hub {
   readonly handshake: HandshakeServer
   readonly adminToken: string
   readonly log: Logger
-  readonly startedAt = Date.now()
-  /** Registry, directory, discovery, trust: set by `open`. */
-  federation!: FederationManager
+  readonly startedAt: number
+  /** Registry, directory, discovery, trust. */
+  readonly federation: FederationManager
   #descriptor?: SignedEnvelope<FederationNode>
   /** What this hub offers and requires when it links with another (negotiation). */
   readonly offer: Offer
@@ -76,98 +93,184 @@ export class Hub {
   readonly #signatureFrames: SignatureAnnouncer
   /** The check every message from a hub passes before the Repo (README "Limits"). */
   readonly gate: InboundGate
-  #links = new Map<string, HubClientAdapter>()
+  /** Outgoing links (and the inbound ones, as seen by the server). */
+  readonly #links: LinkManager
   #endpoint?: { close: () => void }
-  #sweep?: NodeJS.Timeout
+  readonly #sweep: NodeJS.Timeout
   #publicUrl?: string
   #closed = false
   #announcer?: MdnsAnnouncer
 
-  private constructor(args: {
-    identity: Identity
-    config: ResolvedConfig & { name: string }
-    paths: HomePaths
-    adminToken: string
-    log: Logger
-    index: DocIndex
-    policies: PolicyStore
-    signatures: SignatureStore
-  }) {
-    this.identity = args.identity
-    this.config = args.config
-    this.paths = args.paths
-    this.adminToken = args.adminToken
-    this.log = args.log
-    this.index = args.index
-    this.policies = args.policies
-    this.signatures = args.signatures
-    this.authorship = new Authorship(this.identity, this.signatures)
-    this.#policyFrames = new PolicyAnnouncer(this.policies)
-    this.#signatureFrames = new SignatureAnnouncer({
-      authorship: this.authorship,
-      store: this.signatures,
-      governed: id => this.policies.has(id),
-      docOf: id => {
-        const handle = this.repo.handles[id as DocumentId]
-        return handle?.isReady() ? (handle.doc() as A.Doc<unknown>) : undefined
-      },
-    })
-    const c = this.config
-    this.gate = new InboundGate({
-      limits: c.limits,
-      holds: id => this.index.has(id),
-      relays: c.type === "relay",
-      policies: this.policies,
-      signatures: this.signatures,
-    })
-    this.server = new SyncServerAdapter({
-      gate: this.gate,
-      agreementOf: id => this.handshake.agreementFor(id as NodeId),
-      before: m => this.#before(m),
-      rewrite: m => this.#outgoing(m),
-    })
-    this.offer = offerFromNode(buildDescriptor(this.identity, c, { endpoints: [], startedAt: this.startedAt }), {
+  private constructor(p: HubParts) {
+    this.identity = p.identity
+    this.config = p.config
+    this.paths = p.paths
+    this.adminToken = p.adminToken
+    this.log = p.log
+    this.startedAt = p.startedAt
+    this.offer = p.offer
+    this.index = p.index
+    this.policies = p.policies
+    this.signatures = p.signatures
+    this.authorship = p.authorship
+    this.#policyFrames = p.policyFrames
+    this.#signatureFrames = p.signatureFrames
+    this.gate = p.gate
+    this.handshake = p.handshake
+    this.server = p.server
+    this.repo = p.repo
+    this.#links = p.links
+    this.federation = p.federation
+    this.docs = p.docs
+    this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url })
+    this.#wireServer()
+    this.#wireLinks()
+    // handles a relay made for documents no peer had are dropped, so strangers' requests do not pile up
+    this.#sweep = setInterval(() => this.dropUnavailable(), 60_000)
+    this.#sweep.unref()
+  }
+
+  /** Opens the hub of a home, creating its identity and admin token on first use. */
+  static async open(paths: HomePaths, settings: ResolvedConfig, log: Logger): Promise<Hub> {
+    const identity = (await hasIdentity(paths.home))
+      ? await loadIdentity(paths.home)
+      : await createIdentity(paths.home, { name: settings.name })
+    const config = { ...settings, name: settings.name ?? identity.name }
+    const c = config
+    const adminToken = await ensureAdminToken(paths)
+    const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
+    const policies = await PolicyStore.open(join(paths.home, "policies.json"))
+    const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
+    const startedAt = Date.now()
+    const authorship = new Authorship(identity, signatures)
+    const offer = offerFromNode(buildDescriptor(identity, c, { endpoints: [], startedAt }), {
       maxPeerRetentionDays: c.maxPeerRetentionDays,
       requiredCapabilities: c.requiredCapabilities,
     })
-    this.handshake = new HandshakeServer(this.identity, {
+    const handshake = new HandshakeServer(identity, {
       maxUsedNonces: c.limits.usedNonces,
       negotiate: (clientId, remote, link) => {
         try {
-          return negotiate(this.offer, remote ?? LEGACY_OFFER, { encrypted: link.encrypted })
+          return negotiate(offer, remote ?? LEGACY_OFFER, { encrypted: link.encrypted })
         } catch (e) {
-          this.log.warn({ peer: clientId, err: (e as Error).message }, "negotiation refused a peer")
+          log.warn({ peer: clientId, err: (e as Error).message }, "negotiation refused a peer")
           throw e
         }
       },
     })
-    this.repo = createRepo({
-      peerId: this.identity.nodeId,
-      storageDir: args.paths.data,
-      onStoring: id => this.index.record(id),
-      network: [this.server],
-      shareConfig: {
-        // hubs offer what a document's policy admits; local clients ask by id
-        announce: async (peerId, documentId) =>
-          isNodeId(peerId) && this.#mayRelayTo(peerId, documentId) && (await this.#mayShare(peerId, documentId)),
-        access: async (peerId, documentId) => this.#mayShare(peerId, documentId),
+    const gate = new InboundGate({
+      limits: c.limits,
+      holds: id => index.has(id),
+      relays: c.type === "relay",
+      policies,
+      signatures,
+    })
+    // The Repo takes its share hooks when it is built, before the links and the federation
+    // core that open on it; the hooks reach those two here, and run only once a peer connects.
+    let links: LinkManager | undefined
+    let federation: FederationManager | undefined
+    const share = new ShareGate({
+      identity,
+      policies,
+      index,
+      relay: c.type === "relay",
+      blocked: id => federation?.registry.get(id)?.blocked === true,
+      acceptsRelay: id => links?.agreementWith(id)?.peer.acceptsRelay === true,
+    })
+    const repo = createRepo({ peerId: identity.nodeId, storageDir: paths.data, onStoring: id => index.record(id), shareConfig: share.shareConfig })
+    share.attach(repo)
+    gate.attach(repo)
+    const policyFrames = new PolicyAnnouncer(policies)
+    const signatureFrames = new SignatureAnnouncer({
+      authorship,
+      store: signatures,
+      governed: id => policies.has(id),
+      docOf: id => {
+        const handle = repo.handles[id as DocumentId]
+        return handle?.isReady() ? (handle.doc() as A.Doc<unknown>) : undefined
       },
     })
-    this.docs = new DocStore(this.repo, {
-      author: this.identity.nodeId,
-      maxDepth: c.limits.changeDepth,
-      identity: this.identity,
-      policies: this.policies,
-      authorship: this.authorship,
-      nameOf: id => (id === (this.nodeId as string) ? this.config.name : this.federation?.registry.get(id as NodeId)?.name),
+    const before = (m: Message) => framesBefore(identity, policyFrames, signatureFrames, m)
+    const rewrite = (m: Message) => share.outgoing(m)
+    const server = new SyncServerAdapter({ gate, agreementOf: id => handshake.agreementFor(id as NodeId), before, rewrite })
+    repo.networkSubsystem.addNetworkAdapter(server)
+    const linkManager = new LinkManager({
+      identity,
+      repo,
+      server,
+      handshake,
+      admit: id => federation?.admitNode(id),
+      link: {
+        maxFrameBytes: c.limits.frameBytes,
+        gate,
+        before,
+        rewrite,
+        peerFetch: peerFetchOf(c),
+        offer,
+        checkAgreement: (agreement, _serverId, link) => void verifyAgreement(offer, agreement, link),
+        heartbeat: { intervalMs: c.heartbeatMs },
+      },
     })
-    // a narrowed policy stops running syncs at once; a widened one offers the document
-    this.policies.events.on("changed", () => this.repo.shareConfigChanged())
+    links = linkManager
+    const fed = await FederationManager.open({
+      identity,
+      repo,
+      registryPath: join(paths.home, "registry.json"),
+      settings: {
+        federationMode: config.federationMode,
+        peerExchangeMinTrust: config.discovery.peerExchangeMinTrust,
+        bootstrap: config.peers,
+        dnsDomains: config.discovery.dnsDomains,
+        dnsServers: config.discovery.dnsServers,
+        mdns: config.discovery.mdns,
+        mdnsOptions: mdnsOptionsOf(config),
+        endorsementTtlMs: config.endorsementTtlDays * 86_400_000,
+        maxUntouchedPeers: config.limits.untouchedPeers,
+        peerFetch: peerFetchOf(config),
+      },
+      links: linkManager,
+      log,
+      owner: { policies, authorship },
+    })
+    federation = fed
+    const docs = new DocStore(repo, {
+      author: identity.nodeId,
+      maxDepth: c.limits.changeDepth,
+      identity,
+      policies,
+      authorship,
+      nameOf: id => (id === (identity.nodeId as string) ? config.name : fed.registry.get(id as NodeId)?.name),
+    })
+    const hub = new Hub({
+      identity,
+      config,
+      paths,
+      adminToken,
+      log,
+      startedAt,
+      offer,
+      index,
+      policies,
+      signatures,
+      authorship,
+      policyFrames,
+      signatureFrames,
+      gate,
+      handshake,
+      server,
+      repo,
+      links: linkManager,
+      federation: fed,
+      docs,
+    })
+    // reload every document this hub holds, so it is offered to peers again
+    await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
+    return hub
+  }
+
+  /** Inbound connections: a joined hub is proven, its descriptor and directory learned; a leaving one is forgotten. */
+  #wireServer(): void {
     this.server.events.on("left", conn => conn.peerId && this.#forgetSent(conn.peerId))
-    this.gate.attach(this.repo)
-    // handles a relay made for documents no peer had are dropped, so strangers' requests do not pile up
-    this.#sweep = setInterval(() => this.dropUnavailable(), 60_000)
-    this.#sweep.unref()
     this.server.events.on("refusal", r => {
       if (r.first) this.log.warn({ code: r.code, detail: r.detail, peer: r.principal }, "refused a peer (logged once per peer and reason; counted after)")
     })
@@ -188,52 +291,36 @@ export class Hub {
       }
       const directory = meta?.fedhubDirectory
       // a directory is read only on a link that agreed the capability
-      if (typeof directory === "string" && this.#agreementWith(nodeId)?.capabilities.includes("directory"))
+      if (typeof directory === "string" && this.#links.agreementWith(nodeId)?.capabilities.includes("directory"))
         void this.federation
           .learnFromDirectory(nodeId, directory)
           .catch(e => this.log.warn({ peer: nodeId, err: (e as Error).message }, "could not read a peer's descriptor"))
     })
   }
 
-  /** Opens the hub of a home, creating its identity and admin token on first use. */
-  static async open(paths: HomePaths, settings: ResolvedConfig, log: Logger): Promise<Hub> {
-    const identity = (await hasIdentity(paths.home))
-      ? await loadIdentity(paths.home)
-      : await createIdentity(paths.home, { name: settings.name })
-    const config = { ...settings, name: settings.name ?? identity.name }
-    const adminToken = await ensureAdminToken(paths)
-    const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
-    const policies = await PolicyStore.open(join(paths.home, "policies.json"))
-    const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
-    const hub = new Hub({ identity, config, paths, adminToken, log, index, policies, signatures })
-    hub.federation = await FederationManager.open({
-      identity,
-      repo: hub.repo,
-      registryPath: join(paths.home, "registry.json"),
-      settings: {
-        federationMode: config.federationMode,
-        peerExchangeMinTrust: config.discovery.peerExchangeMinTrust,
-        bootstrap: config.peers,
-        dnsDomains: config.discovery.dnsDomains,
-        dnsServers: config.discovery.dnsServers,
-        mdns: config.discovery.mdns,
-        mdnsOptions: mdnsOptionsOf(config),
-        endorsementTtlMs: config.endorsementTtlDays * 86_400_000,
-        maxUntouchedPeers: config.limits.untouchedPeers,
-        peerFetch: peerFetchOf(config),
-      },
-      links: {
-        dial: (url, nodeId) => void hub.dial(url, nodeId),
-        hangUp: nodeId => hub.hangUpNode(nodeId),
-        dropInbound: nodeId => hub.server.dropPeer(nodeId as string as PeerId, "blocked"),
-        linkOf: nodeId => hub.linkOf(nodeId),
-      },
-      log,
-      owner: { policies: hub.policies, authorship: hub.authorship },
+  /** Outgoing links: logged, a proven node recorded and its descriptor read, a lost one noted as a failure. */
+  #wireLinks(): void {
+    const links = this.#links.events
+    links.on("refused", ({ endpoint, error, first }) => {
+      // what a dialed hub sent over a limit: counted in the link's errors, logged once per reason
+      if (first) this.log.warn({ peer: endpoint, code: error.code, detail: error.detail }, "refused a message from a dialed hub (logged once per reason)")
     })
-    // reload every document this hub holds, so it is offered to peers again
-    await Promise.allSettled(index.ids().map(id => hub.repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
-    return hub
+    links.on("state", ({ endpoint, state, error, remotePeerId }) => {
+      if (state !== "established" && remotePeerId) this.#forgetSent(remotePeerId)
+      this.log.info({ peer: endpoint, state, error: error?.detail, remote: remotePeerId }, "link state")
+    })
+    links.on("offline", ({ nodeId, uptimePct }) => this.federation.noteFailure(nodeId, uptimePct))
+    links.on("rejected", ({ nodeId, endpoint, error }) =>
+      this.log.warn({ peer: endpoint, remote: nodeId, err: (error as Error).message }, "dialed a node our policy refuses; hanging up"),
+    )
+    links.on("established", ({ nodeId, endpoint }) => {
+      void this.federation
+        .noteProven(nodeId, httpBase(endpoint))
+        .catch(e => this.log.warn({ peer: nodeId, err: (e as Error).message }, "recording a proven peer failed"))
+      void this.federation
+        .learnFromUrl(nodeId, endpoint)
+        .catch(e => this.log.warn({ peer: endpoint, err: (e as Error).message }, "could not read a dialed hub's descriptor"))
+    })
   }
 
   get nodeId(): NodeId {
@@ -250,6 +337,8 @@ export class Hub {
   async attach(server: Server, url: string): Promise<void> {
     this.#publicUrl = this.config.publicUrl ?? url
     this.federation.publishSelf(this.descriptor())
+    // hubs dialed from now on learn our descriptor (so our URL) as they accept us
+    this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url, fedhubDescriptor: this.descriptor() })
     if (this.config.discovery.mdns) {
       this.#announcer = new MdnsAnnouncer({ nodeId: this.nodeId, url: this.url, mdnsOptions: mdnsOptionsOf(this.config) })
       this.#announcer.on("warning", w => this.log.warn({ warning: String(w) }, "mDNS"))
@@ -289,86 +378,23 @@ export class Hub {
    * One link per node: dialing a node at a new URL replaces its link at the old one.
    */
   dial(url: string, expectNodeId?: NodeId): HubClientAdapter {
-    const endpoint = syncEndpoint(url)
-    const existing = this.#links.get(endpoint)
-    if (existing) return existing
-    if (expectNodeId) {
-      this.federation.admitNode(expectNodeId)
-      for (const [other, link] of this.#links) if (linksTo(link, expectNodeId)) this.hangUp(other)
-    }
-    const link = new HubClientAdapter({
-      url: endpoint,
-      auth: { kind: "node", identity: this.identity, expectNodeId },
-      maxFrameBytes: this.config.limits.frameBytes,
-      gate: this.gate,
-      before: m => this.#before(m),
-      rewrite: m => this.#outgoing(m),
-      peerFetch: peerFetchOf(this.config),
-      offer: this.offer,
-      checkAgreement: (agreement, _serverId, link) => void verifyAgreement(this.offer, agreement, link),
-      heartbeat: { intervalMs: this.config.heartbeatMs },
-      metadata: {
-        fedhubDirectory: this.federation.directory.url,
-        ...(this.#publicUrl ? { fedhubDescriptor: this.descriptor() } : {}),
-      },
-    })
-    const refusedOnce = new Set<string>()
-    link.events.on("refused", err => {
-      // what a dialed hub sent over a limit: counted in the link's errors, logged once per reason
-      if (refusedOnce.has(err.code)) return
-      refusedOnce.add(err.code)
-      this.log.warn({ peer: endpoint, code: err.code, detail: err.detail }, "refused a message from a dialed hub (logged once per reason)")
-    })
-    link.events.on("state", (state, err) => {
-      if (state !== "established" && link.remotePeerId) this.#forgetSent(link.remotePeerId)
-      this.log.info({ peer: endpoint, state, error: err?.detail, remote: link.remotePeerId }, "link state")
-      const remoteId = (link.remotePeerId ?? link.expectNodeId) as NodeId | undefined
-      if (state === "offline" && remoteId) this.federation.noteFailure(remoteId, link.health().uptimePct)
-      if (state === "established" && link.remotePeerId) {
-        const remote = link.remotePeerId as string as NodeId
-        try {
-          this.federation.admitNode(remote)
-        } catch (e) {
-          this.log.warn({ peer: endpoint, remote, err: (e as Error).message }, "dialed a node our policy refuses; hanging up")
-          this.hangUp(endpoint)
-          return
-        }
-        void this.federation
-          .noteProven(remote, httpBase(endpoint))
-          .catch(e => this.log.warn({ peer: remote, err: (e as Error).message }, "recording a proven peer failed"))
-        void this.federation
-          .learnFromUrl(remote, endpoint)
-          .catch(e => this.log.warn({ peer: endpoint, err: (e as Error).message }, "could not read a dialed hub's descriptor"))
-      }
-    })
-    this.#links.set(endpoint, link)
-    this.repo.networkSubsystem.addNetworkAdapter(link)
-    return link
+    return this.#links.dial(url, expectNodeId)
   }
 
   /** Closes an outgoing link for good. */
   hangUp(url: string): boolean {
-    const endpoint = syncEndpoint(url)
-    const link = this.#links.get(endpoint)
-    if (!link) return false
-    this.#links.delete(endpoint)
-    this.repo.networkSubsystem.removeNetworkAdapter(link) // disconnects it
-    return true
+    return this.#links.hangUpAt(url)
   }
 
   /** Hangs up every outgoing link to a node. */
   hangUpNode(nodeId: NodeId): void {
-    for (const [url, link] of this.#links) if (linksTo(link, nodeId)) this.hangUp(url)
+    this.#links.hangUp(nodeId)
   }
 
   /** A node now gives another URL: an outgoing link to its old one is redialed there. */
   #followMove(nodeId: NodeId, url: string): void {
-    const endpoint = syncEndpoint(url)
-    const stale = [...this.#links].some(([at, link]) => at !== endpoint && linksTo(link, nodeId))
-    if (!stale) return
-    this.log.info({ peer: nodeId, url }, "a linked hub moved; redialing it at its new URL")
     try {
-      this.dial(url, nodeId)
+      if (this.#links.follow(nodeId, url)) this.log.info({ peer: nodeId, url }, "a linked hub moved; redialing it at its new URL")
     } catch (e) {
       this.log.warn({ peer: nodeId, err: (e as Error).message }, "could not redial a hub that moved")
     }
@@ -379,12 +405,7 @@ export class Hub {
    * inbound connection when there is one, else the outgoing link's state (offline, ...).
    */
   linkOf(nodeId: NodeId): LinkSummary | undefined {
-    const link = [...this.#links.values()].find(l => linksTo(l, nodeId))
-    const outbound = link && outboundSummary(link)
-    if (outbound && (outbound.state === "established" || outbound.state === "degraded")) return outbound
-    const inbound = this.server.connections().find(c => c.peerId === (nodeId as string))
-    if (inbound) return { direction: "inbound", state: "established", latencyMs: inbound.latencyMs ?? undefined }
-    return outbound
+    return this.#links.linkOf(nodeId)
   }
 
   /**
@@ -408,15 +429,7 @@ export class Hub {
 
   /** Outgoing links and their state. */
   links(): LinkInfo[] {
-    return [...this.#links.entries()].map(([url, l]) => ({
-      url,
-      state: l.state,
-      remoteNodeId: l.remotePeerId,
-      lastError: l.lastError?.message,
-      metrics: { ...l.metrics },
-      health: l.health(),
-      agreement: l.agreement,
-    }))
+    return this.#links.links()
   }
 
   /** Peers connected to us (hubs and local clients). */
@@ -428,13 +441,7 @@ export class Hub {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const url of [...this.#links.keys()]) {
-      try {
-        this.hangUp(url)
-      } catch (e) {
-        this.log.error({ err: e }, "closing a link failed")
-      }
-    }
+    for (const err of this.#links.close()) this.log.error({ err }, "closing a link failed")
     try {
       this.#endpoint?.close()
     } catch (e) {
@@ -447,71 +454,19 @@ export class Hub {
     await this.signatures.flush()
   }
 
-  /** What our link with a node agreed, and that node's own policies as it declared them. */
-  #agreementWith(nodeId: NodeId): { capabilities: readonly string[]; peer: LinkPolicies } | undefined {
-    const link = [...this.#links.values()].find(l => linksTo(l, nodeId) && l.agreement)
-    if (link?.agreement) return { capabilities: link.agreement.capabilities, peer: link.agreement.policies.server }
-    const inbound = this.handshake.agreementFor(nodeId)
-    return inbound ? { capabilities: inbound.capabilities, peer: inbound.policies.client } : undefined
-  }
-
-  /** What a peer gets before a message: the document's policy records, then the signatures of the changes it carries. */
-  #before(m: Message): WireMessage[] {
-    const self = this.identity.nodeId as string as PeerId
-    const policy = this.#policyFrames.framesFor(self, m)
-    const signatures = this.#signatureFrames.framesFor(self, m)
-    return policy.length === 0 ? signatures : [...policy, ...signatures]
-  }
-
   /** A peer went away: it gets every record again on its next connection. */
   #forgetSent(peerId: string): void {
     this.#policyFrames.forget(peerId)
     this.#signatureFrames.forget(peerId)
   }
+}
 
-  /**
-   * What goes to another hub: ephemeral messages only to a document's readers, signed by
-   * this hub when it is their origin (or the hub of the local client that sent them);
-   * one from another node travels with its origin's signature, and is never sent unsigned.
-   */
-  #outgoing(m: Message): Message | undefined {
-    if (m.type !== "ephemeral") return m
-    const e = m as SignedEphemeralMessage
-    if (this.policies.has(e.documentId) && !mayRead(this.policies.effective(e.documentId), e.targetId)) return undefined
-    if (e.fedhubSig !== undefined) return m
-    if (e.senderId !== (this.nodeId as string) && isNodeId(e.senderId)) return undefined
-    return { ...e, fedhubSig: signEphemeral(this.identity, e) } as Message
-  }
-
-  /** Relaying (access/share.ts `mayRouteThrough`): what this hub knows, for the pure decision. */
-  #mayRelayTo(peerId: string, documentId?: string): boolean {
-    const held = !documentId || this.index.has(documentId) || this.repo.handles[documentId as DocumentId]?.isReady() === true
-    const peerAcceptsRelay = this.#agreementWith(peerId as NodeId)?.peer.acceptsRelay === true
-    return mayRouteThrough({ relay: this.config.type === "relay", held, peerAcceptsRelay })
-  }
-
-  /**
-   * Rule 5: a node gets a document only if the document's ACL admits it (no ACL:
-   * every federated hub) and it is not blocked. Local clients hold the admin token.
-   */
-  async #mayShare(peerId: string, documentId?: string): Promise<boolean> {
-    if (!isNodeId(peerId)) return true
-    if (this.federation?.registry.get(peerId)?.blocked) return false
-    if (!documentId) return true
-    // a document with policy records is judged by its policy alone, without loading it
-    if (this.policies.has(documentId))
-      return mayShareWith({ nodeId: peerId, policyKnown: true, policy: this.policies.effective(documentId) })
-    // a document this hub holds is judged by its ACL even when not in memory; one it does
-    // not hold is not ours to withhold: a peer offering it to us may sync it
-    let handle: DocHandle<unknown> | undefined = this.repo.handles[documentId as DocumentId]
-    if (!handle?.isReady()) {
-      // the index covers storage (write-ahead), so a document not in it is not ours to withhold
-      if (!this.index.has(documentId)) return true
-      handle = await this.repo.find(documentId as DocumentId, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
-      if (!handle?.isReady()) return false // held but unreadable: withheld rather than guessed
-    }
-    return mayShareWith({ nodeId: peerId, policyKnown: false, policy: undefined, legacyAcl: aclOf(handle.doc()) })
-  }
+/** What a peer gets before a message: the document's policy records, then the signatures of the changes it carries. */
+const framesBefore = (identity: Identity, policyFrames: PolicyAnnouncer, signatureFrames: SignatureAnnouncer, m: Message): WireMessage[] => {
+  const self = identity.nodeId as string as PeerId
+  const policy = policyFrames.framesFor(self, m)
+  const signatures = signatureFrames.framesFor(self, m)
+  return policy.length === 0 ? signatures : [...policy, ...signatures]
 }
 
 /** The sequence of this hub's own descriptor in its directory document, if it published one. */
@@ -523,22 +478,6 @@ const ownSequence = (doc: unknown, nodeId: NodeId): number | undefined => {
     return typeof seq === "number" ? seq : undefined
   } catch {
     return undefined
-  }
-}
-
-/** Whether an outgoing link is (or is meant to be) with `nodeId`. */
-const linksTo = (link: HubClientAdapter, nodeId: NodeId): boolean =>
-  (link.remotePeerId as string | undefined) === nodeId || link.expectNodeId === nodeId
-
-const outboundSummary = (link: HubClientAdapter): LinkSummary => {
-  const h = link.health()
-  return {
-    direction: "outbound",
-    state: h.state,
-    latencyMs: h.latencyEwmaMs ?? undefined,
-    uptimePct: h.uptimePct,
-    errorRate: h.errorRate,
-    lastError: h.lastError ? `${h.lastError.code}: ${h.lastError.detail}` : undefined,
   }
 }
 
