@@ -212,7 +212,8 @@ export class InboundGate implements InboundCheck {
    */
   #preload(documentId: string, data: Uint8Array, loaded: A.Doc<unknown>): Uint8Array {
     const handle = this.#repo?.handles[documentId as never] as DocHandle<unknown> | undefined
-    if (!handle || handle.isReady() || !handle.inState(["requesting", "unavailable"])) {
+    // only a handle still waiting for its first copy, and only a document with content
+    if (!handle || !handle.inState(["requesting"]) || A.getHeads(loaded).length === 0) {
       A.free(loaded)
       return data
     }
