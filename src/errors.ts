@@ -57,6 +57,17 @@ export const ERRORS = {
   NOT_A_READER: { status: 403, exit: 3, title: "This node may not read the document" },
   ACTOR_BINDING_INVALID: { status: 400, exit: 2, title: "Not a valid actor binding" },
   CHANGE_UNATTRIBUTED: { status: 403, exit: 3, title: "The change carries no valid signature of its author" },
+  MARKETPLACE_CONFIG_INVALID: { status: 400, exit: 2, title: "Not a valid marketplace configuration" },
+  JOIN_REQUEST_INVALID: { status: 400, exit: 2, title: "Not a valid signed join request" },
+  VOTE_INVALID: { status: 400, exit: 2, title: "Not a valid signed vote, or not one that counts" },
+  ITEM_INVALID: { status: 400, exit: 2, title: "The item fails the marketplace's schema or quality rules" },
+  NOT_ORIGIN: { status: 403, exit: 3, title: "Only the item's origin node may publish or withdraw it" },
+  VERSION_REPLAYED: { status: 409, exit: 3, title: "An older or equal version than one already held" },
+  SHARD_INVALID: { status: 400, exit: 2, title: "Not a valid signed shard manifest" },
+  PURCHASE_INVALID: { status: 400, exit: 2, title: "Not a valid signed purchase" },
+  INSUFFICIENT_FUNDS: { status: 402, exit: 2, title: "The buyer's balance does not cover the price" },
+  EQUIVOCATION: { status: 409, exit: 3, title: "Two different records signed with one sequence number" },
+  RATING_INVALID: { status: 400, exit: 2, title: "Not a valid signed rating, or not one that counts" },
 } as const satisfies Record<string, { status: number; exit: number; title: string }>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -905,6 +905,704 @@ export interface KeyRotation {
   newKeySig: Signature
 }
 
+// marketplace
+/**
+ * The configuration of a federated marketplace (every field of the seed's FederatedMarketplace, numbers as integers), held in the marketplace document; createMarketplaceConfig fills the seed's defaults. $defs hold the signed payloads of the marketplace: join requests, votes, items, shard manifests, purchases, ratings.
+ */
+export interface MarketplaceConfig {
+  /**
+   * Display name.
+   */
+  name: string
+  /**
+   * What the marketplace offers.
+   */
+  description: string
+  /**
+   * The node that created the marketplace; it decides joins under centralized consensus and holds no other privilege by itself.
+   */
+  creator: NodeId
+  /**
+   * public: readable by every federated hub; private: participants only.
+   */
+  visibility: "public" | "private"
+  /**
+   * Governance.
+   */
+  federation: {
+    governanceModel: GovernanceModel
+    consensusMechanism: ConsensusMechanism
+    disputeResolution: DisputeResolution
+  }
+  /**
+   * The shared catalog's rules.
+   */
+  catalog: {
+    /**
+     * Categories.
+     *
+     * @maxItems 1000
+     */
+    categories: MarketCategory[]
+    /**
+     * Search features offered.
+     *
+     * @maxItems 5
+     */
+    searchCapabilities: SearchCapability[]
+    curationPolicy: CurationPolicy
+  }
+  /**
+   * Money.
+   */
+  economics: {
+    feeStructure: FeeStructure
+    revenueSharing: RevenueSharing
+    /**
+     * Accepted currencies.
+     *
+     * @minItems 1
+     * @maxItems 50
+     */
+    currencySupport: MarketCurrency[]
+    /**
+     * Accepted payment methods.
+     *
+     * @minItems 1
+     * @maxItems 4
+     */
+    paymentMethods: PaymentMethod[]
+    /**
+     * Nodes may buy from items of other nodes.
+     */
+    crossNodePayments: boolean
+  }
+  /**
+   * Quality and trust.
+   */
+  quality: {
+    ratingSystem: RatingSystem
+    verificationProcess: VerificationProcess
+    qualityStandards: QualityStandards
+    trustMetrics: TrustMetrics
+  }
+  synchronization: SyncSettings
+  metadata: MarketMetadata
+}
+
+// marketplace#GovernanceModel
+/**
+ * Who governs the marketplace (the seed's governanceModel).
+ */
+export type GovernanceModel = "centralized" | "distributed" | "consortium"
+
+// marketplace#ConsensusType
+/**
+ * How join requests are decided: centralized (the creator decides), distributed (a simple majority of participants), consortium (two thirds of participants), proof_of_stake (stake-weighted majority among participants holding minimumStake).
+ */
+export type ConsensusType = "centralized" | "distributed" | "consortium" | "proof_of_stake"
+
+// marketplace#ConsensusMechanism
+/**
+ * The seed's consensusMechanism: its type and parameters.
+ */
+export interface ConsensusMechanism {
+  type: ConsensusType
+  /**
+   * Parameters of the mechanism.
+   */
+  parameters: {
+    /**
+     * proof_of_stake: the least stake (credits, minor units) a participant holds to have voting power. A stake is the participant's credit balance in this marketplace's ledger.
+     */
+    minimumStake: number
+    /**
+     * How votes weigh: one per participant, or by stake (proof_of_stake).
+     */
+    votingPower: "one_node_one_vote" | "stake_weighted"
+    /**
+     * A join vote closes this many hours after the request's signed time.
+     */
+    voteDeadlineHours: number
+  }
+}
+
+// marketplace#DisputeResolution
+/**
+ * The seed's disputeResolution.
+ */
+export interface DisputeResolution {
+  /**
+   * arbitration: the arbitrators vote; community: the participants vote.
+   */
+  mechanism: "arbitration" | "community"
+  /**
+   * Nodes that vote on disputes (arbitration).
+   *
+   * @maxItems 100
+   */
+  arbitrators: NodeId[]
+  /**
+   * A dispute without a decision after this many days resolves by defaultOutcome.
+   */
+  timeoutDays: number
+  /**
+   * What a timed-out dispute resolves to.
+   */
+  defaultOutcome: "refund_buyer" | "pay_seller"
+}
+
+// marketplace#MarketCategory
+/**
+ * A catalog category.
+ */
+export interface MarketCategory {
+  /**
+   * Stable category id.
+   */
+  id: string
+  /**
+   * Display name.
+   */
+  name: string
+  /**
+   * What belongs here.
+   */
+  description?: string
+  /**
+   * The parent category's id, if any.
+   */
+  parentId?: string
+}
+
+// marketplace#SearchCapability
+/**
+ * A search feature the marketplace offers.
+ */
+export type SearchCapability = "text_search" | "category_filter" | "rating_filter" | "price_filter" | "node_filter"
+
+// marketplace#CurationPolicy
+/**
+ * The seed's curationPolicy.
+ */
+export interface CurationPolicy {
+  /**
+   * New items are held back until a curator approves them.
+   */
+  requiresApproval: boolean
+  /**
+   * Items rated below this are flagged; in half stars (6 = 3.0 stars, the seed's default).
+   */
+  qualityThresholdHalfStars: number
+  /**
+   * Who moderates: nobody, the community, curators only, or curators with strict checks.
+   */
+  moderationLevel: "none" | "community" | "curators" | "strict"
+  /**
+   * Nodes that approve items and moderate ratings (the creator always may).
+   *
+   * @maxItems 100
+   */
+  curators: NodeId[]
+}
+
+// marketplace#FeeStructure
+/**
+ * The seed's feeStructure. The transaction fee goes to the marketplace account, the cross-node fee (when buyer and seller are different nodes) to the network account; both are taken off the price before revenue sharing.
+ */
+export interface FeeStructure {
+  /**
+   * Charged once per published item, in minor units.
+   */
+  listingFee: number
+  /**
+   * Of the price, to the marketplace. Whole percent, 0-100.
+   */
+  transactionFeePercentage: number
+  /**
+   * Of the price, to the network, when buyer and seller differ. Whole percent, 0-100.
+   */
+  crossNodeFeePercentage: number
+}
+
+// marketplace#RevenueSharing
+/**
+ * The seed's revenueSharing of what remains after fees; the three shares sum to 100.
+ */
+export interface RevenueSharing {
+  /**
+   * To the item's origin node. Whole percent, 0-100.
+   */
+  creator: number
+  /**
+   * To the marketplace account. Whole percent, 0-100.
+   */
+  marketplace: number
+  /**
+   * To the network account. Whole percent, 0-100.
+   */
+  network: number
+}
+
+// marketplace#MarketCurrency
+/**
+ * "credits" (the federation's internal unit, counted by the ledger) or an ISO 4217 code (recorded, never converted).
+ */
+export type MarketCurrency = string
+
+// marketplace#PaymentMethod
+/**
+ * credits move ledger balances; stripe, paypal and crypto are recorded as external payment references only.
+ */
+export type PaymentMethod = "credits" | "stripe" | "paypal" | "crypto"
+
+// marketplace#RatingSystem
+/**
+ * The seed's ratingSystem.
+ */
+export interface RatingSystem {
+  /**
+   * Ratings go from 1 to 5 stars.
+   */
+  scale: "1-5"
+  /**
+   * Half stars (1.5, 2.5, ...) are accepted.
+   */
+  allowHalfRatings: boolean
+  /**
+   * Only a node that bought the item may rate it.
+   */
+  requirePurchase: boolean
+  /**
+   * Curators may hide ratings.
+   */
+  moderationEnabled: boolean
+}
+
+// marketplace#VerificationProcess
+/**
+ * The seed's verificationProcess.
+ */
+export interface VerificationProcess {
+  /**
+   * The quality rules run on every publish.
+   */
+  automated: boolean
+  /**
+   * A curator reviews items (see curationPolicy.requiresApproval).
+   */
+  humanReview: boolean
+  /**
+   * Checks an item passes.
+   *
+   * @maxItems 3
+   *
+   * Items: A check family.
+   */
+  requiredChecks: ("security" | "quality" | "compliance")[]
+}
+
+// marketplace#QualityStandards
+/**
+ * The marketplace's quality rules, checked on publish after the item schema.
+ */
+export interface QualityStandards {
+  /**
+   * Item fields that must be present and non-empty.
+   *
+   * @maxItems 5
+   *
+   * Items: An optional item field.
+   */
+  requiredFields: ("description" | "category" | "tags" | "license" | "artifact")[]
+  /**
+   * Accepted licenses; empty accepts any.
+   *
+   * @maxItems 200
+   *
+   * Items: A license id, e.g. MIT.
+   */
+  allowedLicenses: string[]
+  /**
+   * Largest accepted item: its canonical JSON, and its artifact when it has one.
+   */
+  maxSizeBytes: number
+  /**
+   * Regular expressions (case-insensitive) no string in an item may match.
+   *
+   * @maxItems 100
+   *
+   * Items: A regular expression source.
+   */
+  bannedPatterns: string[]
+}
+
+// marketplace#TrustMetrics
+/**
+ * The seed's trustMetrics.
+ */
+export interface TrustMetrics {
+  /**
+   * Derive a trust score per item and node.
+   */
+  calculateTrust: boolean
+  /**
+   * What the score counts.
+   *
+   * @maxItems 4
+   *
+   * Items: A trust factor.
+   */
+  trustFactors: ("ratings" | "sales" | "node_reputation" | "verification")[]
+}
+
+// marketplace#SyncSettings
+/**
+ * The seed's synchronization. conflictResolution is crdt_merge (DESIGN rule 4: no last-writer-wins; conflicts are shown).
+ */
+export interface SyncSettings {
+  /**
+   * Minutes between catalog index refreshes (sync itself is continuous).
+   */
+  syncFrequency: number
+  /**
+   * Always crdt_merge: concurrent edits are kept and conflicts shown.
+   */
+  conflictResolution: "crdt_merge"
+  /**
+   * Replicas converge eventually.
+   */
+  dataConsistency: "eventual"
+}
+
+// marketplace#MarketMetadata
+/**
+ * The seed's metadata.
+ */
+export interface MarketMetadata {
+  createdAt: TimestampMs
+  lastModified: TimestampMs
+  /**
+   * Semantic version of the configuration.
+   */
+  version: string
+  /**
+   * Lifecycle state.
+   */
+  status: "active" | "maintenance" | "deprecated"
+  /**
+   * Free tags.
+   *
+   * @maxItems 50
+   *
+   * Items: A tag.
+   */
+  tags?: string[]
+}
+
+// marketplace#JoinRequest
+/**
+ * Payload of a join request (purpose fedhub/market-join-request/v1), signed by the node asking to join. The vote deadline counts from the envelope time.
+ */
+export interface JoinRequest {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The node asking to join; equal to the envelope signer.
+   */
+  nodeId: NodeId
+  /**
+   * Why it wants to join.
+   */
+  message?: string
+}
+
+// marketplace#JoinVote
+/**
+ * Payload of a vote on a join request (purpose fedhub/market-join-vote/v1), signed by the voter; a replica keeps it under votes[voter].
+ */
+export interface JoinVote {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The id (envelopeId) of the join request voted on.
+   */
+  requestId: string
+  /**
+   * true approves, false refuses.
+   */
+  approve: boolean
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
+// marketplace#ItemPricing
+/**
+ * What an item costs, in integer minor units of its currency.
+ */
+export interface ItemPricing {
+  /**
+   * free or a one-time purchase.
+   */
+  model: "free" | "one_time"
+  /**
+   * Minor units (cents, or credits).
+   */
+  price: number
+  currency: MarketCurrency
+}
+
+// marketplace#ItemArtifact
+/**
+ * The package an item delivers, addressed by its hash.
+ */
+export interface ItemArtifact {
+  /**
+   * Hex SHA-256 of the artifact bytes.
+   */
+  sha256: string
+  /**
+   * Its size in bytes.
+   */
+  sizeBytes: number
+  /**
+   * Where to fetch it.
+   */
+  url?: Url
+}
+
+// marketplace#MarketItem
+/**
+ * Payload of one version of a published item (purpose fedhub/market-item/v1), signed by its origin node. Its checksum is the hex SHA-256 of its canonical JSON; globalId is originNodeId:itemId.
+ */
+export interface MarketItem {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The origin's id of the item: letters, digits, '.', '_' or '-'.
+   */
+  itemId: string
+  /**
+   * The publishing node; equal to the envelope signer.
+   */
+  originNodeId: NodeId
+  /**
+   * 1 for the first version; each new version is greater.
+   */
+  version: number
+  /**
+   * true withdraws the item (a version like any other).
+   */
+  withdrawn?: boolean
+  /**
+   * Kind of item.
+   */
+  type: "persona" | "plugin" | "service" | "content" | "dataset"
+  /**
+   * Title.
+   */
+  title: string
+  /**
+   * Description.
+   */
+  description?: string
+  /**
+   * A category id of the marketplace.
+   */
+  category?: string
+  /**
+   * Tags.
+   *
+   * @maxItems 50
+   *
+   * Items: A tag.
+   */
+  tags?: string[]
+  /**
+   * License id, e.g. MIT.
+   */
+  license?: string
+  /**
+   * Usage restrictions.
+   *
+   * @maxItems 50
+   *
+   * Items: A restriction.
+   */
+  restrictions?: string[]
+  /**
+   * Nodes licensed to receive the item; empty means every participant.
+   *
+   * @maxItems 4096
+   */
+  allowedNodes?: NodeId[]
+  /**
+   * Territories (ISO 3166 codes) where it may not be used.
+   *
+   * @maxItems 250
+   */
+  territorialLimits?: string[]
+  pricing: ItemPricing
+  artifact?: ItemArtifact
+}
+
+// marketplace#ShardManifest
+/**
+ * Payload of a shard manifest (purpose fedhub/market-shard-manifest/v1), signed by one origin: the checksum of each of its items in one catalog shard, so a replica verifies one signature per shard and hashes the items.
+ */
+export interface ShardManifest {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The shard.
+   */
+  shardId: string
+  /**
+   * The origin; equal to the envelope signer.
+   */
+  originNodeId: NodeId
+  /**
+   * Increases with each manifest the origin signs for this shard.
+   */
+  sequence: number
+  /**
+   * itemId → { version, checksum } of the origin's items in the shard.
+   */
+  items: {
+    /**
+     * One item version.
+     */
+    [k: string]: {
+      /**
+       * Its version.
+       */
+      version: number
+      /**
+       * Hex SHA-256 of its canonical JSON.
+       */
+      checksum: string
+    }
+  }
+}
+
+// marketplace#PurchaseTerms
+/**
+ * The fee schedule a purchase was made under (copied from the marketplace config when buying), so every replica computes the same split.
+ */
+export interface PurchaseTerms {
+  /**
+   * As in FeeStructure. Whole percent, 0-100.
+   */
+  transactionFeePercentage: number
+  /**
+   * As in FeeStructure. Whole percent, 0-100.
+   */
+  crossNodeFeePercentage: number
+  revenueSharing: RevenueSharing
+}
+
+// marketplace#Purchase
+/**
+ * Payload of a purchase (purpose fedhub/market-purchase/v1), signed by the buyer node. Its id is the hex SHA-256 of this payload; two purchases by one buyer with one sequence number are an equivocation.
+ */
+export interface Purchase {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The buying node; equal to the envelope signer.
+   */
+  buyer: NodeId
+  /**
+   * The buyer's purchase counter in this marketplace: 1, 2, 3, ...
+   */
+  sequence: number
+  /**
+   * originNodeId:itemId, unique across the federation.
+   */
+  itemGlobalId: string
+  /**
+   * The version bought.
+   */
+  itemVersion: number
+  /**
+   * The checksum of that version.
+   */
+  itemChecksum: string
+  /**
+   * The item's origin node.
+   */
+  seller: NodeId
+  /**
+   * Minor units of currency.
+   */
+  price: number
+  currency: MarketCurrency
+  paymentMethod: PaymentMethod
+  /**
+   * For stripe, paypal or crypto: the external payment reference (recorded only).
+   */
+  externalReference?: string
+  terms: PurchaseTerms
+}
+
+// marketplace#Rating
+/**
+ * Payload of a rating (purpose fedhub/market-rating/v1), signed by the rating node; a replica keeps the latest under ratings[item][rater].
+ */
+export interface Rating {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * originNodeId:itemId, unique across the federation.
+   */
+  itemGlobalId: string
+  /**
+   * The rating in half stars: 2 = 1.0 … 10 = 5.0 (integers only in signed payloads).
+   */
+  halfStars: number
+  /**
+   * Review text.
+   */
+  comment?: string
+}
+
+// marketplace#RatingModeration
+/**
+ * Payload of a moderation decision on one rating (purpose fedhub/market-rating-moderation/v1), signed by a curator or the creator.
+ */
+export interface RatingModeration {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The envelopeId of the rating.
+   */
+  ratingId: string
+  /**
+   * true hides the rating, false shows it again.
+   */
+  hidden: boolean
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
 // policy
 /**
  * The payload of one version of a document's access policy (envelope purpose fedhub/policy/v1, envelope time = issuedAt). The record's id is the hex SHA-256 of the canonical JSON of its envelope without `sig`. Versions form a DAG through `parents`; see docs/ACCESS.md for validity and the effective policy.
@@ -1100,6 +1798,34 @@ export const SCHEMA_NAMES = [
   "handshake#Offer",
   "handshake#Agreement",
   "key-rotation",
+  "marketplace",
+  "marketplace#GovernanceModel",
+  "marketplace#ConsensusType",
+  "marketplace#ConsensusMechanism",
+  "marketplace#DisputeResolution",
+  "marketplace#MarketCategory",
+  "marketplace#SearchCapability",
+  "marketplace#CurationPolicy",
+  "marketplace#FeeStructure",
+  "marketplace#RevenueSharing",
+  "marketplace#MarketCurrency",
+  "marketplace#PaymentMethod",
+  "marketplace#RatingSystem",
+  "marketplace#VerificationProcess",
+  "marketplace#QualityStandards",
+  "marketplace#TrustMetrics",
+  "marketplace#SyncSettings",
+  "marketplace#MarketMetadata",
+  "marketplace#JoinRequest",
+  "marketplace#JoinVote",
+  "marketplace#ItemPricing",
+  "marketplace#ItemArtifact",
+  "marketplace#MarketItem",
+  "marketplace#ShardManifest",
+  "marketplace#PurchaseTerms",
+  "marketplace#Purchase",
+  "marketplace#Rating",
+  "marketplace#RatingModeration",
   "policy",
   "problem",
   "signed-envelope",
@@ -1156,6 +1882,34 @@ export interface SchemaTypes {
   "handshake#Offer": Offer
   "handshake#Agreement": Agreement
   "key-rotation": KeyRotation
+  marketplace: MarketplaceConfig
+  "marketplace#GovernanceModel": GovernanceModel
+  "marketplace#ConsensusType": ConsensusType
+  "marketplace#ConsensusMechanism": ConsensusMechanism
+  "marketplace#DisputeResolution": DisputeResolution
+  "marketplace#MarketCategory": MarketCategory
+  "marketplace#SearchCapability": SearchCapability
+  "marketplace#CurationPolicy": CurationPolicy
+  "marketplace#FeeStructure": FeeStructure
+  "marketplace#RevenueSharing": RevenueSharing
+  "marketplace#MarketCurrency": MarketCurrency
+  "marketplace#PaymentMethod": PaymentMethod
+  "marketplace#RatingSystem": RatingSystem
+  "marketplace#VerificationProcess": VerificationProcess
+  "marketplace#QualityStandards": QualityStandards
+  "marketplace#TrustMetrics": TrustMetrics
+  "marketplace#SyncSettings": SyncSettings
+  "marketplace#MarketMetadata": MarketMetadata
+  "marketplace#JoinRequest": JoinRequest
+  "marketplace#JoinVote": JoinVote
+  "marketplace#ItemPricing": ItemPricing
+  "marketplace#ItemArtifact": ItemArtifact
+  "marketplace#MarketItem": MarketItem
+  "marketplace#ShardManifest": ShardManifest
+  "marketplace#PurchaseTerms": PurchaseTerms
+  "marketplace#Purchase": Purchase
+  "marketplace#Rating": Rating
+  "marketplace#RatingModeration": RatingModeration
   policy: Policy
   problem: Problem
   "signed-envelope": SignedEnvelope
