@@ -9,6 +9,7 @@ export {
   SCHEMA_BASE_URI,
   SCHEMA_DIR_URL,
   SCHEMA_NAMES,
+  schemaProblems,
   schemaUri,
   validate,
   validatorFor,

@@ -36,15 +36,17 @@ type Ajv = InstanceType<Ajv2020Class>
 
 const KNOWN_NAMES: ReadonlySet<string> = new Set(SCHEMA_NAMES)
 
-let ajv: Ajv | undefined
+const instances = new Map<boolean, Ajv>()
 const validators = new Map<SchemaName, ValidateFunction>()
+const allErrorValidators = new Map<SchemaName, ValidateFunction>()
 
-/** The shared Ajv instance with every schema file added (not yet compiled). */
-function instance(): Ajv {
-  if (ajv) return ajv
+/** The shared Ajv instance (one stopping at the first error, one collecting all) with every schema file added. */
+function instance(allErrors = false): Ajv {
+  const known = instances.get(allErrors)
+  if (known) return known
   const created = new Ajv2020({
     strict: true,
-    allErrors: false,
+    allErrors,
     // `type: ["integer", "null"]` and the like
     allowUnionTypes: true,
     // errors carry the failing schema and value, for readable messages
@@ -55,7 +57,7 @@ function instance(): Ajv {
     const schema = JSON.parse(readFileSync(new URL(file, SCHEMA_DIR_URL), "utf8")) as AnySchemaObject
     created.addSchema(schema)
   }
-  ajv = created
+  instances.set(allErrors, created)
   return created
 }
 
@@ -67,15 +69,26 @@ export function schemaUri(name: SchemaName): string {
     : `${SCHEMA_BASE_URI}${name.slice(0, hash)}.schema.json#/$defs/${name.slice(hash + 1)}`
 }
 
-/** The compiled (cached) validator of a schema; throws INTERNAL for an unknown name. */
-export function validatorFor(name: SchemaName): ValidateFunction {
-  const cached = validators.get(name)
+/**
+ * The compiled (cached) validator of a schema; throws INTERNAL for an unknown name.
+ * `allErrors` collects every problem instead of stopping at the first (slower).
+ */
+export function validatorFor(name: SchemaName, allErrors = false): ValidateFunction {
+  const cache = allErrors ? allErrorValidators : validators
+  const cached = cache.get(name)
   if (cached) return cached
   if (!KNOWN_NAMES.has(name)) throw new FedhubError("INTERNAL", `no schema named ${JSON.stringify(name)}`)
-  const fn = instance().getSchema(schemaUri(name))
+  const fn = instance(allErrors).getSchema(schemaUri(name))
   if (!fn) throw new FedhubError("INTERNAL", `schema ${name} (${schemaUri(name)}) not found in schemas/`)
-  validators.set(name, fn)
+  cache.set(name, fn)
   return fn
+}
+
+/** Every schema problem of `value`, each as a readable line; [] when it matches (for answers that list them all). */
+export function schemaProblems(name: SchemaName, value: unknown): string[] {
+  const fn = validatorFor(name, true)
+  if (fn(value)) return []
+  return [...new Set((fn.errors ?? []).map((e) => formatErrors([e])))]
 }
 
 /** Options of `validate`. */
