@@ -68,6 +68,8 @@ export const ERRORS = {
   INSUFFICIENT_FUNDS: { status: 402, exit: 2, title: "The buyer's balance does not cover the price" },
   EQUIVOCATION: { status: 409, exit: 3, title: "Two different records signed with one sequence number" },
   RATING_INVALID: { status: 400, exit: 2, title: "Not a valid signed rating, or not one that counts" },
+  NOT_A_PARTICIPANT: { status: 403, exit: 3, title: "This node is not a participant of the marketplace" },
+  NOT_A_MARKETPLACE: { status: 404, exit: 4, title: "The document is not a marketplace" },
 } as const satisfies Record<string, { status: number; exit: number; title: string }>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -9,6 +9,7 @@ import { resolveHome } from "../hub/home.ts"
 import { startHub } from "../hub/startHub.ts"
 import { serveHub } from "../api/server.ts"
 import { docCommand } from "./docCommand.ts"
+import { marketCommand } from "./marketCommand.ts"
 import { discoverCommand, endorseCommand, peersCommand, trustCommand } from "./federationCommands.ts"
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -67,6 +68,7 @@ export function program(): Command {
     })
 
   cli.addCommand(docCommand())
+  cli.addCommand(marketCommand())
   cli.addCommand(peersCommand())
   cli.addCommand(discoverCommand())
   cli.addCommand(trustCommand())

@@ -37,6 +37,7 @@ import { FederationManager } from "../federation/FederationManager.ts"
 import { httpBase } from "../federation/verifyCandidate.ts"
 import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
 import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
+import { MarketplaceService } from "../marketplace/MarketplaceService.ts"
 
 export type { LinkInfo }
 
@@ -62,6 +63,7 @@ interface HubParts {
   links: LinkManager
   federation: FederationManager
   docs: DocStore
+  market: MarketplaceService
 }
 
 export class Hub {
@@ -71,6 +73,8 @@ export class Hub {
   readonly paths: HomePaths
   readonly repo: Repo
   readonly docs: DocStore
+  /** Marketplaces: create, list, show, join by signed votes (issue 13). */
+  readonly market: MarketplaceService
   readonly server: SyncServerAdapter
   readonly handshake: HandshakeServer
   readonly adminToken: string
@@ -122,6 +126,7 @@ export class Hub {
     this.#links = p.links
     this.federation = p.federation
     this.docs = p.docs
+    this.market = p.market
     this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url })
     this.#wireServer()
     this.#wireLinks()
@@ -262,6 +267,7 @@ export class Hub {
       links: linkManager,
       federation: fed,
       docs,
+      market: new MarketplaceService({ repo, identity, policies, authorship, log }),
     })
     // reload every document this hub holds, so it is offered to peers again
     await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))

@@ -155,6 +155,75 @@ export interface EndorseBody {
   ttlDays?: number
 }
 
+// api-market-create
+/**
+ * POST /api/markets: creates a marketplace owned by this hub (its creator). Every field is optional: the seed's defaults fill the rest (the name defaults to this hub's name + " marketplace"), then the whole config is checked and a bad one is answered with one error listing every problem.
+ */
+export interface MarketCreateBody {
+  /**
+   * The marketplace's name.
+   */
+  name?: string
+  /**
+   * What it is for.
+   */
+  description?: string
+  /**
+   * public: readable by every federated hub; private (default): participants only.
+   */
+  visibility?: "public" | "private"
+  /**
+   * Nodes admitted from the start, beside this hub (the creator). Participants read and write the marketplace document and vote on join requests.
+   *
+   * @maxItems 1000
+   */
+  participants?: NodeId[]
+  /**
+   * Any part of the marketplace config (schemas/marketplace.schema.json) laid over the defaults: federation (governance, consensus, disputes), catalog, economics, quality, synchronization. name, creator and visibility above take precedence.
+   */
+  config?: {
+    [k: string]: unknown
+  }
+}
+
+// api-market-join
+/**
+ * POST /api/markets/:ref/join: this hub signs a join request for the marketplace and puts it in a small document of its own, readable (and writable, for the outcome) by the marketplace's owner only; the owner's hub records it in the marketplace for its participants to vote on.
+ */
+export interface MarketJoinBody {
+  /**
+   * The marketplace's owner (its creator's hub, shown by `market show` there): the only hub the request is sent to.
+   */
+  owner: NodeId
+  /**
+   * Why this hub wants to join (signed with the request).
+   */
+  message?: string
+}
+
+// api-market-vote
+/**
+ * POST /api/markets/:ref/votes: this hub, a participant, signs a vote on a pending join request, named by its requester or its id, and writes it under votes[requestId:voter]. One of requester and requestId is needed.
+ */
+export interface MarketVoteBody {
+  /**
+   * The node whose request is voted on.
+   */
+  requester?: NodeId
+  /**
+   * The request's id (its envelope id), instead of the requester.
+   */
+  requestId?: string
+  /**
+   * true approves, false refuses.
+   */
+  approve: boolean
+  /**
+   * Why (signed with the vote).
+   */
+  reason?: string
+}
+
 // api-peer-add
 /**
  * POST /api/peers: verify the hub at a URL and keep a link to it (manual configuration).
@@ -1760,6 +1829,9 @@ export const SCHEMA_NAMES = [
   "api-doc-put",
   "api-doc-share",
   "api-endorse",
+  "api-market-create",
+  "api-market-join",
+  "api-market-vote",
   "api-peer-add",
   "api-trust-set",
   "common#NodeId",
@@ -1844,6 +1916,9 @@ export interface SchemaTypes {
   "api-doc-put": DocPutBody
   "api-doc-share": DocShareBody
   "api-endorse": EndorseBody
+  "api-market-create": MarketCreateBody
+  "api-market-join": MarketJoinBody
+  "api-market-vote": MarketVoteBody
   "api-peer-add": PeerAddBody
   "api-trust-set": TrustSetBody
   "common#NodeId": NodeId

@@ -11,7 +11,7 @@ import type { RunningHub } from "../../src/hub/startHub.ts"
 import { buildApp, closeParts, createParts } from "../../src/api/server.ts"
 import { servedRoutes } from "../../src/api/servedRoutes.ts"
 import { ROUTES, matchRoute, type Route } from "../../src/api/routeTable.ts"
-import { linkReaches, startHubs } from "../helpers/hubs.ts"
+import { linkReaches, nextEvent, startHubs } from "../helpers/hubs.ts"
 import { syncEndpoint } from "../../src/replication/handshake.ts"
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown>; security: unknown[] }>>; components: { schemas: Record<string, unknown> } }
@@ -112,6 +112,20 @@ describe("GET /api/openapi.json", () => {
     const docRef = encodeURIComponent((await a.hub.docs.create({ title: "for the table" })).url)
     const heads = (await a.hub.docs.show(decodeURIComponent(docRef))).heads.join(",")
     const B = b.hub.nodeId
+    // marketplaces: A's own, with a request of B's recorded for the vote row; B's, for A's join row
+    const consensus = { type: "distributed", parameters: { minimumStake: 0, votingPower: "one_node_one_vote", voteDeadlineHours: 24 } }
+    const market = await a.hub.market.create({ name: "for the table", config: { federation: { consensusMechanism: consensus } } })
+    const marketRef = encodeURIComponent(market.url)
+    const onB = encodeURIComponent((await b.hub.market.create({ name: "on b" })).url)
+    await b.hub.market.join(market.url, { owner: a.hub.nodeId })
+    for (;;) {
+      const next = nextEvent(a.hub.market.events, "updated", 15_000) // listening before looking
+      if (!((await a.hub.market.show(market.url)).requests.length === 0)) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
     const fill: Partial<Record<string, { path?: string; body?: unknown }>> = {
       "POST /sync/challenge": {
         body: { protocol: "fedhub/1", clientId: b.hub.nodeId, clientNonce: randomBytes(32).toString("base64url"), endpoint: syncEndpoint(a.url) },
@@ -127,6 +141,9 @@ describe("GET /api/openapi.json", () => {
       "PUT /api/trust/{nodeId}": { body: { level: "trusted" } },
       "POST /api/endorse": { body: { nodeId: B } },
       "GET /center/{asset}": { path: "/center/app.js" },
+      "GET /api/markets/{ref}": { path: `/api/markets/${marketRef}` },
+      "POST /api/markets/{ref}/join": { path: `/api/markets/${onB}/join`, body: { owner: B } },
+      "POST /api/markets/{ref}/votes": { path: `/api/markets/${marketRef}/votes`, body: { requester: B, approve: true } },
     }
     // forgetting B comes last: the rows before it act on B
     const order = [...ROUTES].sort((x, y) => Number(x.method === "DELETE" && x.path === "/api/peers/{nodeId}") - Number(y.method === "DELETE" && y.path === "/api/peers/{nodeId}"))

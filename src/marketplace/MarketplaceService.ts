@@ -1,0 +1,597 @@
+/**
+ * Marketplaces across real hubs (issue 13): the thin stateful shell over the pure core
+ * (config.ts, votes.ts). It creates a marketplace document this hub owns, lists and shows
+ * the marketplaces it holds, sends join requests and records signed votes; on the owner's
+ * hub it admits an approved requester by widening the document's policy.
+ *
+ * Documents (rule 3: every entry under a key its one writer owns, every atomic string an
+ * ImmutableString, every fact a signed envelope stored as its canonical JSON):
+ *
+ * - **marketplace** (owned by its creator; policy readers `public` or the participants,
+ *   writers the participants): `kind`, `config` (canonical JSON), `participants[nodeId]`
+ *   (written by the owner as it admits), `requests[requester]` (the requester's signed
+ *   request, copied in by the owner), `requestDocs[requester]` (where the owner answers),
+ *   `votes["<requestId>:<voter>"]` (each written by its voter, a participant).
+ * - **join request** (owned by the requester; policy readers and writers: the marketplace's
+ *   owner only): `kind`, `marketplace`, `owner`, `request` (the signed request), and
+ *   `outcome` written by the owner once the vote is decided.
+ *
+ * How a request reaches the owner: the requester's hub creates its request document under
+ * that policy; its ShareGate announces it to the owner (the only hub that may read it) as
+ * soon as they are linked, and the owner's Repo takes it like any document offered to it.
+ * The owner's hub notices it from the sync message, checks the envelope (signature,
+ * purpose, schema, signer = the document's owner, a marketplace this hub owns) and copies
+ * it into the marketplace. No hub writes into a document another requester could touch, so
+ * one requester cannot delete another's request: the write control of docs/ACCESS.md
+ * (writers by policy, checked on every hub) is all that is needed.
+ *
+ * Activation: whenever the marketplace changes (a local vote or a synced one), the owner's
+ * hub runs `decideJoin` over the signed votes of every pending request; an approved
+ * requester is added to `participants` and to the policy's writers (and readers when the
+ * marketplace is private) by a new owner-signed version, so every hub starts serving it the
+ * document; a refused or pending one is served nothing. The outcome is written into the
+ * requester's request document, where its hub reads it.
+ */
+import { EventEmitter } from "node:events"
+import * as A from "@automerge/automerge"
+import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
+import { FedhubError, isFedhubError } from "../errors.ts"
+import { canonicalJson, isNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
+import { assertMayRead, assertMayWrite, mayRead, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
+import type { Authorship } from "../replication/Authorship.ts"
+import { parseDocRef } from "../replication/docRef.ts"
+import { createOwnedDocument } from "../replication/ownedDocument.ts"
+import type { PolicyStore } from "../replication/PolicyStore.ts"
+import type { JoinVote, MarketplaceConfig } from "../schema/index.ts"
+import { createMarketplaceConfig, marketplaceConfigProblems, type DeepPartial, type MarketplaceConfigInput } from "./config.ts"
+import { MARKET_PURPOSE, openSigned } from "./signed.ts"
+import { decideJoin, signJoinRequest, signVote, type JoinResult, type JoinStatus } from "./votes.ts"
+
+/** The `kind` of a marketplace document. */
+export const MARKETPLACE_KIND = "fedhub/marketplace/v1"
+/** The `kind` of a join request document. */
+export const JOIN_REQUEST_KIND = "fedhub/market-join-request/v1"
+
+type IS = A.ImmutableString
+
+interface ParticipantEntry {
+  status: IS
+  since: number
+  /** "creator", "initial", or the id of the approved join request. */
+  via: IS
+}
+
+/** The marketplace document. */
+export interface MarketDoc {
+  kind: IS
+  config: IS
+  participants: Record<string, ParticipantEntry>
+  requests: Record<string, IS>
+  requestDocs: Record<string, IS>
+  votes: Record<string, IS>
+}
+
+/** A join request document, owned by the requester. */
+export interface RequestDoc {
+  kind: IS
+  marketplace: IS
+  owner: IS
+  request: IS
+  outcome?: IS
+}
+
+/** What the service needs of its hub: the DocStore-level parts. */
+export interface MarketplaceServiceOptions {
+  repo: Repo
+  identity: Identity
+  policies: PolicyStore
+  authorship: Authorship
+  /** Where problems with peers' documents are logged (pino-like). */
+  log?: { warn: (obj: object, msg: string) => void }
+  /** How long finding a document may take (ms; default 5 s). */
+  findTimeoutMs?: number
+  now?: () => number
+}
+
+/** What `create` takes: the API body. */
+export interface CreateMarketOptions {
+  name?: string
+  description?: string
+  visibility?: "public" | "private"
+  participants?: string[]
+  config?: Record<string, unknown>
+}
+
+/** A participant as shown. */
+export interface ParticipantView {
+  nodeId: string
+  status: string
+  since: number
+  via: string
+}
+
+/** A join request as shown, with where its vote stands. */
+export interface RequestView {
+  requester: string
+  requestId: string | null
+  time: number | null
+  message?: string
+  result: JoinResult
+}
+
+/** A marketplace as `list` shows it. */
+export interface MarketSummary {
+  url: string
+  documentId: string
+  name: string | null
+  visibility: string | null
+  owner: string | null
+  role: "owner" | "participant" | "reader"
+  participants: number
+  pending: number
+}
+
+/** A marketplace as `show` shows it. */
+export interface MarketView extends Omit<MarketSummary, "pending"> {
+  config: MarketplaceConfig | null
+  /** Why the stored config is not a valid one (then `config` is null). */
+  configProblems: string[]
+  participants: number
+  participantList: ParticipantView[]
+  /** Nodes the document's participants map names that the policy does not make writers (reported, never counted). */
+  unconfirmedParticipants: string[]
+  requests: RequestView[]
+  /** Entries of `requests` that are not a valid signed request of the node they are kept under (rule 2: reported, never used). */
+  refusedRequests: { key: string; reason: string }[]
+  policy: { readers: string[]; writers: string[] }
+}
+
+/** A join request this hub sent, as `join` and `list` show it. */
+export interface JoinView {
+  marketplace: string
+  owner: string
+  requestId: string
+  requestDoc: string
+  status: JoinStatus
+  reason: string
+}
+
+const str = (v: unknown): string | undefined => (v instanceof A.ImmutableString ? v.val : typeof v === "string" ? v : undefined)
+const imm = (s: string): IS => new A.ImmutableString(s)
+const parse = (s: string | undefined): unknown => {
+  if (s === undefined) return undefined
+  try {
+    return JSON.parse(s) as unknown
+  } catch {
+    return undefined
+  }
+}
+const undecidable = (requestId: string, requester: string, reason: string): JoinResult => ({
+  success: false,
+  status: "refused",
+  reason,
+  requirements: [],
+  requestId: requestId as JoinResult["requestId"],
+  requester: requester as NodeId,
+  deadline: null,
+  tally: { yes: 0, no: 0, eligible: 0, voters: 0 },
+  counted: [],
+  refusedVotes: [],
+})
+const voteKey = (requestId: string, voter: string): string => `${requestId}:${voter}`
+
+export class MarketplaceService {
+  /** `updated`: this hub recorded or decided something in a marketplace (or its request document). */
+  readonly events = new EventEmitter<{ updated: [documentId: string] }>()
+  readonly #repo: Repo
+  readonly #identity: Identity
+  readonly #policies: PolicyStore
+  readonly #authorship: Authorship
+  readonly #log: NonNullable<MarketplaceServiceOptions["log"]>
+  readonly #findTimeoutMs: number
+  readonly #now: () => number
+  /** What each document seen in a sync message turned out to be (null: neither kind, never looked at again). */
+  readonly #kinds = new Map<string, string | null>()
+  /** One evaluation at a time per marketplace (and one more queued). */
+  readonly #running = new Map<string, Promise<void>>()
+  readonly #queued = new Set<string>()
+  /** Documents seen in a sync message before they were ready. */
+  readonly #waiting = new Set<string>()
+
+  constructor(opts: MarketplaceServiceOptions) {
+    this.#repo = opts.repo
+    this.#identity = opts.identity
+    this.#policies = opts.policies
+    this.#authorship = opts.authorship
+    this.#log = opts.log ?? { warn: () => {} }
+    this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
+    this.#now = opts.now ?? Date.now
+    // a document that arrives or changes by sync: a request for one of our marketplaces, or
+    // one of our marketplaces with new votes (looked at once the message is applied)
+    this.#repo.on("doc-metrics", m => {
+      if (m.type === "receive-sync-message") setImmediate(() => this.#noticed(m.documentId))
+    })
+  }
+
+  get #self(): NodeId {
+    return this.#identity.nodeId
+  }
+
+  // ---- create, list, show
+
+  /** Creates a marketplace owned (and created) by this hub. MARKETPLACE_CONFIG_INVALID lists every problem. */
+  async create(opts: CreateMarketOptions = {}): Promise<MarketView> {
+    const now = this.#now()
+    const extra = (opts.participants ?? []).filter(n => n !== this.#self)
+    for (const n of extra) if (!isNodeId(n)) throw new FedhubError("BAD_NODE_ID", `participant ${JSON.stringify(n)} is not a node id`)
+    const input = {
+      ...(opts.config as DeepPartial<MarketplaceConfig> | undefined),
+      name: opts.name ?? (opts.config?.name as string | undefined) ?? `${this.#identity.name} marketplace`,
+      creator: this.#self,
+      ...(opts.description === undefined ? {} : { description: opts.description }),
+      ...(opts.visibility === undefined ? {} : { visibility: opts.visibility }),
+    } as MarketplaceConfigInput
+    const config = createMarketplaceConfig(input, now)
+    const participants: MarketDoc["participants"] = {
+      [this.#self]: { status: imm("active"), since: now, via: imm("creator") },
+    }
+    for (const n of extra) participants[n] = { status: imm("active"), since: now, via: imm("initial") }
+    const initial: MarketDoc = { kind: imm(MARKETPLACE_KIND), config: imm(canonicalJson(config)), participants, requests: {}, requestDocs: {}, votes: {} }
+    const lists: Partial<PolicyLists> = {
+      writers: extra as NodeId[],
+      readers: config.visibility === "public" ? [PUBLIC] : (extra as NodeId[]),
+    }
+    const handle = await createOwnedDocument<MarketDoc>(this.#ctx(), initial, lists, `create marketplace (by ${this.#self})`)
+    this.#kinds.set(handle.documentId, MARKETPLACE_KIND)
+    await this.#repo.flush([handle.documentId])
+    return this.#view(handle)
+  }
+
+  /** The marketplaces this hub holds (and may read). */
+  list(): { marketplaces: MarketSummary[]; joining: JoinView[] } {
+    const marketplaces: MarketSummary[] = []
+    const joining: JoinView[] = []
+    for (const handle of Object.values(this.#repo.handles)) {
+      if (!handle.isReady()) continue
+      const id = handle.documentId
+      if (this.#policies.has(id) && !mayRead(this.#policies.effective(id), this.#self)) continue
+      const kind = str((handle.doc() as { kind?: unknown } | undefined)?.kind)
+      if (kind === MARKETPLACE_KIND) {
+        const view = this.#view(handle as DocHandle<MarketDoc>)
+        marketplaces.push({ ...this.#summary(handle as DocHandle<MarketDoc>), pending: view.requests.filter(r => r.result.status === "pending").length })
+      } else if (kind === JOIN_REQUEST_KIND && this.#policies.effective(id)?.owner === this.#self) {
+        const j = this.#joinView(handle as DocHandle<RequestDoc>)
+        if (j) joining.push(j)
+      }
+    }
+    marketplaces.sort((a, b) => (a.documentId < b.documentId ? -1 : a.documentId > b.documentId ? 1 : 0))
+    return { marketplaces, joining }
+  }
+
+  /** One marketplace: config, participants, policy, and where every request's vote stands. */
+  async show(ref: string): Promise<MarketView> {
+    return this.#view(await this.#findMarket(ref))
+  }
+
+  // ---- join
+
+  /**
+   * Asks to join the marketplace `ref` owned by `owner`: signs a request and puts it in a
+   * document of this hub's own that only the owner may read (and answer in). Asking again
+   * while a request is undecided returns it.
+   */
+  async join(ref: string, opts: { owner: string; message?: string }): Promise<JoinView> {
+    const { documentId, url } = parseDocRef(ref)
+    if (!isNodeId(opts.owner)) throw new FedhubError("BAD_NODE_ID", `owner ${JSON.stringify(opts.owner)} is not a node id`)
+    if (opts.owner === this.#self) throw new FedhubError("INVALID_INPUT", "this hub owns the marketplace: it is a participant already")
+    const held = this.#repo.handles[documentId as DocumentId]
+    if (held?.isReady() && this.#policies.has(documentId) && mayRead(this.#policies.effective(documentId), this.#self)) {
+      const doc = held.doc() as Partial<MarketDoc> | undefined
+      if (doc?.participants?.[this.#self] !== undefined)
+        throw new FedhubError("INVALID_INPUT", `this hub is a participant of ${url} already`)
+    }
+    const open = this.list().joining.find(j => j.marketplace === url && j.status === "pending")
+    if (open) return open
+    const request = signJoinRequest(this.#identity, documentId, opts.message, this.#now())
+    const initial: RequestDoc = {
+      kind: imm(JOIN_REQUEST_KIND),
+      marketplace: imm(documentId),
+      owner: imm(opts.owner),
+      request: imm(canonicalJson(request)),
+    }
+    const owner = opts.owner as NodeId
+    const handle = await createOwnedDocument<RequestDoc>(this.#ctx(), initial, { readers: [owner], writers: [owner] }, `join request for ${documentId} (by ${this.#self})`)
+    this.#kinds.set(handle.documentId, JOIN_REQUEST_KIND)
+    await this.#repo.flush([handle.documentId])
+    return this.#joinView(handle)!
+  }
+
+  // ---- vote
+
+  /** This hub, a participant, signs a vote on the request of `requester` (or with `requestId`) and writes it. */
+  async vote(ref: string, opts: { requester?: string; requestId?: string; approve: boolean; reason?: string }): Promise<RequestView> {
+    if ((opts.requester === undefined) === (opts.requestId === undefined))
+      throw new FedhubError("INVALID_INPUT", "name the request by exactly one of requester and requestId")
+    const handle = await this.#findMarket(ref)
+    const doc = handle.doc()
+    if (!this.#participantsOf(handle.documentId).includes(this.#self))
+      throw new FedhubError("NOT_A_PARTICIPANT", `${this.#self} is not a participant of ${handle.url}: only participants vote`)
+    assertMayWrite(this.#policies.effective(handle.documentId), this.#self)
+    // only a request the views accept (verifies, kept under its signer, for this marketplace)
+    const target = this.#view(handle).requests.find(r => (opts.requester !== undefined ? r.requester === opts.requester : r.requestId === opts.requestId))
+    if (!target) throw new FedhubError("NOT_FOUND", `no valid join request ${opts.requester ?? opts.requestId ?? ""} in ${handle.url}`)
+    const opened = openSigned(parse(str(doc.requests[target.requester])), MARKET_PURPOSE.joinRequest, "marketplace#JoinRequest", "nodeId")
+    if (!opened.ok) throw new FedhubError("JOIN_REQUEST_INVALID", `the request of ${target.requester} does not verify: ${opened.reason}`)
+    const entry = [target.requester] as const
+    const vote = signVote(this.#identity, opened.env, opts.approve, { reason: opts.reason, time: this.#now() })
+    this.#authorship.adopt(handle)
+    handle.change(
+      d => {
+        d.votes ??= {}
+        d.votes[voteKey(opened.id, this.#self)] = imm(canonicalJson(vote))
+      },
+      { message: `vote ${opts.approve ? "yes" : "no"} on ${entry[0]} (by ${this.#self})` },
+    )
+    this.#authorship.signLatest(handle)
+    await this.#repo.flush([handle.documentId])
+    if (this.#ownerOf(handle.documentId) === this.#self) await this.#evaluate(handle.documentId)
+    const view = this.#view(handle).requests.find(r => r.requester === entry[0])
+    return view!
+  }
+
+  // ---- the owner's side
+
+  /** A document arrived or changed by sync: handled when it is a request to us or one of our marketplaces. */
+  #noticed(documentId: string): void {
+    const known = this.#kinds.get(documentId)
+    if (known === null) return
+    const handle = this.#repo.handles[documentId as DocumentId]
+    if (!handle) return
+    if (!handle.isReady()) {
+      // looked at again once its first message is applied (at most one wait per document)
+      if (this.#waiting.has(documentId)) return
+      this.#waiting.add(documentId)
+      const timer = setTimeout(() => this.#waiting.delete(documentId), this.#findTimeoutMs)
+      timer.unref()
+      void handle.whenReady().then(() => {
+        clearTimeout(timer)
+        this.#waiting.delete(documentId)
+        this.#noticed(documentId)
+      }, () => this.#waiting.delete(documentId))
+      return
+    }
+    const kind = known ?? str((handle.doc() as { kind?: unknown } | undefined)?.kind) ?? null
+    this.#kinds.set(documentId, kind === MARKETPLACE_KIND || kind === JOIN_REQUEST_KIND ? kind : null)
+    if (kind === MARKETPLACE_KIND && this.#ownerOf(documentId) === this.#self) void this.#evaluate(documentId)
+    else if (kind === JOIN_REQUEST_KIND && this.#ownerOf(documentId) !== this.#self)
+      void this.#receiveRequest(handle as DocHandle<RequestDoc>).catch(e =>
+        this.#log.warn({ documentId, err: (e as Error).message }, "could not record a join request"),
+      )
+  }
+
+  /** A requester's request document: checked, then copied into our marketplace. */
+  async #receiveRequest(handle: DocHandle<RequestDoc>): Promise<void> {
+    const doc = handle.doc()
+    const requester = this.#ownerOf(handle.documentId)
+    const opened = openSigned(parse(str(doc.request)), MARKET_PURPOSE.joinRequest, "marketplace#JoinRequest", "nodeId")
+    if (!opened.ok) return void this.#log.warn({ documentId: handle.documentId, reason: opened.reason }, "a join request that does not verify was refused")
+    if (opened.env.signer !== requester)
+      return void this.#log.warn({ documentId: handle.documentId, signer: opened.env.signer, owner: requester }, "a join request in a document its signer does not own was refused")
+    const marketId = opened.env.payload.marketplaceId
+    if (this.#ownerOf(marketId) !== this.#self) return
+    const market = this.#repo.handles[marketId as DocumentId] as DocHandle<MarketDoc> | undefined
+    if (!market?.isReady()) return
+    const held = openSigned(parse(str(market.doc().requests?.[requester])), MARKET_PURPOSE.joinRequest, "marketplace#JoinRequest", "nodeId")
+    const fresh = !held.ok || (held.id !== opened.id && opened.env.time > held.env.time)
+    const docKnown = str(market.doc().requestDocs?.[requester]) === handle.documentId
+    if (fresh || !docKnown) {
+      this.#authorship.adopt(market)
+      market.change(
+        d => {
+          d.requests ??= {}
+          d.requestDocs ??= {}
+          if (fresh) d.requests[requester] = imm(canonicalJson(opened.env))
+          d.requestDocs[requester] = imm(handle.documentId)
+        },
+        { message: `join request of ${requester} (recorded by ${this.#self})` },
+      )
+      this.#authorship.signLatest(market)
+      await this.#repo.flush([market.documentId])
+    }
+    await this.#evaluate(marketId)
+    this.events.emit("updated", marketId)
+  }
+
+  /** Decides every request of one of our marketplaces; admits the approved, answers the decided. */
+  #evaluate(documentId: string): Promise<void> {
+    const running = this.#running.get(documentId)
+    if (running) {
+      this.#queued.add(documentId)
+      return running
+    }
+    const run = this.#evaluateNow(documentId)
+      .catch(e => this.#log.warn({ documentId, err: (e as Error).message }, "deciding join requests failed"))
+      .finally(() => {
+        this.#running.delete(documentId)
+        if (this.#queued.delete(documentId)) void this.#evaluate(documentId)
+      })
+    this.#running.set(documentId, run)
+    return run
+  }
+
+  async #evaluateNow(documentId: string): Promise<void> {
+    const handle = this.#repo.handles[documentId as DocumentId] as DocHandle<MarketDoc> | undefined
+    if (!handle?.isReady()) return
+    const view = this.#view(handle)
+    if (!view.config) return
+    for (const r of view.requests) {
+      if (r.result.status === "pending" || !r.result.requestId) continue
+      const isParticipant = this.#participantsOf(documentId).includes(r.requester as NodeId)
+      if (r.result.status === "approved" && !isParticipant) await this.#admit(handle, view, r)
+      await this.#answer(handle, r)
+    }
+    this.events.emit("updated", documentId)
+  }
+
+  /** An approved requester: a participant, and a writer (and reader) under a new owner-signed policy. */
+  async #admit(handle: DocHandle<MarketDoc>, view: MarketView, r: RequestView): Promise<void> {
+    const node = r.requester as NodeId
+    this.#authorship.adopt(handle)
+    handle.change(
+      d => {
+        d.participants[node] = { status: imm("active"), since: this.#now(), via: imm(r.result.requestId!) }
+      },
+      { message: `admit ${node}: ${r.result.reason} (by ${this.#self})` },
+    )
+    this.#authorship.signLatest(handle)
+    await this.#repo.flush([handle.documentId])
+    const state = this.#policies.state(handle.documentId)
+    if (!state) throw new FedhubError("POLICY_INVALID", `${handle.documentId} has no policy`)
+    const add: Partial<PolicyLists> = { writers: [node], ...(view.config?.visibility === "public" ? {} : { readers: [node] }) }
+    await this.#policies.add(handle.documentId, [nextPolicy(this.#identity, state, { add, documentHeads: A.getHeads(handle.doc()) })])
+  }
+
+  /** Writes the outcome into the requester's request document (we are its writer), once. */
+  async #answer(market: DocHandle<MarketDoc>, r: RequestView): Promise<void> {
+    const docId = str(market.doc().requestDocs?.[r.requester])
+    const handle = docId ? (this.#repo.handles[docId as DocumentId] as DocHandle<RequestDoc> | undefined) : undefined
+    if (!handle?.isReady()) return
+    const opened = openSigned(parse(str(handle.doc().request)), MARKET_PURPOSE.joinRequest, "marketplace#JoinRequest", "nodeId")
+    if (!opened.ok || opened.id !== r.result.requestId) return
+    const outcome = { status: r.result.status, reason: r.result.reason, requestId: r.result.requestId }
+    const current = parse(str(handle.doc().outcome)) as { status?: string } | undefined
+    if (current?.status === outcome.status) return
+    try {
+      assertMayWrite(this.#policies.effective(handle.documentId), this.#self)
+    } catch (e) {
+      if (isFedhubError(e)) return
+      throw e
+    }
+    this.#authorship.adopt(handle)
+    handle.change(d => void (d.outcome = imm(canonicalJson(outcome))), { message: `join ${outcome.status} (by ${this.#self})` })
+    this.#authorship.signLatest(handle)
+    await this.#repo.flush([handle.documentId])
+  }
+
+  // ---- views
+
+  #summary(handle: DocHandle<MarketDoc>): Omit<MarketSummary, "pending"> {
+    const doc = handle.doc()
+    const config = parse(str(doc.config)) as Partial<MarketplaceConfig> | undefined
+    const owner = this.#ownerOf(handle.documentId) ?? null
+    const participants: string[] = this.#participantsOf(handle.documentId)
+    return {
+      url: handle.url,
+      documentId: handle.documentId,
+      name: typeof config?.name === "string" ? config.name : null,
+      visibility: typeof config?.visibility === "string" ? config.visibility : null,
+      owner,
+      role: owner === this.#self ? "owner" : participants.includes(this.#self) ? "participant" : "reader",
+      participants: participants.length,
+    }
+  }
+
+  #view(handle: DocHandle<MarketDoc>): MarketView {
+    const doc = handle.doc()
+    const raw = parse(str(doc.config))
+    const configProblems = raw === undefined ? ["the config is not JSON"] : marketplaceConfigProblems(raw)
+    const config = configProblems.length === 0 ? (raw as MarketplaceConfig) : null
+    // who participates is the owner-signed policy (owner, admins, writers): any participant
+    // may write any key of the document, so its participants map only says since when and why
+    const active = this.#participantsOf(handle.documentId)
+    const entries = doc.participants ?? {}
+    const participantList: ParticipantView[] = active.map(nodeId => {
+      const p = entries[nodeId]
+      return { nodeId, status: "active", since: typeof p?.since === "number" ? p.since : 0, via: str(p?.via) ?? "?" }
+    })
+    const unconfirmedParticipants = Object.keys(entries).filter(n => !active.includes(n as NodeId)).sort()
+    const votes = Object.values(doc.votes ?? {}).map(v => parse(str(v)) ?? str(v))
+    const requests: RequestView[] = []
+    const refusedRequests: MarketView["refusedRequests"] = []
+    const now = this.#now()
+    for (const [requester, value] of Object.entries(doc.requests ?? {})) {
+      const env = parse(str(value))
+      const opened = openSigned(env, MARKET_PURPOSE.joinRequest, "marketplace#JoinRequest", "nodeId")
+      if (!opened.ok) {
+        refusedRequests.push({ key: requester, reason: opened.reason })
+        continue
+      }
+      if (opened.env.signer !== requester) {
+        refusedRequests.push({ key: requester, reason: `kept under ${requester} but signed by ${opened.env.signer}` })
+        continue
+      }
+      if (opened.env.payload.marketplaceId !== handle.documentId) {
+        refusedRequests.push({ key: requester, reason: `a request to join ${opened.env.payload.marketplaceId}` })
+        continue
+      }
+      const mine = votes.filter(v => (v as SignedEnvelope<JoinVote> | undefined)?.payload?.requestId === opened.id)
+      const result = config ? decideJoin(config, active, {}, opened.env, mine, now) : undecidable(opened.id, requester, "the marketplace's config is not valid")
+      requests.push({
+        requester,
+        requestId: opened.id,
+        time: opened.env.time,
+        ...(opened.env.payload.message === undefined ? {} : { message: opened.env.payload.message }),
+        result,
+      })
+    }
+    requests.sort((a, b) => (a.requester < b.requester ? -1 : 1))
+    const policy = this.#policies.effective(handle.documentId)
+    return {
+      ...this.#summary(handle),
+      config,
+      configProblems,
+      participantList,
+      unconfirmedParticipants,
+      requests,
+      refusedRequests,
+      policy: { readers: [...(policy?.readers ?? [])], writers: [...(policy?.writers ?? [])] },
+    }
+  }
+
+  #joinView(handle: DocHandle<RequestDoc>): JoinView | undefined {
+    const doc = handle.doc()
+    const opened = openSigned(parse(str(doc.request)), MARKET_PURPOSE.joinRequest, "marketplace#JoinRequest", "nodeId")
+    if (!opened.ok) return undefined
+    const outcome = parse(str(doc.outcome)) as { status?: JoinStatus; reason?: string; requestId?: string } | undefined
+    const decided = outcome?.requestId === opened.id && (outcome.status === "approved" || outcome.status === "refused")
+    return {
+      marketplace: parseDocRef(opened.env.payload.marketplaceId).url,
+      owner: str(doc.owner) ?? "?",
+      requestId: opened.id,
+      requestDoc: handle.url,
+      status: decided ? outcome.status! : "pending",
+      reason: decided ? (outcome.reason ?? "") : "waiting for the owner's hub to record the request and the participants' votes",
+    }
+  }
+
+  // ---- helpers
+
+  #ctx() {
+    return { repo: this.#repo, identity: this.#identity, policies: this.#policies, authorship: this.#authorship }
+  }
+
+  /** The participants: the owner, admins and writers of the owner-signed policy, sorted. */
+  #participantsOf(documentId: string): NodeId[] {
+    const p = this.#policies.effective(documentId)
+    if (!p) return []
+    return [...new Set<NodeId>([p.owner, ...p.admins, ...p.writers])].sort()
+  }
+
+  #ownerOf(documentId: string): string | undefined {
+    return this.#policies.effective(documentId)?.owner
+  }
+
+  /** The marketplace at `ref`: NOT_A_READER by its policy, DOC_NOT_FOUND when no peer has it, NOT_A_MARKETPLACE otherwise. */
+  async #findMarket(ref: string): Promise<DocHandle<MarketDoc>> {
+    const { documentId, url } = parseDocRef(ref)
+    if (this.#policies.has(documentId)) assertMayRead(this.#policies.effective(documentId), this.#self)
+    let handle: DocHandle<MarketDoc>
+    try {
+      handle = await this.#repo.find<MarketDoc>(documentId as DocumentId, { signal: AbortSignal.timeout(this.#findTimeoutMs) })
+    } catch (e) {
+      throw new FedhubError("DOC_NOT_FOUND", `marketplace ${documentId} is not here and no peer has it (${(e as Error).message})`)
+    }
+    if (str(handle.doc().kind) !== MARKETPLACE_KIND) throw new FedhubError("NOT_A_MARKETPLACE", `${url} is not a marketplace document`)
+    return handle
+  }
+}
