@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   discovery: () => benchDiscovery(100),
   peers: () => benchPeers(),
   limits: () => benchLimits(),
+  cli: async () => (await import("./cli.ts")).benchCli(),
 }
 
 const names = process.argv.slice(2)

@@ -1,4 +1,6 @@
 /** A running hub's admin REST API, as the CLI reaches it (URL from hub.json, token from the home). */
+import { request as httpRequest } from "node:http"
+import { request as httpsRequest } from "node:https"
 import { readAdminToken, readRunInfo, resolveHome } from "../hub/home.ts"
 import { ERRORS, FedhubError, type ErrorCode } from "../errors.ts"
 
@@ -29,20 +31,20 @@ export function adminClient(baseUrl: string, token: string): AdminClient {
   return {
     baseUrl,
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-      let res: Response
+      let res: { status: number; text: string }
       try {
-        res = await fetch(`${baseUrl}/api${path}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-          body: body !== undefined ? JSON.stringify(body) : undefined,
-          signal: AbortSignal.timeout(60_000),
-        })
+        res = await send(new URL(`${baseUrl}/api${path}`), method, token, body)
       } catch (e) {
         throw new FedhubError("HUB_UNREACHABLE", `${baseUrl}: ${(e as Error).message}`)
       }
       if (res.status === 204) return undefined as T
-      const json = (await res.json().catch(() => null)) as unknown
-      if (!res.ok) {
+      let json: unknown = null
+      try {
+        json = JSON.parse(res.text)
+      } catch {
+        json = null
+      }
+      if (res.status < 200 || res.status >= 300) {
         const p = json as { code?: string; detail?: string } | null
         const code = p?.code && p.code in ERRORS ? (p.code as ErrorCode) : "INTERNAL"
         throw new FedhubError(code, p?.detail ?? `HTTP ${res.status}`)
@@ -50,4 +52,35 @@ export function adminClient(baseUrl: string, token: string): AdminClient {
       return json as T
     },
   }
+}
+
+/**
+ * One request with node:http(s), not `fetch`: a CLI command runs one or two requests and
+ * exits, and loading fetch's client (undici) costs about 100 ms of every command.
+ */
+function send(url: URL, method: string, token: string, body: unknown): Promise<{ status: number; text: string }> {
+  const payload = body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(payload ? { "content-type": "application/json", "content-length": String(payload.byteLength) } : {}),
+        },
+        timeout: 60_000,
+      },
+      res => {
+        const chunks: Buffer[] = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }))
+        res.on("error", reject)
+      },
+    )
+    req.on("timeout", () => req.destroy(new Error("timed out after 60 s")))
+    req.on("error", reject)
+    req.end(payload)
+  })
 }

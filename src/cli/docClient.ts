@@ -3,16 +3,10 @@
  * the admin token), or with --offline the home's storage directly.
  */
 import { randomBytes } from "node:crypto"
-import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
-import { hasIdentity, loadIdentity } from "../identity/index.ts"
-import { DocStore, type DocSummary, type PolicyView, type ShareOptions } from "../replication/DocStore.ts"
-import { DocIndex } from "../replication/DocIndex.ts"
-import { PolicyStore } from "../replication/PolicyStore.ts"
-import { SignatureStore } from "../replication/SignatureStore.ts"
-import { Authorship } from "../replication/Authorship.ts"
+import type { DocSummary, PolicyView, ShareOptions } from "../replication/DocStore.ts"
 import { join } from "node:path"
-import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch, WrittenValue } from "../replication/history.ts"
-import { formatHeads } from "../replication/history.ts"
+import type { ChangeEntry, ConflictEntry, Heads, ReadablePatch, WrittenValue } from "../replication/historyText.ts"
+import { formatHeads } from "../replication/historyText.ts"
 import { readRunInfo, resolveHome, type HomePaths } from "../hub/home.ts"
 import { FedhubError } from "../errors.ts"
 import { openAdminClient, type AdminClient, type HubTarget } from "./adminClient.ts"
@@ -49,6 +43,17 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
   const run = await readRunInfo(paths)
   if (run)
     throw new FedhubError("HOME_LOCKED", `the hub (pid ${run.pid}) is running on ${paths.home}: drop --offline to go through it`)
+  // storage and Automerge only for --offline: a command through the running hub never loads them
+  const [{ closeRepo, createRepo, storedDocumentIds }, { hasIdentity, loadIdentity }, { DocStore }, { DocIndex }, { PolicyStore }, { SignatureStore }, { Authorship }] =
+    await Promise.all([
+      import("../replication/createRepo.ts"),
+      import("../identity/index.ts"),
+      import("../replication/DocStore.ts"),
+      import("../replication/DocIndex.ts"),
+      import("../replication/PolicyStore.ts"),
+      import("../replication/SignatureStore.ts"),
+      import("../replication/Authorship.ts"),
+    ])
   // the same index and policies as the hub, so what is made offline is known to it when it starts
   const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
   const policies = await PolicyStore.open(join(paths.home, "policies.json"))
@@ -80,7 +85,7 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
     conflicts: r => store.conflicts(r),
     close: async () => {
       await closeRepo(repo)
-      await signatures.flush()
+      await signatures.close()
     },
   }
 }

@@ -2,7 +2,7 @@
 import { Command } from "commander"
 import type { PolicyView } from "../replication/DocStore.ts"
 import { FedhubError } from "../errors.ts"
-import { formatConflicts, formatLog, formatPatches, formatWritten, parseHeads } from "../replication/history.ts"
+import { formatConflicts, formatLog, formatPatches, formatWritten, parseHeads } from "../replication/historyText.ts"
 import { openDocClient, type DocClient, type DocClientOptions } from "./docClient.ts"
 
 interface Common extends DocClientOptions {

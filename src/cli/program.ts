@@ -4,10 +4,7 @@
  */
 import { Command, Option } from "commander"
 import { FedhubError, toFedhubError } from "../errors.ts"
-import { createIdentity } from "../identity/index.ts"
 import { resolveHome } from "../hub/home.ts"
-import { startHub } from "../hub/startHub.ts"
-import { serveHub } from "../api/server.ts"
 import { docCommand } from "./docCommand.ts"
 import { marketCommand } from "./marketCommand.ts"
 import { discoverCommand, endorseCommand, peersCommand, trustCommand } from "./federationCommands.ts"
@@ -34,6 +31,7 @@ export function program(): Command {
     .option("--force", "replace an existing identity (the node id changes)")
     .action(async (o: { home?: string; name?: string; force?: boolean }) => {
       const paths = resolveHome(o.home)
+      const { createIdentity } = await import("../identity/index.ts")
       const identity = await createIdentity(paths.home, { name: o.name, force: o.force })
       console.log(`initialized ${identity.nodeId} in ${paths.home}`)
     })
@@ -48,6 +46,7 @@ export function program(): Command {
     .option("--name <name>", "a human name for this hub")
     .addOption(new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
     .action(async (o: { home?: string; port?: number; host?: string; peer?: string[]; name?: string; logLevel?: never }) => {
+      const [{ startHub }, { serveHub }] = await Promise.all([import("../hub/startHub.ts"), import("../api/server.ts")])
       const running = await startHub(serveHub, {
         home: o.home,
         flags: { port: o.port, host: o.host, peers: o.peer, name: o.name, logLevel: o.logLevel },

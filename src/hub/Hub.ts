@@ -457,7 +457,7 @@ export class Hub {
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearInterval(this.#sweep)
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
-    await this.signatures.flush()
+    await this.signatures.close()
   }
 
   /** A peer went away: it gets every record again on its next connection. */

@@ -45,6 +45,7 @@ export class SignatureStore {
   readonly verified = new Set<string>()
   #lines = 0
   #writing: Promise<void> = Promise.resolve()
+  #closed = false
 
   private constructor(path: string | undefined) {
     this.path = path
@@ -120,6 +121,12 @@ export class SignatureStore {
     await this.#writing.catch(() => {})
   }
 
+  /** Waits for pending writes, then keeps later records in memory only (the home may be going away). */
+  async close(): Promise<void> {
+    await this.flush()
+    this.#closed = true
+  }
+
   #keep(documentId: string, bindings: readonly unknown[], heads: readonly unknown[]): { lines: Line[]; refused: RefusedRecord[] } {
     const lines: Line[] = []
     const refused: RefusedRecord[] = []
@@ -186,7 +193,7 @@ export class SignatureStore {
 
   #append(lines: Line[]): Promise<void> {
     const path = this.path
-    if (!path) return Promise.resolve()
+    if (!path || this.#closed) return Promise.resolve()
     this.#writing = this.#writing
       .catch(() => {})
       .then(async () => {
