@@ -654,7 +654,7 @@ export class FederationManager {
   /** Stops discovery sources (sockets). */
   async close(): Promise<void> {
     await Promise.allSettled((this.#sources ?? []).map(s => s.close?.()))
-    await this.registry.save()
+    await this.registry.close()
   }
 }
 

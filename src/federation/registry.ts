@@ -71,6 +71,7 @@ export class Registry {
   directoryUrl?: string
   #nodes = new Map<string, RegistryNode>()
   #saving: Promise<void> = Promise.resolve()
+  #closed = false
   #queued?: Promise<void>
   readonly #opts: RegistryOptions
   #dirty = false
@@ -187,6 +188,7 @@ export class Registry {
    * changes stay dirty and the next `save()` writes them again.
    */
   save(): Promise<void> {
+    if (this.#closed) return Promise.resolve() // the hub stopped: later changes stay in memory
     if (this.#queued) return this.#queued
     const write = this.#saving
       .catch(() => {})
@@ -209,5 +211,14 @@ export class Registry {
     this.#queued = write
     this.#saving = write
     return write
+  }
+
+  /**
+   * Writes what is pending, then stops writing: work still running when the hub stops (a
+   * discovery run, a late link event) must not write into a home that may be going away.
+   */
+  async close(): Promise<void> {
+    await this.save()
+    this.#closed = true
   }
 }
