@@ -126,10 +126,14 @@ describe("write control", () => {
     await a.hub.docs.put(made.url, "n", 1)
     await waitForDoc(onC, d => d.n === 1)
     expect(c.hub.policies.effective(made.documentId)?.writers).toEqual([])
-    // b still believes it writes; a and c both refuse what it sends
+    // b writes as if it had not heard (its own API may already know and refuse): straight
+    // into its replica, under its bound actor, signed; a and c both refuse what it sends
     const refusedAtA = nextRefusal(a, "NOT_A_WRITER")
     const refusedAtC = nextRefusal(c, "NOT_A_WRITER")
-    await b.hub.docs.put(made.url, "late", "by b")
+    const onBRepo = await b.hub.repo.find<Doc>(made.url as AutomergeUrl, { signal: AbortSignal.timeout(10_000) })
+    b.hub.authorship.adopt(onBRepo)
+    onBRepo.change(d => void (d.late = new A.ImmutableString("by b")))
+    b.hub.authorship.signLatest(onBRepo)
     await Promise.all([refusedAtA, refusedAtC])
     expect(onA.doc().late).toBeUndefined()
     expect(onC.doc().late).toBeUndefined()
