@@ -4,10 +4,9 @@ import type { PolicyView } from "../replication/DocStore.ts"
 import { FedhubError } from "../errors.ts"
 import { formatConflicts, formatLog, formatPatches, formatWritten, parseHeads } from "../replication/historyText.ts"
 import { openDocClient, type DocClient, type DocClientOptions } from "./docClient.ts"
+import { printResult, withHubOptions, type CommonOptions } from "./options.ts"
 
-interface Common extends DocClientOptions {
-  json?: boolean
-}
+interface Common extends DocClientOptions, CommonOptions {}
 
 const withClient = async <T>(o: Common, fn: (c: DocClient) => Promise<T>): Promise<T> => {
   const client = await openDocClient(o)
@@ -36,7 +35,7 @@ const parseContent = (raw: string | undefined): unknown => {
   }
 }
 
-const print = (o: Common, value: unknown, text: () => string) => console.log(o.json ? JSON.stringify(value, null, 2) : text())
+const print = printResult
 
 const formatPolicy = (p: PolicyView): string =>
   p.legacy
@@ -57,12 +56,7 @@ const summaryText = (s: { url: string; heads: string[]; content: unknown }) =>
   `${s.url}\nheads: ${s.heads.join(",")}\n${JSON.stringify(s.content, null, 2)}`
 
 const common = (cmd: Command): Command =>
-  cmd
-    .option("--home <dir>", "hub home (default: $FEDHUB_HOME or ./.fedhub)")
-    .option("--hub <url>", "a running hub's URL (default: the one running on the home; $FEDHUB_URL)")
-    .option("--token <token>", "admin token (default: the home's admin-token; $FEDHUB_TOKEN)")
-    .option("--offline", "read and write the home's storage directly (the hub must be stopped)")
-    .option("--json", "print JSON")
+  withHubOptions(cmd).option("--offline", "read and write the home's storage directly (the hub must be stopped)")
 
 export function docCommand(): Command {
   const doc = new Command("doc").description("inspect and edit documents: history, diffs, conflicts")

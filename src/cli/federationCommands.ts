@@ -1,21 +1,12 @@
 /** `fedhub peers|discover|trust|endorse`: the federation core through the running hub's admin API. */
 import { Command } from "commander"
-import { openAdminClient, type HubTarget } from "./adminClient.ts"
+import { openAdminClient } from "./adminClient.ts"
+import { printResult as out, withHubOptions as common, type CommonOptions as Common } from "./options.ts"
 import type { PeerView } from "../federation/FederationManager.ts"
 import type { DiscoveryReport } from "../federation/discovery/runDiscovery.ts"
 
-interface Common extends HubTarget {
-  json?: boolean
-}
 
-const common = (cmd: Command): Command =>
-  cmd
-    .option("--home <dir>", "hub home (default: $FEDHUB_HOME or ./.fedhub)")
-    .option("--hub <url>", "a running hub's URL (default: the one running on the home; $FEDHUB_URL)")
-    .option("--token <token>", "admin token (default: the home's admin-token; $FEDHUB_TOKEN)")
-    .option("--json", "print JSON")
 
-const out = (o: Common, value: unknown, text: () => string) => console.log(o.json ? JSON.stringify(value, null, 2) : text())
 
 const short = (id: string) => `${id.slice(0, 11)}…`
 

@@ -1,23 +1,13 @@
 /** `fedhub market create|list|show|join|vote`: marketplaces through the running hub's admin API (issue 13). */
 import { Command, Option } from "commander"
 import { FedhubError } from "../errors.ts"
-import { openAdminClient, type HubTarget } from "./adminClient.ts"
+import { openAdminClient } from "./adminClient.ts"
+import { collect, printResult as out, withHubOptions as common, type CommonOptions as Common } from "./options.ts"
 import type { JoinView, MarketSummary, MarketView, RequestView } from "../marketplace/MarketplaceService.ts"
 
-interface Common extends HubTarget {
-  json?: boolean
-}
 
-const common = (cmd: Command): Command =>
-  cmd
-    .option("--home <dir>", "hub home (default: $FEDHUB_HOME or ./.fedhub)")
-    .option("--hub <url>", "a running hub's URL (default: the one running on the home; $FEDHUB_URL)")
-    .option("--token <token>", "admin token (default: the home's admin-token; $FEDHUB_TOKEN)")
-    .option("--json", "print JSON")
 
-const out = (o: Common, value: unknown, text: () => string) => console.log(o.json ? JSON.stringify(value, null, 2) : text())
 const enc = (ref: string) => encodeURIComponent(ref)
-const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 const formatRequest = (r: RequestView): string => {
   const t = r.result.tally

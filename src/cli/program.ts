@@ -6,10 +6,10 @@ import { Command, Option } from "commander"
 import { FedhubError, toFedhubError } from "../errors.ts"
 import { resolveHome } from "../hub/home.ts"
 import { docCommand } from "./docCommand.ts"
+import { collect } from "./options.ts"
 import { marketCommand } from "./marketCommand.ts"
 import { discoverCommand, endorseCommand, peersCommand, trustCommand } from "./federationCommands.ts"
 
-const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 const parsePort = (v: string): number => {
   if (!/^\d+$/.test(v) || Number(v) > 65535) throw new FedhubError("INVALID_INPUT", `--port must be 0..65535, got ${v}`)

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest"
 import * as A from "@automerge/automerge"
-import type { AutomergeUrl, DocHandle, PeerId } from "@automerge/automerge-repo"
+import { generateAutomergeUrl, parseAutomergeUrl, type AutomergeUrl, type DocHandle, type PeerId } from "@automerge/automerge-repo"
 import { Identity } from "../../src/identity/index.ts"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import { actorIdFor, bindActor } from "../../src/replication/access/actorBinding.ts"
@@ -173,6 +173,30 @@ describe("write control", () => {
     await waitForDoc(onC, d => d.entries[a.hub.nodeId] !== undefined)
     expect(Object.keys(onC.doc().entries)).not.toContain("fh1planted")
     expect(c.hub.gate.refusedChanges(a.hub.federation.directory.documentId).map(r => r.from)).not.toContain(a.hub.nodeId as string as PeerId)
+  })
+
+  it("refuses malformed or forged signature frames: bad lists close the socket, bad records are counted and never kept", async () => {
+    const a = await hub()
+    const made = await a.hub.docs.create({ v: 1 }, { writers: [] })
+    const stranger = Identity.generate()
+    await a.hub.docs.share(made.url, { readers: [stranger.nodeId] })
+    const keptBefore = a.hub.signatures.bindings(made.documentId).length
+    // a binding signed by the stranger for an actor derived from a's node id: not its own
+    const honest = bindActor(stranger, made.documentId)
+    const forged = { ...honest, payload: { ...honest.payload, actorId: actorIdFor(a.hub.nodeId, made.documentId, 7) } }
+    const peer = await rawPeer(a.url, stranger)
+    const base = { senderId: stranger.nodeId, targetId: peer.hubId, documentId: made.documentId }
+    peer.send({ type: SIGNATURES_FRAME, ...base, bindings: [forged, { not: "an envelope" }], heads: [] })
+    // handled in order: a probe on the same socket is answered after the frame
+    const probe = parseAutomergeUrl(generateAutomergeUrl()).documentId
+    peer.send({ type: "request", ...base, documentId: probe, data: A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [] }) })
+    await peer.next(m => m.type === "doc-unavailable" && m.documentId === probe)
+    expect(a.hub.gate.signatureRecordsRefused).toBe(2)
+    expect(a.hub.signatures.bindings(made.documentId).length).toBe(keptBefore)
+    // not lists: the frame is malformed and the socket is closed
+    peer.send({ type: SIGNATURES_FRAME, ...base, bindings: "everything", heads: [] })
+    expect(await peer.closed).toBe(4400)
+    expect(a.hub.signatures.bindings(made.documentId).length).toBe(keptBefore)
   })
 
   it("keeps writing under the same bound actor across a restart", async () => {
