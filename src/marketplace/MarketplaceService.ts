@@ -45,40 +45,8 @@ import type { PolicyStore } from "../replication/PolicyStore.ts"
 import type { JoinVote, MarketplaceConfig } from "../schema/index.ts"
 import { createMarketplaceConfig, marketplaceConfigProblems, type DeepPartial, type MarketplaceConfigInput } from "./config.ts"
 import { MARKET_PURPOSE, openSigned } from "./signed.ts"
+import { imm, JOIN_REQUEST_KIND, MARKETPLACE_KIND, parse, str, type MarketDoc, type RequestDoc } from "./marketDocs.ts"
 import { decideJoin, signJoinRequest, signVote, type JoinResult, type JoinStatus } from "./votes.ts"
-
-/** The `kind` of a marketplace document. */
-export const MARKETPLACE_KIND = "fedhub/marketplace/v1"
-/** The `kind` of a join request document. */
-export const JOIN_REQUEST_KIND = "fedhub/market-join-request/v1"
-
-type IS = A.ImmutableString
-
-interface ParticipantEntry {
-  status: IS
-  since: number
-  /** "creator", "initial", or the id of the approved join request. */
-  via: IS
-}
-
-/** The marketplace document. */
-export interface MarketDoc {
-  kind: IS
-  config: IS
-  participants: Record<string, ParticipantEntry>
-  requests: Record<string, IS>
-  requestDocs: Record<string, IS>
-  votes: Record<string, IS>
-}
-
-/** A join request document, owned by the requester. */
-export interface RequestDoc {
-  kind: IS
-  marketplace: IS
-  owner: IS
-  request: IS
-  outcome?: IS
-}
 
 /** What the service needs of its hub: the DocStore-level parts. */
 export interface MarketplaceServiceOptions {
@@ -156,16 +124,6 @@ export interface JoinView {
   reason: string
 }
 
-const str = (v: unknown): string | undefined => (v instanceof A.ImmutableString ? v.val : typeof v === "string" ? v : undefined)
-const imm = (s: string): IS => new A.ImmutableString(s)
-const parse = (s: string | undefined): unknown => {
-  if (s === undefined) return undefined
-  try {
-    return JSON.parse(s) as unknown
-  } catch {
-    return undefined
-  }
-}
 const undecidable = (requestId: string, requester: string, reason: string): JoinResult => ({
   success: false,
   status: "refused",

@@ -1,122 +1,143 @@
 /**
- * Shard manifests: per catalog shard, the origin signs the checksum of each of its
- * items there, so a replica verifies one ed25519 signature per shard and only
- * hashes the items instead of verifying each one (60–120 µs per signature).
+ * Catalog shards (the pure part): which shard an item goes to, how an item is stored in
+ * a shard document, and the origin-signed manifest that lets a replica verify a whole
+ * shard with one ed25519 signature instead of one per item.
  *
- * `verifyShard` accepts an item whose checksum equals the manifest's for that
- * version; an item newer than the manifest, of another origin, or not listed is
- * verified by its own signature; an item whose checksum differs from the manifest
- * for the same version (tampered by a relay), or older than it (replayed), is
- * rejected. If the manifest itself fails, every item falls back to its own signature.
- * Of several accepted versions of one item, the greatest stays; the others are
- * rejected as superseded.
+ * - A shard document belongs to one origin and holds only its items: `items[itemId]` is
+ *   the item's canonical JSON without `marketplaceId` and `originNodeId` (the shard
+ *   names both), as an ImmutableString. Withdrawals are versions like any other.
+ * - Open items go to one of SHARDS_PER_ORIGIN shards by a hash of the item id; an item
+ *   licensed to some nodes only (`allowedNodes`) goes to a shard of its own allowed set,
+ *   whose document policy names exactly those readers, so licensing is enforced by what
+ *   hubs serve, not by what views hide.
+ * - The manifest signs a digest over the sorted `itemId, version, checksum` lines of
+ *   every item in the shard. Checking a shard is one signature and one SHA-256 per item.
+ *   If the manifest fails (or is missing), no item of the shard is shown: each is listed
+ *   as rejected with the reason.
  */
-import { FedhubError } from "../errors.ts"
-import { type Identity, signEnvelope, type SignedEnvelope } from "../identity/index.ts"
+import { createHash } from "node:crypto"
+import { canonicalJson, contentId, type Identity, type NodeId, signEnvelope, type SignedEnvelope } from "../identity/index.ts"
 import type { MarketItem, ShardManifest } from "../schema/index.ts"
-import { checksumOf, itemGlobalId, type GlobalId } from "./items.ts"
+import { itemGlobalId, type Checksum, type GlobalId } from "./items.ts"
 import { matches } from "./schemaCheck.ts"
-import { byCodeUnit, MARKET_PURPOSE, openSigned, stableKey } from "./signed.ts"
+import { MARKET_PURPOSE, openSigned } from "./signed.ts"
 
-/** Signs the manifest of `origin`'s `items` in one shard. */
+/** Open (unrestricted) shards per origin and marketplace. */
+export const SHARDS_PER_ORIGIN = 16
+
+/** The shard of `item`: `s<n>` by its id, or `r-<hash of its allowed nodes>` when licensed to some nodes only. */
+export function shardIdFor(item: Pick<MarketItem, "itemId" | "allowedNodes">): string {
+  if (item.allowedNodes && item.allowedNodes.length > 0) return `r-${contentId([...item.allowedNodes].sort()).slice(0, 24)}`
+  const h = createHash("sha256").update(item.itemId).digest()
+  return `s${(h.readUInt16BE(0) % SHARDS_PER_ORIGIN).toString().padStart(2, "0")}`
+}
+
+/** How `item` is stored in its shard: canonical JSON without the fields the shard names. */
+export function encodeShardItem(item: MarketItem): string {
+  const { marketplaceId: _m, originNodeId: _o, ...rest } = item
+  return canonicalJson(rest)
+}
+
+/** A stored item decoded back into its payload and checksum, or why it cannot be. */
+export type DecodedItem = { ok: true; item: MarketItem; checksum: Checksum } | { ok: false; reason: string }
+
+/** Decodes `stored` (an `items[itemId]` value) of the shard of `origin` in `marketplaceId`. */
+export function decodeShardItem(stored: string, itemId: string, marketplaceId: string, origin: string): DecodedItem {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(stored)
+  } catch {
+    return { ok: false, reason: "not JSON" }
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return { ok: false, reason: "not an item" }
+  const item = { ...(parsed as object), marketplaceId, originNodeId: origin } as MarketItem
+  if (!matches("marketplace#MarketItem", item)) return { ok: false, reason: "does not match the item schema" }
+  if (item.itemId !== itemId) return { ok: false, reason: `kept under ${itemId} but is item ${item.itemId}` }
+  return { ok: true, item, checksum: contentId(item) as Checksum }
+}
+
+/** One line of a shard's digest. */
+export interface ShardLine {
+  itemId: string
+  version: number
+  checksum: string
+}
+
+/** The digest a manifest signs: SHA-256 over the lines sorted by item id. */
+export function shardDigest(lines: Iterable<ShardLine>): string {
+  const sorted = [...lines].sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0))
+  const h = createHash("sha256")
+  for (const l of sorted) h.update(`${l.itemId}\t${l.version}\t${l.checksum}\n`)
+  return h.digest("hex")
+}
+
+/** Signs the manifest of a shard holding `lines` (every item version there). */
 export function signShardManifest(
   origin: Identity,
   marketplaceId: string,
   shardId: string,
   sequence: number,
-  items: readonly MarketItem[],
+  lines: readonly ShardLine[],
   time?: number,
 ): SignedEnvelope<ShardManifest> {
-  const entries: ShardManifest["items"] = {}
-  for (const it of items) {
-    if (it.originNodeId !== origin.nodeId) throw new FedhubError("NOT_ORIGIN", "a manifest lists only its signer's items")
-    entries[it.itemId] = { version: it.version, checksum: checksumOf(it) }
-  }
-  const payload: ShardManifest = { marketplaceId, shardId, originNodeId: origin.nodeId, sequence, items: entries }
+  const payload: ShardManifest = { marketplaceId, shardId, originNodeId: origin.nodeId, sequence, count: lines.length, digest: shardDigest(lines) }
   return signEnvelope(origin, MARKET_PURPOSE.shardManifest, payload, time)
 }
 
 /** An item a replica keeps out of every view, and why. */
 export interface RejectedItem {
-  globalId: string | null
+  globalId: GlobalId | null
   reason: string
-  item: unknown
+  /** The hub a refused change carrying it came from, when known. */
+  via?: string
 }
+
 /** What a shard holds once checked. */
 export interface ShardVerification {
-  /** Why the manifest failed (then every item was checked by its own signature), or null. */
+  /** Why the manifest does not cover the shard (then no item is accepted), or null. */
   manifestProblem: string | null
-  /** Accepted items, sorted by global id. */
-  accepted: SignedEnvelope<MarketItem>[]
+  /** Accepted item versions (withdrawn ones included), by item id. */
+  accepted: Map<string, { item: MarketItem; checksum: Checksum }>
   rejected: RejectedItem[]
-  /** Signature verifications done (1 for the manifest + one per item checked on its own). */
-  signaturesChecked: number
+  /** The manifest's sequence, when it verified. */
+  sequence: number | null
 }
 
-/** The payload of an unverified item envelope, if it has the item shape. */
-function payloadOf(value: unknown): MarketItem | undefined {
-  if (typeof value !== "object" || value === null) return undefined
-  const p = (value as { payload?: unknown }).payload
-  return matches("marketplace#MarketItem", p) ? p : undefined
+/** Where a shard belongs: the checks that tie its manifest to the document. */
+export interface ShardContext {
+  marketplaceId: string
+  origin: NodeId | string
+  shardId: string
 }
 
-/** Checks a shard's items against the origin's signed manifest (see the module comment). */
-export function verifyShard(manifest: unknown, items: readonly unknown[]): ShardVerification {
-  let signaturesChecked = 1
-  const m = openSigned(manifest, MARKET_PURPOSE.shardManifest, "marketplace#ShardManifest", "originNodeId")
-  const man = m.ok ? m.env.payload : undefined
+/**
+ * Checks a shard's stored items against its origin's signed manifest: one signature,
+ * one hash per item. Items that fail to decode are rejected; the rest are accepted only
+ * if the digest over all of them equals the manifest's.
+ */
+export function verifyShard(manifest: unknown, items: Readonly<Record<string, string>>, ctx: ShardContext): ShardVerification {
+  const decoded = new Map<string, { item: MarketItem; checksum: Checksum }>()
   const rejected: RejectedItem[] = []
-  const best = new Map<GlobalId, SignedEnvelope<MarketItem>>()
-  const keep = (env: SignedEnvelope<MarketItem>): void => {
-    const id = itemGlobalId(env.payload)
-    const held = best.get(id)
-    if (!held) return void best.set(id, env)
-    const newer =
-      env.payload.version > held.payload.version ||
-      (env.payload.version === held.payload.version && byCodeUnit(checksumOf(env.payload), checksumOf(held.payload)) < 0)
-    const [win, lose] = newer ? [env, held] : [held, env]
-    best.set(id, win)
-    if (checksumOf(win.payload) !== checksumOf(lose.payload) || win.payload.version !== lose.payload.version)
-      rejected.push({ globalId: id, reason: `superseded by version ${win.payload.version}`, item: lose })
+  for (const [itemId, stored] of Object.entries(items)) {
+    const d = decodeShardItem(stored, itemId, ctx.marketplaceId, ctx.origin)
+    if (d.ok) decoded.set(itemId, { item: d.item, checksum: d.checksum })
+    else rejected.push({ globalId: `${ctx.origin}:${itemId}` as GlobalId, reason: d.reason })
   }
-  const own = (value: unknown): void => {
-    signaturesChecked++
-    const o = openSigned(value, MARKET_PURPOSE.item, "marketplace#MarketItem", "originNodeId")
-    if (o.ok) keep(o.env)
-    else rejected.push({ globalId: payloadOf(value) ? itemGlobalId(payloadOf(value)!) : null, reason: o.reason, item: value })
-  }
-  for (const value of items) {
-    const p = payloadOf(value)
-    const env = value as Partial<SignedEnvelope>
-    if (!p) {
-      rejected.push({ globalId: null, reason: "not a signed item", item: value })
-      continue
-    }
-    const gid = itemGlobalId(p)
-    if (man && p.marketplaceId !== man.marketplaceId) {
-      rejected.push({ globalId: gid, reason: `belongs to marketplace ${p.marketplaceId}, not ${man.marketplaceId}`, item: value })
-      continue
-    }
-    const entry = man && p.originNodeId === man.originNodeId ? man.items[p.itemId] : undefined
-    if (!entry || p.version > entry.version) {
-      own(value)
-      continue
-    }
-    if (p.version < entry.version) {
-      rejected.push({ globalId: gid, reason: `version ${p.version} is older than the origin's manifest (version ${entry.version})`, item: value })
-      continue
-    }
-    if (checksumOf(p) !== entry.checksum) {
-      rejected.push({ globalId: gid, reason: "checksum differs from the origin's signed manifest (altered after signing)", item: value })
-      continue
-    }
-    if (env.purpose !== MARKET_PURPOSE.item || env.signer !== p.originNodeId || env.v !== 1 || typeof env.time !== "number" || typeof env.sig !== "string") {
-      rejected.push({ globalId: gid, reason: "not an item envelope signed by its origin", item: value })
-      continue
-    }
-    keep(value as SignedEnvelope<MarketItem>)
-  }
-  const accepted = [...best.entries()].sort(([a], [b]) => byCodeUnit(a, b)).map(([, e]) => e)
-  rejected.sort((a, b) => byCodeUnit(a.globalId ?? "", b.globalId ?? "") || byCodeUnit(stableKey(a.item), stableKey(b.item)))
-  return { manifestProblem: m.ok ? null : m.reason, accepted, rejected, signaturesChecked }
+  const fail = (manifestProblem: string): ShardVerification => ({
+    manifestProblem,
+    accepted: new Map(),
+    rejected: [...rejected, ...[...decoded.values()].map(({ item }) => ({ globalId: itemGlobalId(item), reason: `not covered by the origin's manifest: ${manifestProblem}` }))],
+    sequence: null,
+  })
+  if (manifest === undefined) return decoded.size === 0 && rejected.length === 0 ? { manifestProblem: null, accepted: decoded, rejected, sequence: null } : fail("the shard has no manifest")
+  const m = openSigned(manifest, MARKET_PURPOSE.shardManifest, "marketplace#ShardManifest", "originNodeId")
+  if (!m.ok) return fail(m.reason)
+  const p = m.env.payload
+  if (p.originNodeId !== ctx.origin) return fail(`signed by ${p.originNodeId}, not the shard's origin ${ctx.origin}`)
+  if (p.marketplaceId !== ctx.marketplaceId || p.shardId !== ctx.shardId) return fail(`a manifest of shard ${p.marketplaceId}/${p.shardId}`)
+  if (rejected.length > 0) return fail(`${rejected.length} item(s) do not decode`)
+  const lines = [...decoded.entries()].map(([itemId, { item, checksum }]) => ({ itemId, version: item.version, checksum }))
+  if (p.count !== lines.length || p.digest !== shardDigest(lines))
+    return fail(`the shard's ${lines.length} item(s) differ from the ${p.count} the origin signed (sequence ${p.sequence})`)
+  return { manifestProblem: null, accepted: decoded, rejected, sequence: p.sequence }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import { contentId, signEnvelope } from "../../src/identity/index.ts"
 import { createMarketplaceConfig } from "../../src/marketplace/config.ts"
 import { acceptVersion, assertValidItem, checksumOf, globalIdOf, itemGlobalId, signItem, validateItem } from "../../src/marketplace/items.ts"
-import { signShardManifest, verifyShard } from "../../src/marketplace/shard.ts"
+import { encodeShardItem, shardIdFor, signShardManifest, verifyShard } from "../../src/marketplace/shard.ts"
 import type { MarketItem } from "../../src/schema/index.ts"
 import { errorOf } from "../helpers/errors.ts"
 import { alice, bob, MARKET, T0 } from "./fixtures.ts"
@@ -96,41 +96,51 @@ describe("acceptVersion", () => {
 
 describe("verifyShard", () => {
   const items = Array.from({ length: 20 }, (_, i) => item(`i${i}`))
-  const signed = items.map((it) => signItem(bob, it, T0))
-  const manifest = signShardManifest(bob, MARKET, "s0", 1, items, T0)
+  const stored = (list: MarketItem[]): Record<string, string> => Object.fromEntries(list.map((it) => [it.itemId, encodeShardItem(it)]))
+  const lines = (list: MarketItem[]) => list.map((it) => ({ itemId: it.itemId, version: it.version, checksum: checksumOf(it) }))
+  const ctx = { marketplaceId: MARKET, origin: bob.nodeId, shardId: "s00" }
+  const manifest = signShardManifest(bob, MARKET, "s00", 1, lines(items), T0)
 
-  it("accepts a shard with one signature verification", () => {
-    const r = verifyShard(manifest, signed)
+  it("accepts a shard with one signature: stored items decode to the payloads the origin signed", () => {
+    const r = verifyShard(manifest, stored(items), ctx)
     expect(r.manifestProblem).toBeNull()
-    expect(r.accepted).toHaveLength(20)
+    expect([...r.accepted.values()].map((e) => e.checksum).sort()).toEqual(items.map(checksumOf).sort())
     expect(r.rejected).toEqual([])
-    expect(r.signaturesChecked).toBe(1)
+    expect(r.sequence).toBe(1)
   })
 
-  it("rejects a price tampered by a relay, and an older version replayed, with reasons", () => {
-    const tampered = { ...signed[3]!, payload: { ...signed[3]!.payload, pricing: { model: "one_time" as const, price: 1, currency: "credits" } } }
-    const v2items = [...items.slice(0, 5), item("i5", 2)]
-    const m2 = signShardManifest(bob, MARKET, "s0", 2, v2items, T0 + 1)
-    const r = verifyShard(m2, [...signed.slice(0, 3), tampered, signed[4]!, signed[5]!])
-    expect(r.accepted.map((e) => e.payload.itemId).sort()).toEqual(["i0", "i1", "i2", "i4"])
-    expect(r.rejected.map((x) => x.reason)).toEqual(expect.arrayContaining([expect.stringMatching(/checksum differs/), expect.stringMatching(/older than the origin's manifest/)]))
+  it("rejects every item of a shard whose content differs from the manifest (a tampered price, a replayed older version)", () => {
+    const tampered = { ...items[3]!, pricing: { model: "one_time" as const, price: 1, currency: "credits" } }
+    const r = verifyShard(manifest, stored([...items.slice(0, 3), tampered, ...items.slice(4)]), ctx)
+    expect(r.accepted.size).toBe(0)
+    expect(r.manifestProblem).toMatch(/differ from the 20 the origin signed/)
+    expect(r.rejected).toHaveLength(20)
+    const v2 = [...items.slice(0, 19), item("i19", 2)]
+    const m2 = signShardManifest(bob, MARKET, "s00", 2, lines(v2), T0 + 1)
+    expect(verifyShard(m2, stored(v2), ctx).accepted.get("i19")?.item.version).toBe(2)
+    expect(verifyShard(m2, stored(items), ctx).accepted.size).toBe(0)
   })
 
-  it("verifies items the manifest does not cover by their own signatures", () => {
-    const newer = signItem(bob, item("i0", 2), T0 + 5)
-    const unlisted = signItem(bob, item("extra"), T0)
-    const forgedUnlisted = { ...signItem(bob, item("extra2"), T0), sig: signed[0]!.sig }
-    const r = verifyShard(manifest, [signed[0]!, newer, unlisted, forgedUnlisted])
-    expect(r.accepted.map((e) => `${e.payload.itemId}@${e.payload.version}`)).toEqual([`extra@1`, `i0@2`].sort())
-    expect(r.rejected.map((x) => x.reason)).toEqual(expect.arrayContaining([expect.stringMatching(/superseded by version 2/), expect.stringMatching(/SIGNATURE_INVALID/)]))
-    expect(r.signaturesChecked).toBe(4)
-  })
-
-  it("falls back to each item's signature when the manifest is forged", () => {
+  it("refuses a forged manifest, another origin's, another shard's, and a shard with none", () => {
     const forged = { ...manifest, payload: { ...manifest.payload, sequence: 9 } }
-    const r = verifyShard(forged, signed.slice(0, 3))
-    expect(r.manifestProblem).toMatch(/SIGNATURE_INVALID/)
-    expect(r.accepted).toHaveLength(3)
-    expect(r.signaturesChecked).toBe(4)
+    expect(verifyShard(forged, stored(items), ctx).manifestProblem).toMatch(/SIGNATURE_INVALID/)
+    expect(verifyShard(signShardManifest(alice, MARKET, "s00", 1, lines(items), T0), stored(items), ctx).manifestProblem).toMatch(/not the shard's origin/)
+    expect(verifyShard(manifest, stored(items), { ...ctx, shardId: "s01" }).manifestProblem).toMatch(/a manifest of shard/)
+    expect(verifyShard(undefined, stored(items), ctx).manifestProblem).toMatch(/no manifest/)
+    expect(verifyShard(undefined, {}, ctx)).toMatchObject({ manifestProblem: null, rejected: [] })
+  })
+
+  it("rejects stored values that are not items of this shard", () => {
+    const bad = { ...stored(items.slice(0, 2)), x: "not json", y: JSON.stringify({ itemId: "z" }), i1: encodeShardItem(item("other")) }
+    const r = verifyShard(manifest, bad, ctx)
+    expect(r.rejected.map((x) => x.reason)).toEqual(expect.arrayContaining(["not JSON", "does not match the item schema", "kept under i1 but is item other"]))
+  })
+
+  it("puts open items in one of 16 shards by id, and licensed items in a shard of their allowed set", () => {
+    const ids = new Set(Array.from({ length: 400 }, (_, i) => shardIdFor({ itemId: `item-${i}` })))
+    expect(ids.size).toBe(16)
+    const r1 = shardIdFor({ itemId: "a", allowedNodes: [alice.nodeId, bob.nodeId] })
+    expect(r1).toMatch(/^r-[0-9a-f]{24}$/)
+    expect(shardIdFor({ itemId: "b", allowedNodes: [bob.nodeId, alice.nodeId] })).toBe(r1)
   })
 })
