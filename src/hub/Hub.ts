@@ -267,10 +267,11 @@ export class Hub {
       links: linkManager,
       federation: fed,
       docs,
-      market: new MarketplaceService({ repo, identity, policies, authorship, log }),
+      market: new MarketplaceService({ repo, identity, policies, authorship, log, refusedChanges: id => gate.refusedChanges(id) }),
     })
     // reload every document this hub holds, so it is offered to peers again
     await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
+    hub.market.resume()
     return hub
   }
 

@@ -45,7 +45,14 @@ import type { PolicyStore } from "../replication/PolicyStore.ts"
 import type { JoinVote, MarketplaceConfig } from "../schema/index.ts"
 import { createMarketplaceConfig, marketplaceConfigProblems, type DeepPartial, type MarketplaceConfigInput } from "./config.ts"
 import { MARKET_PURPOSE, openSigned } from "./signed.ts"
+import { CatalogService, type CatalogEntry, type ItemInput } from "./CatalogService.ts"
+import type { GlobalId } from "./items.ts"
+import type { Ledger } from "./ledger.ts"
 import { imm, JOIN_REQUEST_KIND, MARKETPLACE_KIND, parse, str, type MarketDoc, type RequestDoc } from "./marketDocs.ts"
+import { MemberDocs } from "./MemberDocs.ts"
+import type { ItemRatings } from "./ratings.ts"
+import type { RejectedItem } from "./shard.ts"
+import { TradeService, type BuyOptions } from "./TradeService.ts"
 import { decideJoin, signJoinRequest, signVote, type JoinResult, type JoinStatus } from "./votes.ts"
 
 /** What the service needs of its hub: the DocStore-level parts. */
@@ -58,6 +65,8 @@ export interface MarketplaceServiceOptions {
   log?: { warn: (obj: object, msg: string) => void }
   /** How long finding a document may take (ms; default 5 s). */
   findTimeoutMs?: number
+  /** Changes the inbound gate refused for a document (with the hub that sent them). */
+  refusedChanges?: (documentId: string) => { from: string; reason: string; author?: string }[]
   now?: () => number
 }
 
@@ -124,6 +133,68 @@ export interface JoinView {
   reason: string
 }
 
+/** An item as views show it: the verified version, whether curation lets it show, its derived ratings and sales. */
+export interface ItemView extends CatalogEntry {
+  approved: boolean
+  ratings: ItemRatings
+  sales: number
+}
+
+/** Filters, sorting and paging of the catalog. */
+export interface CatalogQuery {
+  text?: string
+  category?: string
+  type?: string
+  origin?: string
+  minPrice?: number
+  maxPrice?: number
+  minRating?: number
+  offset?: number
+  limit?: number
+}
+
+/** One line of a catalog listing. */
+export interface ItemSummary {
+  globalId: string
+  itemId: string
+  origin: string
+  version: number
+  type: string
+  title: string
+  category: string | null
+  price: number
+  currency: string
+  overallRating: number
+  ratingCount: number
+}
+
+const summaryOf = (e: CatalogEntry, r: ItemRatings): ItemSummary => ({
+  globalId: e.globalId,
+  itemId: e.item.itemId,
+  origin: e.item.originNodeId,
+  version: e.item.version,
+  type: e.item.type,
+  title: e.item.title,
+  category: e.item.category ?? null,
+  price: e.item.pricing.price,
+  currency: e.item.pricing.currency,
+  overallRating: r.overallRating,
+  ratingCount: r.ratingCount,
+})
+
+/** The catalog as this hub verified it. */
+export interface CatalogView {
+  marketplace: string
+  total: number
+  offset: number
+  limit: number
+  items: ItemSummary[]
+  /** Items held back until a curator approves them. */
+  pending: string[]
+  shards: ReturnType<CatalogService["shards"]>
+  rejected: RejectedItem[]
+}
+
 const undecidable = (requestId: string, requester: string, reason: string): JoinResult => ({
   success: false,
   status: "refused",
@@ -155,6 +226,15 @@ export class MarketplaceService {
   readonly #queued = new Set<string>()
   /** Documents seen in a sync message before they were ready. */
   readonly #waiting = new Set<string>()
+  /** Marketplaces whose changes this service follows. */
+  readonly #watched = new Set<string>()
+  readonly #refusedChanges: NonNullable<MarketplaceServiceOptions["refusedChanges"]>
+  /** Catalog shards and activity documents of every participant. */
+  readonly members: MemberDocs
+  /** The verified catalog. */
+  readonly catalog: CatalogService
+  /** Ratings, purchases, approvals, the ledger. */
+  readonly trade: TradeService
 
   constructor(opts: MarketplaceServiceOptions) {
     this.#repo = opts.repo
@@ -164,6 +244,18 @@ export class MarketplaceService {
     this.#log = opts.log ?? { warn: () => {} }
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
     this.#now = opts.now ?? Date.now
+    this.#refusedChanges = opts.refusedChanges ?? (() => [])
+    const flush = (ids: string[]) => this.#repo.flush(ids as DocumentId[])
+    this.members = new MemberDocs({ repo: opts.repo, identity: opts.identity, policies: opts.policies, authorship: opts.authorship, log: this.#log, findTimeoutMs: this.#findTimeoutMs })
+    const parts = { identity: opts.identity, policies: opts.policies, authorship: opts.authorship, members: this.members, flush, now: this.#now }
+    this.catalog = new CatalogService(parts)
+    this.trade = new TradeService(parts)
+    this.catalog.events.on("changed", id => this.events.emit("updated", id))
+    this.members.events.on("changed", m => this.events.emit("updated", m.marketId))
+    this.#policies.events.on("changed", id => {
+      const h = this.#watched.has(id) ? (this.#repo.handles[id as DocumentId] as DocHandle<MarketDoc> | undefined) : undefined
+      if (h?.isReady()) this.members.track(h)
+    })
     // a document that arrives or changes by sync: a request for one of our marketplaces, or
     // one of our marketplaces with new votes (looked at once the message is applied)
     this.#repo.on("doc-metrics", m => {
@@ -201,6 +293,7 @@ export class MarketplaceService {
     }
     const handle = await createOwnedDocument<MarketDoc>(this.#ctx(), initial, lists, `create marketplace (by ${this.#self})`)
     this.#kinds.set(handle.documentId, MARKETPLACE_KIND)
+    this.#watch(handle)
     await this.#repo.flush([handle.documentId])
     return this.#view(handle)
   }
@@ -320,6 +413,7 @@ export class MarketplaceService {
     }
     const kind = known ?? str((handle.doc() as { kind?: unknown } | undefined)?.kind) ?? null
     this.#kinds.set(documentId, kind === MARKETPLACE_KIND || kind === JOIN_REQUEST_KIND ? kind : null)
+    if (kind === MARKETPLACE_KIND && (!this.#policies.has(documentId) || mayRead(this.#policies.effective(documentId), this.#self))) this.#watch(handle as DocHandle<MarketDoc>)
     if (kind === MARKETPLACE_KIND && this.#ownerOf(documentId) === this.#self) void this.#evaluate(documentId)
     else if (kind === JOIN_REQUEST_KIND && this.#ownerOf(documentId) !== this.#self)
       void this.#receiveRequest(handle as DocHandle<RequestDoc>).catch(e =>
@@ -522,6 +616,134 @@ export class MarketplaceService {
     }
   }
 
+  // ---- catalog and trade
+
+  /** Follows every marketplace this hub holds (called once the hub has reloaded its documents). */
+  resume(): void {
+    for (const handle of Object.values(this.#repo.handles))
+      if (handle.isReady() && str((handle.doc() as { kind?: unknown } | undefined)?.kind) === MARKETPLACE_KIND) this.#watch(handle as DocHandle<MarketDoc>)
+  }
+
+  #watch(handle: DocHandle<MarketDoc>): void {
+    if (this.#watched.has(handle.documentId)) return
+    this.#watched.add(handle.documentId)
+    handle.on("change", () => this.members.track(handle))
+    this.members.track(handle)
+  }
+
+  /** The marketplace and its valid config, for operations that need both. */
+  async #market(ref: string): Promise<{ handle: DocHandle<MarketDoc>; config: MarketplaceConfig }> {
+    const handle = await this.#findMarket(ref)
+    const view = this.#view(handle)
+    if (!view.config) throw new FedhubError("MARKETPLACE_CONFIG_INVALID", `the config of ${handle.url} is not valid: ${view.configProblems.join("; ")}`, { problems: view.configProblems })
+    return { handle, config: view.config }
+  }
+
+  /** Publishes items (or new versions) of this hub; every failure of every item listed, nothing written on failure. */
+  async publish(ref: string, items: readonly ItemInput[]): Promise<ItemView[]> {
+    const { handle, config } = await this.#market(ref)
+    const done = await this.catalog.publish(handle, config, items)
+    return done.map(e => this.#itemView(handle.documentId, config, e))
+  }
+
+  /** A new version of this hub's item with `changes` applied (null removes a field). */
+  async update(ref: string, itemId: string, changes: Record<string, unknown>): Promise<ItemView> {
+    const { handle, config } = await this.#market(ref)
+    return this.#itemView(handle.documentId, config, await this.catalog.update(handle, config, itemId, changes))
+  }
+
+  /** Withdraws this hub's item (a new version marked withdrawn). */
+  async withdraw(ref: string, itemId: string): Promise<ItemView> {
+    const { handle, config } = await this.#market(ref)
+    return this.#itemView(handle.documentId, config, await this.catalog.withdraw(handle, config, itemId))
+  }
+
+  /** A curator approves (or holds back) an item. */
+  async approve(ref: string, globalId: string, approved = true): Promise<ItemView> {
+    const { handle, config } = await this.#market(ref)
+    const entry = this.#entry(handle.documentId, globalId, { pending: true })
+    await this.trade.approve(handle, config, entry.globalId, approved)
+    return this.#itemView(handle.documentId, config, entry)
+  }
+
+  /** One item with its derived ratings and sales. NOT_FOUND when this hub holds no verified, visible version. */
+  async item(ref: string, globalId: string): Promise<ItemView> {
+    const { handle, config } = await this.#market(ref)
+    return this.#itemView(handle.documentId, config, this.#entry(handle.documentId, globalId, { pending: true, withdrawn: true }))
+  }
+
+  /** The catalog as this hub verified it: items (filtered, sorted, paged), shards, pending and rejected items. */
+  async catalogOf(ref: string, query: CatalogQuery = {}): Promise<CatalogView> {
+    const { handle, config } = await this.#market(ref)
+    const marketId = handle.documentId
+    const shown = CatalogService.approvedBy(config, this.trade.approvals(marketId), marketId)
+    const ledger = this.trade.ledger(marketId)
+    const all = [...this.catalog.entries(marketId).values()].filter(e => !e.item.withdrawn)
+    const visible = all.filter(shown)
+    const rated = visible.map(e => ({ e, r: this.trade.ratings(marketId, config, e.globalId, ledger) }))
+    const q = query
+    const text = q.text?.toLowerCase()
+    const hits = rated.filter(({ e, r }) =>
+      (text === undefined || `${e.item.title} ${e.item.description ?? ""} ${(e.item.tags ?? []).join(" ")}`.toLowerCase().includes(text)) &&
+      (q.category === undefined || e.item.category === q.category) &&
+      (q.type === undefined || e.item.type === q.type) &&
+      (q.origin === undefined || e.item.originNodeId === q.origin) &&
+      (q.minPrice === undefined || e.item.pricing.price >= q.minPrice) &&
+      (q.maxPrice === undefined || e.item.pricing.price <= q.maxPrice) &&
+      (q.minRating === undefined || r.overallRating >= q.minRating),
+    )
+    hits.sort((a, b) => (a.e.globalId < b.e.globalId ? -1 : 1))
+    const offset = q.offset ?? 0
+    const limit = q.limit ?? 50
+    return {
+      marketplace: handle.url,
+      total: hits.length,
+      offset,
+      limit,
+      items: hits.slice(offset, offset + limit).map(({ e, r }) => summaryOf(e, r)),
+      pending: all.filter(e => !shown(e)).map(e => e.globalId),
+      shards: this.catalog.shards(marketId),
+      rejected: this.catalog.rejected(marketId, this.#refusedChanges),
+    }
+  }
+
+  /** Rates an item as this hub (1–5 stars in halves). */
+  async rate(ref: string, globalId: string, stars: number, comment?: string): Promise<ItemView> {
+    const { handle, config } = await this.#market(ref)
+    const entry = this.#entry(handle.documentId, globalId)
+    await this.trade.rate(handle, config, entry, stars, comment)
+    return this.#itemView(handle.documentId, config, entry)
+  }
+
+  /** Buys an item as this hub (idempotent: buying it again returns the first purchase). */
+  async buy(ref: string, globalId: string, opts: BuyOptions = {}): Promise<{ purchaseId: string; repeated: boolean; item: ItemView; balance: number }> {
+    const { handle, config } = await this.#market(ref)
+    const entry = this.#entry(handle.documentId, globalId)
+    const r = await this.trade.buy(handle, config, entry, opts)
+    return { purchaseId: r.purchaseId, repeated: r.repeated, item: this.#itemView(handle.documentId, config, entry), balance: this.trade.ledger(handle.documentId).balances[this.#self] ?? 0 }
+  }
+
+  /** The ledger every replica holding the same records computes. */
+  async ledger(ref: string): Promise<Ledger & { marketplace: string }> {
+    const { handle } = await this.#market(ref)
+    return { marketplace: handle.url, ...this.trade.ledger(handle.documentId) }
+  }
+
+  #entry(marketId: string, globalId: string, allow: { pending?: boolean; withdrawn?: boolean } = {}): CatalogEntry {
+    const entry = this.catalog.entries(marketId).get(globalId as GlobalId)
+    if (!entry) throw new FedhubError("NOT_FOUND", `no verified item ${globalId} in this hub's view of ${marketId}`)
+    if (entry.item.withdrawn && !allow.withdrawn) throw new FedhubError("NOT_FOUND", `${globalId} is withdrawn`)
+    return entry
+  }
+
+  #itemView(marketId: string, config: MarketplaceConfig, entry: CatalogEntry): ItemView {
+    const ledger = this.trade.ledger(marketId)
+    const ratings = this.trade.ratings(marketId, config, entry.globalId, ledger)
+    const approved = CatalogService.approvedBy(config, this.trade.approvals(marketId), marketId)(entry)
+    const sales = ledger.applied.filter(e => e.purchase.payload.itemGlobalId === entry.globalId).length
+    return { ...entry, approved, ratings, sales }
+  }
+
   // ---- helpers
 
   #ctx() {
@@ -550,6 +772,7 @@ export class MarketplaceService {
       throw new FedhubError("DOC_NOT_FOUND", `marketplace ${documentId} is not here and no peer has it (${(e as Error).message})`)
     }
     if (str(handle.doc().kind) !== MARKETPLACE_KIND) throw new FedhubError("NOT_A_MARKETPLACE", `${url} is not a marketplace document`)
+    this.#watch(handle)
     return handle
   }
 }

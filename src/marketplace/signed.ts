@@ -18,6 +18,7 @@ export const MARKET_PURPOSE = {
   purchase: "fedhub/market-purchase/v1",
   rating: "fedhub/market-rating/v1",
   ratingModeration: "fedhub/market-rating-moderation/v1",
+  itemApproval: "fedhub/market-item-approval/v1",
 } as const
 
 /** An opened record, or why it was refused. */

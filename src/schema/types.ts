@@ -1662,6 +1662,25 @@ export interface RatingModeration {
   reason?: string
 }
 
+// marketplace#ItemApproval
+/**
+ * Payload of a curator's decision on an item (purpose fedhub/market-item-approval/v1), signed by the creator or a curator; with curationPolicy.requiresApproval an item is shown only once approved.
+ */
+export interface ItemApproval {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * originNodeId:itemId, unique across the federation.
+   */
+  itemGlobalId: string
+  /**
+   * true approves the item (every version of it); false holds it back again.
+   */
+  approved: boolean
+}
+
 // policy
 /**
  * The payload of one version of a document's access policy (envelope purpose fedhub/policy/v1, envelope time = issuedAt). The record's id is the hex SHA-256 of the canonical JSON of its envelope without `sig`. Versions form a DAG through `parents`; see docs/ACCESS.md for validity and the effective policy.
@@ -1888,6 +1907,7 @@ export const SCHEMA_NAMES = [
   "marketplace#Purchase",
   "marketplace#Rating",
   "marketplace#RatingModeration",
+  "marketplace#ItemApproval",
   "policy",
   "problem",
   "signed-envelope",
@@ -1975,6 +1995,7 @@ export interface SchemaTypes {
   "marketplace#Purchase": Purchase
   "marketplace#Rating": Rating
   "marketplace#RatingModeration": RatingModeration
+  "marketplace#ItemApproval": ItemApproval
   policy: Policy
   problem: Problem
   "signed-envelope": SignedEnvelope

@@ -1,0 +1,269 @@
+/**
+ * The catalog across hubs: this hub publishes, updates and withdraws its own items in
+ * its own shard documents (re-signing the shard's manifest in the same change), and
+ * keeps a verified view of every shard it may read, updated from document patches.
+ *
+ * Who may change an item: only its origin, because only the origin writes its shards
+ * (the write control of docs/ACCESS.md refuses anyone else's change on every hub, and
+ * lists it with the hub that relayed it). What a view shows: only items of shards whose
+ * manifest verifies over exactly what the shard holds; everything else is listed as
+ * rejected, with the reason.
+ */
+import { EventEmitter } from "node:events"
+import type { DocHandle } from "@automerge/automerge-repo"
+import { FedhubError } from "../errors.ts"
+import { canonicalJson, type Identity, type NodeId } from "../identity/index.ts"
+import { assertMayWrite } from "../replication/access/policy.ts"
+import type { Authorship } from "../replication/Authorship.ts"
+import type { PolicyStore } from "../replication/PolicyStore.ts"
+import type { MarketItem, MarketplaceConfig } from "../schema/index.ts"
+import { assertValidItem, checksumOf, globalIdOf, type Checksum, type GlobalId } from "./items.ts"
+import { imm, SHARD_KIND, str, type MarketDoc, type ShardDoc } from "./marketDocs.ts"
+import type { Member, MemberDocs } from "./MemberDocs.ts"
+import { decodeShardItem, encodeShardItem, shardIdFor, signShardManifest, verifyShard, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
+import { openSigned, MARKET_PURPOSE } from "./signed.ts"
+
+/** What publishing takes: an item without the fields the hub fills in. */
+export type ItemInput = Omit<MarketItem, "marketplaceId" | "originNodeId" | "version"> & { version?: number }
+
+/** A verified item as views show it. */
+export interface CatalogEntry {
+  globalId: GlobalId
+  item: MarketItem
+  checksum: Checksum
+  shard: string
+  /** The sequence of the origin's manifest that covers it. */
+  manifestSequence: number
+}
+
+/** The verified state of one shard this hub follows. */
+interface ShardState {
+  member: Member<ShardDoc>
+  verification: ShardVerification
+}
+
+/** What the catalog needs of the hub. */
+export interface CatalogContext {
+  identity: Identity
+  policies: PolicyStore
+  authorship: Authorship
+  members: MemberDocs
+  flush: (ids: string[]) => Promise<void>
+  now: () => number
+}
+
+export class CatalogService {
+  /** `changed`: the verified catalog of a marketplace changed here. */
+  readonly events = new EventEmitter<{ changed: [marketId: string] }>()
+  readonly #ctx: CatalogContext
+  readonly #shards = new Map<string, ShardState>()
+
+  constructor(ctx: CatalogContext) {
+    this.#ctx = ctx
+    const refresh = (m: Member<unknown>) => {
+      if (m.kind !== SHARD_KIND) return
+      this.#verify(m as Member<ShardDoc>)
+      this.events.emit("changed", m.marketId)
+    }
+    ctx.members.events.on("loaded", refresh)
+    ctx.members.events.on("changed", refresh)
+  }
+
+  get #self(): NodeId {
+    return this.#ctx.identity.nodeId
+  }
+
+  /** Re-checks a shard against its manifest (one signature, one hash per item). */
+  #verify(m: Member<ShardDoc>): void {
+    const doc = m.handle.doc()
+    const items: Record<string, string> = {}
+    for (const [id, v] of Object.entries(doc.items ?? {})) {
+      const s = str(v)
+      if (s !== undefined) items[id] = s
+    }
+    const manifest = str(doc.manifest)
+    let parsed: unknown
+    try {
+      parsed = manifest === undefined ? undefined : JSON.parse(manifest)
+    } catch {
+      parsed = null
+    }
+    const shardId = m.key.slice(m.key.indexOf("/") + 1)
+    this.#shards.set(m.handle.documentId, { member: m, verification: verifyShard(parsed, items, { marketplaceId: m.marketId, origin: m.owner, shardId }) })
+  }
+
+  /** Every verified item version of a marketplace (withdrawn ones included), by global id. */
+  entries(marketId: string): Map<GlobalId, CatalogEntry> {
+    const out = new Map<GlobalId, CatalogEntry>()
+    for (const s of this.#shards.values()) {
+      if (s.member.marketId !== marketId) continue
+      const shard = s.member.key.slice(s.member.key.indexOf("/") + 1)
+      for (const [itemId, { item, checksum }] of s.verification.accepted) {
+        const globalId = globalIdOf(item.originNodeId, itemId)
+        const held = out.get(globalId)
+        if (!held || held.item.version < item.version)
+          out.set(globalId, { globalId, item, checksum, shard, manifestSequence: s.verification.sequence ?? 0 })
+      }
+    }
+    return out
+  }
+
+  /** Items kept out of every view: failed shards, refused pointers, and changes refused for their author (with the hub that sent them). */
+  rejected(marketId: string, refusedChanges: (docId: string) => { from: string; reason: string; author?: string }[]): RejectedItem[] {
+    const out: RejectedItem[] = []
+    for (const s of this.#shards.values()) {
+      if (s.member.marketId !== marketId) continue
+      out.push(...s.verification.rejected)
+      for (const r of refusedChanges(s.member.handle.documentId))
+        out.push({ globalId: null, reason: `a change to shard ${s.member.key} by ${r.author ?? "an unknown author"} was refused: ${r.reason}`, via: r.from })
+    }
+    for (const p of this.#ctx.members.refused(marketId))
+      if (p.section === "catalog") out.push({ globalId: null, reason: `shard ${p.key}: ${p.reason}` })
+    return out
+  }
+
+  /** The shard documents this hub follows in a marketplace, with how each verified. */
+  shards(marketId: string): { key: string; documentId: string; owner: string; items: number; manifestSequence: number | null; problem: string | null }[] {
+    return [...this.#shards.values()]
+      .filter(s => s.member.marketId === marketId)
+      .map(s => ({
+        key: s.member.key,
+        documentId: s.member.handle.documentId,
+        owner: s.member.owner,
+        items: s.verification.accepted.size,
+        manifestSequence: s.verification.sequence,
+        problem: s.verification.manifestProblem,
+      }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1))
+  }
+
+  /**
+   * Publishes new items or new versions of this hub's items (one change and one manifest
+   * per shard touched). Every item is checked against the marketplace's schema and
+   * quality rules first; ITEM_INVALID lists every failure of every item, and nothing is written.
+   */
+  async publish(market: DocHandle<MarketDoc>, config: MarketplaceConfig, inputs: readonly ItemInput[]): Promise<CatalogEntry[]> {
+    const marketId = market.documentId
+    assertMayWrite(this.#ctx.policies.effective(marketId), this.#self)
+    const held = this.entries(marketId)
+    const items: MarketItem[] = []
+    const failures: string[] = []
+    const seen = new Set<string>()
+    for (const input of inputs) {
+      const id = (input as { itemId?: unknown }).itemId
+      const gid = globalIdOf(this.#self, typeof id === "string" ? id : "")
+      if (seen.has(gid)) {
+        failures.push(`${String(id)}: listed twice`)
+        continue
+      }
+      seen.add(gid)
+      const current = held.get(gid)?.item
+      const version = input.version ?? (current ? current.version + 1 : 1)
+      if (current && version <= current.version) {
+        failures.push(`${String(id)}: version ${version} is not newer than the held version ${current.version}`)
+        continue
+      }
+      const item = { ...input, marketplaceId: marketId, originNodeId: this.#self, version } as MarketItem
+      try {
+        items.push(assertValidItem(config, item, marketId))
+      } catch (e) {
+        const listed = (e as FedhubError).extra?.failures as string[] | undefined
+        failures.push(...(listed ?? [(e as Error).message]).map(f => `${String(id)}: ${f}`))
+      }
+    }
+    if (failures.length > 0) {
+      const replayed = failures.every(f => /is not newer than/.test(f))
+      throw new FedhubError(replayed ? "VERSION_REPLAYED" : "ITEM_INVALID", `${failures.length} failure(s): ${failures.slice(0, 20).join("; ")}`, { failures })
+    }
+    // an item whose licence changed moves shard: it leaves the old one in the same publish
+    const byShard = new Map<string, { put: MarketItem[]; drop: string[] }>()
+    const slot = (shard: string) => byShard.get(shard) ?? byShard.set(shard, { put: [], drop: [] }).get(shard)!
+    for (const item of items) {
+      const shard = shardIdFor(item)
+      slot(shard).put.push(item)
+      const before = held.get(globalIdOf(this.#self, item.itemId))
+      if (before && before.shard !== shard) slot(before.shard).drop.push(item.itemId)
+    }
+    const touched: string[] = []
+    for (const [shardId, { put, drop }] of byShard) {
+      const allowed = shardId.startsWith("r-") ? (put[0]?.allowedNodes as NodeId[] | undefined) : undefined
+      const handle = await this.#ctx.members.own<ShardDoc>(market, SHARD_KIND, shardId, allowed)
+      this.#write(handle, marketId, shardId, put, drop)
+      touched.push(handle.documentId)
+    }
+    await this.#ctx.flush(touched)
+    const now = this.entries(marketId)
+    return items.map(i => now.get(globalIdOf(this.#self, i.itemId))!).filter(Boolean)
+  }
+
+  /** One change to one of our shards: the items and the manifest over the result. */
+  #write(handle: DocHandle<ShardDoc>, marketId: string, shardId: string, put: readonly MarketItem[], drop: readonly string[]): void {
+    const prev = this.#shards.get(handle.documentId)?.verification
+    const lines = new Map<string, ShardLine>()
+    if (prev && prev.manifestProblem === null)
+      for (const [itemId, { item, checksum }] of prev.accepted) lines.set(itemId, { itemId, version: item.version, checksum })
+    else
+      // our own shard that does not verify (an interrupted write): the manifest covers what it holds
+      for (const [itemId, v] of Object.entries(handle.doc().items ?? {})) {
+        const d = decodeShardItem(str(v) ?? "", itemId, marketId, this.#self)
+        if (d.ok) lines.set(itemId, { itemId, version: d.item.version, checksum: d.checksum })
+      }
+    for (const itemId of drop) lines.delete(itemId)
+    for (const item of put) lines.set(item.itemId, { itemId: item.itemId, version: item.version, checksum: checksumOf(item) })
+    const sequence = (prev?.sequence ?? 0) + 1
+    const manifest = signShardManifest(this.#ctx.identity, marketId, shardId, sequence, [...lines.values()], this.#ctx.now())
+    this.#ctx.authorship.adopt(handle)
+    handle.change(
+      d => {
+        for (const itemId of drop) delete d.items[itemId]
+        for (const item of put) d.items[item.itemId] = imm(encodeShardItem(item))
+        d.manifest = imm(canonicalJson(manifest))
+      },
+      { message: `publish ${put.length} item(s)${drop.length ? `, move ${drop.length} out` : ""} in shard ${shardId} (by ${this.#self})` },
+    )
+    this.#ctx.authorship.signLatest(handle)
+  }
+
+  /** Withdraws this hub's item: a new version with `withdrawn: true`. */
+  async withdraw(market: DocHandle<MarketDoc>, config: MarketplaceConfig, itemId: string): Promise<CatalogEntry> {
+    const current = this.#ownItem(market.documentId, itemId)
+    if (current.withdrawn) throw new FedhubError("INVALID_INPUT", `${itemId} is withdrawn already`)
+    const { marketplaceId: _m, originNodeId: _o, version: _v, ...rest } = current
+    const [entry] = await this.publish(market, config, [{ ...rest, withdrawn: true }])
+    return entry!
+  }
+
+  /** A new version of this hub's item with `changes` applied (fields set to null are removed). */
+  async update(market: DocHandle<MarketDoc>, config: MarketplaceConfig, itemId: string, changes: Record<string, unknown>): Promise<CatalogEntry> {
+    const current = this.#ownItem(market.documentId, itemId)
+    const { marketplaceId: _m, originNodeId: _o, version: _v, ...rest } = current
+    const next: Record<string, unknown> = { ...rest, ...changes, itemId }
+    for (const [k, v] of Object.entries(changes)) if (v === null) delete next[k]
+    const [entry] = await this.publish(market, config, [next as ItemInput])
+    return entry!
+  }
+
+  #ownItem(marketId: string, itemId: string): MarketItem {
+    const gid = globalIdOf(this.#self, itemId)
+    const entry = this.entries(marketId).get(gid)
+    if (entry) return entry.item
+    const anyOrigin = [...this.entries(marketId).values()].find(e => e.item.itemId === itemId)
+    if (anyOrigin) throw new FedhubError("NOT_ORIGIN", `only the origin ${anyOrigin.item.originNodeId} may change ${anyOrigin.globalId}`)
+    throw new FedhubError("NOT_FOUND", `this hub has published no item ${itemId} in ${marketId}`)
+  }
+
+  /** Whether an item is shown under the curation policy: origin is a curator, or approved by one (latest decision wins). */
+  static approvedBy(config: MarketplaceConfig, approvals: readonly unknown[], marketId: string): (entry: CatalogEntry) => boolean {
+    if (!config.catalog.curationPolicy.requiresApproval) return () => true
+    const curators = new Set<string>([config.creator, ...config.catalog.curationPolicy.curators])
+    const decision = new Map<string, { approved: boolean; time: number; id: string }>()
+    for (const value of approvals) {
+      const o = openSigned(value, MARKET_PURPOSE.itemApproval, "marketplace#ItemApproval")
+      if (!o.ok || !curators.has(o.env.signer) || o.env.payload.marketplaceId !== marketId) continue
+      const held = decision.get(o.env.payload.itemGlobalId)
+      if (!held || o.env.time > held.time || (o.env.time === held.time && o.id > held.id))
+        decision.set(o.env.payload.itemGlobalId, { approved: o.env.payload.approved, time: o.env.time, id: o.id })
+    }
+    return entry => curators.has(entry.item.originNodeId) || decision.get(entry.globalId)?.approved === true
+  }
+}
