@@ -1,11 +1,11 @@
-/** `fedhub market create|list|show|join|vote`: marketplaces through the running hub's admin API (issue 13). */
+/** `fedhub market …`: marketplaces through the running hub's admin API (issue 13): governance, catalog, ratings, purchases, ledger. */
 import { Command, Option } from "commander"
 import { FedhubError } from "../errors.ts"
 import { openAdminClient } from "./adminClient.ts"
 import { collect, printResult as out, withHubOptions as common, type CommonOptions as Common } from "./options.ts"
-import type { JoinView, MarketSummary, MarketView, RequestView } from "../marketplace/MarketplaceService.ts"
-
-
+import type { CatalogView, ItemView, JoinView, MarketSummary, MarketView, RequestView } from "../marketplace/MarketplaceService.ts"
+import type { Ledger } from "../marketplace/ledger.ts"
+import { readFile } from "node:fs/promises"
 
 const enc = (ref: string) => encodeURIComponent(ref)
 
@@ -31,8 +31,46 @@ export function formatMarket(m: MarketView): string {
 
 const formatJoin = (j: JoinView) => `${j.marketplace}  owner ${j.owner}  ${j.status}: ${j.reason}`
 
+const money = (n: number, currency: string) => (currency === "credits" ? `${n} credits` : `${(n / 100).toFixed(2)} ${currency}`)
+
+/** One item: version, price, rating, sales, curation. */
+export const formatItem = (i: ItemView): string =>
+  [
+    `${i.globalId}  v${i.item.version}${i.item.withdrawn ? " (withdrawn)" : ""}  ${i.item.type}  "${i.item.title}"  ${money(i.item.pricing.price, i.item.pricing.currency)}`,
+    `  rating ${i.ratings.ratingCount === 0 ? "-" : i.ratings.overallRating.toFixed(2)} (${i.ratings.ratingCount}), ${i.sales} sale(s)${i.approved ? "" : ", pending curation"}, shard ${i.shard} manifest #${i.manifestSequence}`,
+  ].join("\n")
+
+/** A catalog page, with the shards and what was rejected. */
+export const formatCatalog = (c: CatalogView): string =>
+  [
+    `${c.total} item(s)${c.total > c.items.length ? `, showing ${c.offset + 1}-${c.offset + c.items.length}` : ""}`,
+    ...c.items.map(i => `  ${i.globalId}  ${i.type}  "${i.title}"  ${money(i.price, i.currency)}  ${i.ratingCount === 0 ? "-" : `${i.overallRating.toFixed(1)}★ (${i.ratingCount})`}`),
+    ...(c.pending.length > 0 ? [`  pending curation: ${c.pending.join(" ")}`] : []),
+    ...c.rejected.map(r => `  ! rejected ${r.globalId ?? ""}: ${r.reason}${r.via ? ` (via ${r.via})` : ""}`),
+  ].join("\n")
+
+/** The ledger: balances, sales, refusals and equivocations. */
+export const formatLedger = (l: Ledger): string =>
+  [
+    "balances:",
+    ...Object.entries(l.balances).sort().map(([k, v]) => `  ${k}  ${v}`),
+    `${l.applied.length} credit purchase(s), ${l.external.length} paid outside`,
+    ...l.applied.map(e => `  ${e.id.slice(0, 12)}  ${e.purchase.payload.buyer} bought ${e.purchase.payload.itemGlobalId} for ${e.purchase.payload.price}: creator ${e.split.creator}, marketplace ${e.split.marketplace}, network ${e.split.network}`),
+    ...l.refused.map(r => `  ! refused ${r.id.slice(0, 12)}: ${r.code} ${r.reason}`),
+    ...l.equivocations.map(e => `  ! equivocation: ${e.buyer} signed ${e.records.length} purchases with sequence ${e.sequence}`),
+  ].join("\n")
+
+/** A value given on the command line: JSON when it parses, else the string. */
+const valueOf = (s: string): unknown => {
+  try {
+    return JSON.parse(s)
+  } catch {
+    return s
+  }
+}
+
 export function marketCommand(): Command {
-  const market = new Command("market").description("federated marketplaces: create, list, show, join, vote")
+  const market = new Command("market").description("federated marketplaces: governance, catalog, ratings, purchases, ledger")
   common(market.command("create"))
     .description("create a marketplace owned by this hub (the seed's defaults; --config for any part of the config)")
     .option("--name <name>", "its name (default: this hub's name + ' marketplace')")
@@ -89,6 +127,108 @@ export function marketCommand(): Command {
       const body = { [key]: requester, approve: o.approve === true, ...(o.reason === undefined ? {} : { reason: o.reason }) }
       const r = await (await openAdminClient(o)).call<RequestView>("POST", `/markets/${enc(ref)}/votes`, body)
       out(o, r, () => formatRequest(r).trimStart())
+    })
+  common(market.command("publish <ref>"))
+    .description("publish items (or new versions) of this hub: --file with a JSON array, or one item from the flags")
+    .option("--file <path>", "a JSON file: an array of items, or { items: [...] }")
+    .option("--id <itemId>", "the item's id")
+    .addOption(new Option("--type <type>", "its kind").choices(["persona", "plugin", "service", "content", "dataset"]).default("plugin"))
+    .option("--title <title>", "its title")
+    .option("--description <text>", "what it does")
+    .option("--category <id>", "a category of the marketplace")
+    .option("--tag <tag>", "a tag (repeatable)", collect)
+    .option("--license <id>", "its license, e.g. MIT")
+    .option("--allowed <nodeId>", "a node licensed to receive it (repeatable; default every participant)", collect)
+    .option("--price <n>", "price in minor units (credits, or cents); 0 is free", "0")
+    .option("--currency <c>", "credits or an ISO 4217 code", "credits")
+    .action(async (ref: string, o: Common & { file?: string; id?: string; type: string; title?: string; description?: string; category?: string; tag?: string[]; license?: string; allowed?: string[]; price: string; currency: string }) => {
+      let items: unknown[]
+      if (o.file !== undefined) {
+        const parsed = valueOf(await readFile(o.file, "utf8")) as unknown
+        items = Array.isArray(parsed) ? parsed : ((parsed as { items?: unknown[] } | null)?.items ?? [])
+      } else {
+        if (!o.id || !o.title) throw new FedhubError("INVALID_INPUT", "give --file, or at least --id and --title")
+        const price = Number(o.price)
+        const item = {
+          itemId: o.id, type: o.type, title: o.title, description: o.description, category: o.category, tags: o.tag, license: o.license, allowedNodes: o.allowed,
+          pricing: { model: price === 0 ? "free" : "one_time", price, currency: o.currency },
+        }
+        items = [JSON.parse(JSON.stringify(item))]
+      }
+      const r = await (await openAdminClient(o)).call<{ items: ItemView[] }>("POST", `/markets/${enc(ref)}/items`, { items })
+      out(o, r, () => r.items.map(formatItem).join("\n"))
+    })
+  common(market.command("update <ref> <itemId>"))
+    .description("publish a new version of this hub's item with fields changed (--set field=value, value as JSON or text; null removes)")
+    .requiredOption("--set <field=value>", "a field to change (repeatable)", collect)
+    .action(async (ref: string, itemId: string, o: Common & { set: string[] }) => {
+      const changes: Record<string, unknown> = {}
+      for (const kv of o.set) {
+        const i = kv.indexOf("=")
+        if (i <= 0) throw new FedhubError("INVALID_INPUT", `--set takes field=value (got ${JSON.stringify(kv)})`)
+        changes[kv.slice(0, i)] = valueOf(kv.slice(i + 1))
+      }
+      const r = await (await openAdminClient(o)).call<ItemView>("PUT", `/markets/${enc(ref)}/items/${enc(itemId)}`, { changes })
+      out(o, r, () => formatItem(r))
+    })
+  common(market.command("withdraw <ref> <itemId>"))
+    .description("withdraw this hub's item (a new version marked withdrawn)")
+    .action(async (ref: string, itemId: string, o: Common) => {
+      const r = await (await openAdminClient(o)).call<ItemView>("DELETE", `/markets/${enc(ref)}/items/${enc(itemId)}`)
+      out(o, r, () => formatItem(r))
+    })
+  common(market.command("search <ref> [text]"))
+    .description("search the verified catalog: text, category, type, origin node, price range, rating, paging")
+    .option("--category <id>", "a category")
+    .option("--type <type>", "persona, plugin, service, content or dataset")
+    .option("--origin <nodeId>", "items of one node")
+    .option("--min-price <n>", "least price (minor units)")
+    .option("--max-price <n>", "greatest price (minor units)")
+    .option("--min-rating <stars>", "least overall rating")
+    .option("--offset <n>", "skip this many")
+    .option("--limit <n>", "at most this many (default 50)")
+    .action(async (ref: string, text: string | undefined, o: Common & Record<string, string | undefined>) => {
+      const q = new URLSearchParams()
+      const keys = { text, category: o.category, type: o.type, origin: o.origin, minPrice: o.minPrice, maxPrice: o.maxPrice, minRating: o.minRating, offset: o.offset, limit: o.limit }
+      for (const [k, v] of Object.entries(keys)) if (v !== undefined) q.set(k, v)
+      const r = await (await openAdminClient(o)).call<CatalogView>("GET", `/markets/${enc(ref)}/items?${q.toString()}`)
+      out(o, r, () => formatCatalog(r))
+    })
+  common(market.command("item <ref> <globalId>"))
+    .description("one item: its verified version, ratings, sales")
+    .action(async (ref: string, globalId: string, o: Common) => {
+      const r = await (await openAdminClient(o)).call<ItemView>("GET", `/markets/${enc(ref)}/items/${enc(globalId)}`)
+      out(o, r, () => formatItem(r))
+    })
+  common(market.command("approve <ref> <globalId>"))
+    .description("as a curator, approve an item (or --hold it back)")
+    .option("--hold", "hold it back instead")
+    .action(async (ref: string, globalId: string, o: Common & { hold?: boolean }) => {
+      const r = await (await openAdminClient(o)).call<ItemView>("POST", `/markets/${enc(ref)}/items/${enc(globalId)}/approval`, { approved: o.hold !== true })
+      out(o, r, () => formatItem(r))
+    })
+  common(market.command("rate <ref> <globalId> <stars>"))
+    .description("rate an item 1-5 stars in halves (one rating per node; a new one replaces this hub's earlier one)")
+    .option("--comment <text>", "a review")
+    .action(async (ref: string, globalId: string, stars: string, o: Common & { comment?: string }) => {
+      const body = { item: globalId, stars: Number(stars), ...(o.comment === undefined ? {} : { comment: o.comment }) }
+      const r = await (await openAdminClient(o)).call<ItemView>("POST", `/markets/${enc(ref)}/ratings`, body)
+      out(o, r, () => formatItem(r))
+    })
+  common(market.command("buy <ref> <globalId>"))
+    .description("buy an item as this hub (credits by default; an external method records its reference only)")
+    .addOption(new Option("--payment-method <m>", "how it is paid").choices(["credits", "stripe", "paypal", "crypto"]))
+    .option("--reference <ref>", "the external payment's reference")
+    .action(async (ref: string, globalId: string, o: Common & { paymentMethod?: string; reference?: string }) => {
+      const body = { item: globalId, ...(o.paymentMethod ? { paymentMethod: o.paymentMethod } : {}), ...(o.reference ? { externalReference: o.reference } : {}) }
+      const r = await (await openAdminClient(o)).call<{ purchaseId: string; repeated: boolean; balance: number; item: ItemView }>("POST", `/markets/${enc(ref)}/purchases`, body)
+      out(o, r, () => `${r.repeated ? "already bought" : "bought"} ${globalId}: purchase ${r.purchaseId}, balance ${r.balance}`)
+    })
+  common(market.command("ledger <ref>"))
+    .description("balances, purchases and their revenue split, refused purchases, equivocations")
+    .action(async (ref: string, o: Common) => {
+      const r = await (await openAdminClient(o)).call<Ledger>("GET", `/markets/${enc(ref)}/ledger`)
+      out(o, r, () => formatLedger(r))
     })
   return market
 }

@@ -155,6 +155,33 @@ export interface EndorseBody {
   ttlDays?: number
 }
 
+// api-market-approve
+/**
+ * POST /api/markets/:ref/items/:globalId/approval: a curator (or the creator) approves an item, or holds it back again.
+ */
+export interface MarketApproveBody {
+  /**
+   * true shows the item, false holds it back.
+   */
+  approved: boolean
+}
+
+// api-market-buy
+/**
+ * POST /api/markets/:ref/purchases: this hub buys an item. Credits move ledger balances; stripe, paypal and crypto are recorded with their external reference only. Buying an item again returns the first purchase.
+ */
+export interface MarketBuyBody {
+  /**
+   * The item's global id, originNodeId:itemId.
+   */
+  item: string
+  paymentMethod?: PaymentMethod
+  /**
+   * The payment's reference outside fedhub (stripe, paypal, crypto).
+   */
+  externalReference?: string
+}
+
 // api-market-create
 /**
  * POST /api/markets: creates a marketplace owned by this hub (its creator). Every field is optional: the seed's defaults fill the rest (the name defaults to this hub's name + " marketplace"), then the whole config is checked and a bad one is answered with one error listing every problem.
@@ -199,6 +226,56 @@ export interface MarketJoinBody {
    * Why this hub wants to join (signed with the request).
    */
   message?: string
+}
+
+// api-market-publish
+/**
+ * POST /api/markets/:ref/items: publish items (or new versions) of this hub. Each item is a MarketItem without marketplaceId and originNodeId (filled in) and with version optional (the next one); every item is checked against the item schema and the marketplace's quality rules, every failure listed, and nothing is written if one fails.
+ */
+export interface MarketPublishBody {
+  /**
+   * The items; one change and one re-signed manifest per shard touched.
+   *
+   * @minItems 1
+   * @maxItems 100000
+   *
+   * Items: A MarketItem without marketplaceId and originNodeId.
+   */
+  items: {
+    [k: string]: unknown
+  }[]
+}
+
+// api-market-rate
+/**
+ * POST /api/markets/:ref/ratings: this hub rates an item (one rating per node per item; a new one replaces its earlier one).
+ */
+export interface MarketRateBody {
+  /**
+   * The item's global id, originNodeId:itemId.
+   */
+  item: string
+  /**
+   * 1 to 5 in steps of 0.5.
+   */
+  stars: number
+  /**
+   * Review text.
+   */
+  comment?: string
+}
+
+// api-market-update
+/**
+ * PUT /api/markets/:ref/items/:itemId: a new version of this hub's item with these fields changed (null removes an optional field).
+ */
+export interface MarketUpdateBody {
+  /**
+   * Fields of MarketItem to set; itemId, marketplaceId, originNodeId and version are not changed this way.
+   */
+  changes: {
+    [k: string]: unknown
+  }
 }
 
 // api-market-vote
@@ -1838,8 +1915,13 @@ export const SCHEMA_NAMES = [
   "api-doc-put",
   "api-doc-share",
   "api-endorse",
+  "api-market-approve",
+  "api-market-buy",
   "api-market-create",
   "api-market-join",
+  "api-market-publish",
+  "api-market-rate",
+  "api-market-update",
   "api-market-vote",
   "api-peer-add",
   "api-trust-set",
@@ -1926,8 +2008,13 @@ export interface SchemaTypes {
   "api-doc-put": DocPutBody
   "api-doc-share": DocShareBody
   "api-endorse": EndorseBody
+  "api-market-approve": MarketApproveBody
+  "api-market-buy": MarketBuyBody
   "api-market-create": MarketCreateBody
   "api-market-join": MarketJoinBody
+  "api-market-publish": MarketPublishBody
+  "api-market-rate": MarketRateBody
+  "api-market-update": MarketUpdateBody
   "api-market-vote": MarketVoteBody
   "api-peer-add": PeerAddBody
   "api-trust-set": TrustSetBody

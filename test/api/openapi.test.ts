@@ -126,7 +126,38 @@ describe("GET /api/openapi.json", () => {
       }
       await next
     }
+    // a marketplace with B as a participant, holding an item of B's, for the catalog rows
+    const shop = await a.hub.market.create({ name: "shop", participants: [B] })
+    const shopRef = encodeURIComponent(shop.url)
+    for (;;) {
+      const next = nextEvent(b.hub.market.events, "updated", 15_000)
+      if (await b.hub.market.show(shop.url).then(() => true, () => false)) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
+    const plugin = (itemId: string) => ({ itemId, type: "plugin", title: itemId, pricing: { model: "free", price: 0, currency: "credits" } })
+    const [bx] = await b.hub.market.publish(shop.url, [plugin("bx") as never])
+    for (;;) {
+      const next = nextEvent(a.hub.market.events, "updated", 15_000)
+      if ((await a.hub.market.catalogOf(shop.url)).total === 1) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
+    const bxRef = encodeURIComponent(bx!.globalId)
     const fill: Partial<Record<string, { path?: string; body?: unknown }>> = {
+      "POST /api/markets/{ref}/items": { path: `/api/markets/${shopRef}/items`, body: { items: [plugin("one"), plugin("two")] } },
+      "GET /api/markets/{ref}/items": { path: `/api/markets/${shopRef}/items?text=bx&limit=5` },
+      "GET /api/markets/{ref}/items/{item}": { path: `/api/markets/${shopRef}/items/${bxRef}` },
+      "PUT /api/markets/{ref}/items/{item}": { path: `/api/markets/${shopRef}/items/one`, body: { changes: { title: "One" } } },
+      "DELETE /api/markets/{ref}/items/{item}": { path: `/api/markets/${shopRef}/items/two` },
+      "POST /api/markets/{ref}/items/{item}/approval": { path: `/api/markets/${shopRef}/items/${bxRef}/approval`, body: { approved: true } },
+      "POST /api/markets/{ref}/ratings": { path: `/api/markets/${shopRef}/ratings`, body: { item: bx!.globalId, stars: 4.5 } },
+      "POST /api/markets/{ref}/purchases": { path: `/api/markets/${shopRef}/purchases`, body: { item: bx!.globalId } },
+      "GET /api/markets/{ref}/ledger": { path: `/api/markets/${shopRef}/ledger` },
       "POST /sync/challenge": {
         body: { protocol: "fedhub/1", clientId: b.hub.nodeId, clientNonce: randomBytes(32).toString("base64url"), endpoint: syncEndpoint(a.url) },
       },

@@ -47,4 +47,42 @@ describe("fedhub market", () => {
     await expect(market(b, "vote", generateAutomergeUrl(), a.hub.nodeId, "--approve")).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
     await expect(market(a, "create", "--config", '{"economics":{"revenueSharing":{"creator":1,"marketplace":1,"network":1}}}')).rejects.toMatchObject({ code: "MARKETPLACE_CONFIG_INVALID" })
   })
+
+  it("publishes, searches, rates, buys, updates, withdraws and shows the ledger with --json", async () => {
+    const a = await pool.start()
+    const b = await pool.start()
+    await linkReaches(b.hub.dial(a.url, a.hub.nodeId), "established")
+    const made = (await market(a, "create", "--name", "Tools", "--participant", b.hub.nodeId)) as { url: string }
+    for (;;) {
+      const next = nextEvent(b.hub.market.events, "updated", 15_000)
+      if (await b.hub.market.show(made.url).then(() => true, () => false)) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
+    const published = (await market(b, "publish", made.url, "--id", "fmt", "--title", "Formatter", "--tag", "dev", "--license", "MIT")) as { items: { globalId: string }[] }
+    const gid = published.items[0]!.globalId
+    expect(gid).toBe(`${b.hub.nodeId}:fmt`)
+    await expect(market(b, "publish", made.url, "--id", "bad id", "--title", "x")).rejects.toMatchObject({ code: "ITEM_INVALID" })
+    for (;;) {
+      const next = nextEvent(a.hub.market.events, "updated", 15_000)
+      if (((await market(a, "search", made.url, "format")) as { total: number }).total === 1) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
+    expect(await market(a, "search", made.url, "--origin", b.hub.nodeId, "--max-price", "0")).toMatchObject({ total: 1, items: [{ globalId: gid, title: "Formatter" }] })
+    await expect(market(a, "search", made.url, "--limit", "0")).rejects.toMatchObject({ code: "INVALID_INPUT" })
+    expect(await market(a, "rate", made.url, gid, "4.5", "--comment", "tidy")).toMatchObject({ ratings: { overallRating: 4.5, ratingCount: 1 } })
+    await expect(market(a, "rate", made.url, gid, "6")).rejects.toMatchObject({ code: "SCHEMA_INVALID" })
+    expect(await market(a, "buy", made.url, gid)).toMatchObject({ repeated: false })
+    expect(await market(a, "buy", made.url, gid)).toMatchObject({ repeated: true })
+    expect(await market(a, "ledger", made.url)).toMatchObject({ applied: [{ purchase: { payload: { itemGlobalId: gid, buyer: a.hub.nodeId } } }], equivocations: [] })
+    expect(await market(b, "update", made.url, "fmt", "--set", "title=Formatter 2", "--set", "tags=[\"dev\",\"style\"]")).toMatchObject({ item: { version: 2, title: "Formatter 2", tags: ["dev", "style"] } })
+    await expect(market(a, "update", made.url, "fmt", "--set", "title=Mine")).rejects.toMatchObject({ code: "NOT_ORIGIN" })
+    expect(await market(b, "withdraw", made.url, "fmt")).toMatchObject({ item: { version: 3, withdrawn: true } })
+    expect(await market(b, "search", made.url)).toMatchObject({ total: 0 })
+  })
 })

@@ -1,7 +1,19 @@
-/** Marketplace routes (issue 13): create, list, show, join, vote — a thin face over `hub.market`. */
+/** Marketplace routes (issue 13): governance, catalog, ratings, purchases, ledger — a thin face over `hub.market`. */
 import { Router } from "express"
 import type { Hub } from "../../hub/Hub.ts"
-import { validate, type MarketCreateBody, type MarketJoinBody, type MarketVoteBody } from "../../schema/index.ts"
+import type { ItemInput } from "../../marketplace/CatalogService.ts"
+import { parseCatalogQuery } from "../../marketplace/catalogQuery.ts"
+import {
+  validate,
+  type MarketApproveBody,
+  type MarketBuyBody,
+  type MarketCreateBody,
+  type MarketJoinBody,
+  type MarketPublishBody,
+  type MarketRateBody,
+  type MarketUpdateBody,
+  type MarketVoteBody,
+} from "../../schema/index.ts"
 
 export function marketRoutes(hub: Hub): Router {
   const r = Router()
@@ -24,6 +36,39 @@ export function marketRoutes(hub: Hub): Router {
   r.post("/:ref/votes", async (req, res) => {
     const body = validate<MarketVoteBody>("api-market-vote", req.body ?? {})
     res.status(201).json(await market.vote(ref(req.params), body))
+  })
+  r.post("/:ref/items", async (req, res) => {
+    const body = validate<MarketPublishBody>("api-market-publish", req.body ?? {})
+    res.status(201).json({ items: await market.publish(ref(req.params), body.items as unknown as ItemInput[]) })
+  })
+  r.get("/:ref/items", async (req, res) => {
+    res.json(await market.catalogOf(ref(req.params), parseCatalogQuery(req.query as Record<string, unknown>)))
+  })
+  r.get("/:ref/items/:item", async (req, res) => {
+    res.json(await market.item(ref(req.params), String(req.params.item)))
+  })
+  r.put("/:ref/items/:item", async (req, res) => {
+    const body = validate<MarketUpdateBody>("api-market-update", req.body ?? {})
+    res.json(await market.update(ref(req.params), String(req.params.item), body.changes))
+  })
+  r.delete("/:ref/items/:item", async (req, res) => {
+    res.json(await market.withdraw(ref(req.params), String(req.params.item)))
+  })
+  r.post("/:ref/items/:item/approval", async (req, res) => {
+    const body = validate<MarketApproveBody>("api-market-approve", req.body ?? {})
+    res.json(await market.approve(ref(req.params), String(req.params.item), body.approved))
+  })
+  r.post("/:ref/ratings", async (req, res) => {
+    const body = validate<MarketRateBody>("api-market-rate", req.body ?? {})
+    res.status(201).json(await market.rate(ref(req.params), body.item, body.stars, body.comment))
+  })
+  r.post("/:ref/purchases", async (req, res) => {
+    const body = validate<MarketBuyBody>("api-market-buy", req.body ?? {})
+    const done = await market.buy(ref(req.params), body.item, body)
+    res.status(done.repeated ? 200 : 201).json(done)
+  })
+  r.get("/:ref/ledger", async (req, res) => {
+    res.json(await market.ledger(ref(req.params)))
   })
   return r
 }
