@@ -10,6 +10,7 @@
  * rejected, with the reason.
  */
 import { EventEmitter } from "node:events"
+import type { Patch } from "@automerge/automerge"
 import type { DocHandle } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { canonicalJson, type Identity, type NodeId } from "../identity/index.ts"
@@ -20,7 +21,7 @@ import type { MarketItem, MarketplaceConfig } from "../schema/index.ts"
 import { assertValidItem, checksumOf, globalIdOf, type Checksum, type GlobalId } from "./items.ts"
 import { imm, SHARD_KIND, str, type MarketDoc, type ShardDoc } from "./marketDocs.ts"
 import type { Member, MemberDocs } from "./MemberDocs.ts"
-import { decodeShardItem, encodeShardItem, shardIdFor, signShardManifest, verifyShard, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
+import { chunkIdFor, decodeChunk, encodeChunk, shardIdFor, signShardManifest, verifyDecoded, type DecodedItem, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
 import { openSigned, MARKET_PURPOSE } from "./signed.ts"
 
 /** What publishing takes: an item without the fields the hub fills in. */
@@ -39,7 +40,26 @@ export interface CatalogEntry {
 /** The verified state of one shard this hub follows. */
 interface ShardState {
   member: Member<ShardDoc>
+  /** Every stored chunk, decoded (kept between changes: a change decodes only the chunks it touched). */
+  chunks: Map<string, Map<string, DecodedItem>>
   verification: ShardVerification
+}
+
+/** The chunk ids a change's patches touch, or null when they replace more than chunks (then everything is decoded again). */
+function touchedChunks(patches: readonly Patch[]): Set<string> | null {
+  const ids = new Set<string>()
+  for (const p of patches) {
+    if (p.path[0] !== "chunks") continue
+    if (p.path.length < 2) return null
+    ids.add(String(p.path[1]))
+  }
+  return ids
+}
+
+const flat = (chunks: ReadonlyMap<string, ReadonlyMap<string, DecodedItem>>): Map<string, DecodedItem> => {
+  const out = new Map<string, DecodedItem>()
+  for (const c of chunks.values()) for (const [k, v] of c) out.set(k, v)
+  return out
 }
 
 /** What the catalog needs of the hub. */
@@ -57,29 +77,44 @@ export class CatalogService {
   readonly events = new EventEmitter<{ changed: [marketId: string] }>()
   readonly #ctx: CatalogContext
   readonly #shards = new Map<string, ShardState>()
+  /** The shard this hub is writing (its change event brings nothing to decode: the writer knows the result). */
+  #writing: string | undefined
+  /** Verified entries per marketplace, rebuilt on the first read after a change. */
+  readonly #entries = new Map<string, Map<GlobalId, CatalogEntry>>()
 
   constructor(ctx: CatalogContext) {
     this.#ctx = ctx
-    const refresh = (m: Member<unknown>) => {
+    ctx.members.events.on("loaded", m => {
       if (m.kind !== SHARD_KIND) return
       this.#verify(m as Member<ShardDoc>)
       this.events.emit("changed", m.marketId)
-    }
-    ctx.members.events.on("loaded", refresh)
-    ctx.members.events.on("changed", refresh)
+    })
+    ctx.members.events.on("changed", (m, patches) => {
+      if (m.kind !== SHARD_KIND || m.handle.documentId === this.#writing) return
+      this.#verify(m as Member<ShardDoc>, patches)
+      this.events.emit("changed", m.marketId)
+    })
   }
 
   get #self(): NodeId {
     return this.#ctx.identity.nodeId
   }
 
-  /** Re-checks a shard against its manifest (one signature, one hash per item). */
-  #verify(m: Member<ShardDoc>): void {
+  /**
+   * Re-checks a shard against its manifest (one signature, one hash per item): only the
+   * items a change touched are decoded again, the rest come from the last check.
+   */
+  #verify(m: Member<ShardDoc>, patches?: readonly Patch[]): void {
     const doc = m.handle.doc()
-    const items: Record<string, string> = {}
-    for (const [id, v] of Object.entries(doc.items ?? {})) {
-      const s = str(v)
-      if (s !== undefined) items[id] = s
+    const shardId = m.key.slice(m.key.indexOf("/") + 1)
+    const ctx = { marketplaceId: m.marketId, origin: m.owner, shardId }
+    const held = this.#shards.get(m.handle.documentId)
+    const touched = patches && held ? touchedChunks(patches) : null
+    const chunks = touched === null || !held ? new Map<string, Map<string, DecodedItem>>() : held.chunks
+    for (const id of touched ?? Object.keys(doc.chunks ?? {})) {
+      const v = doc.chunks?.[id]
+      if (v === undefined) chunks.delete(id)
+      else chunks.set(id, decodeChunk(str(v), id, ctx.marketplaceId, ctx.origin))
     }
     const manifest = str(doc.manifest)
     let parsed: unknown
@@ -88,12 +123,21 @@ export class CatalogService {
     } catch {
       parsed = null
     }
-    const shardId = m.key.slice(m.key.indexOf("/") + 1)
-    this.#shards.set(m.handle.documentId, { member: m, verification: verifyShard(parsed, items, { marketplaceId: m.marketId, origin: m.owner, shardId }) })
+    this.#shards.set(m.handle.documentId, { member: m, chunks, verification: verifyDecoded(parsed, flat(chunks), ctx) })
+    this.#entries.delete(m.marketId)
+  }
+
+  /** How many verified item versions the marketplace's shards hold (withdrawn ones included), without building a view. */
+  count(marketId: string): number {
+    let n = 0
+    for (const s of this.#shards.values()) if (s.member.marketId === marketId) n += s.verification.accepted.size
+    return n
   }
 
   /** Every verified item version of a marketplace (withdrawn ones included), by global id. */
   entries(marketId: string): Map<GlobalId, CatalogEntry> {
+    const cached = this.#entries.get(marketId)
+    if (cached) return cached
     const out = new Map<GlobalId, CatalogEntry>()
     for (const s of this.#shards.values()) {
       if (s.member.marketId !== marketId) continue
@@ -105,6 +149,7 @@ export class CatalogService {
           out.set(globalId, { globalId, item, checksum, shard, manifestSequence: s.verification.sequence ?? 0 })
       }
     }
+    this.#entries.set(marketId, out)
     return out
   }
 
@@ -196,32 +241,70 @@ export class CatalogService {
     return items.map(i => now.get(globalIdOf(this.#self, i.itemId))!).filter(Boolean)
   }
 
-  /** One change to one of our shards: the items and the manifest over the result. */
+  /** One change to one of our shards: the chunks touched and the manifest over the result. */
   #write(handle: DocHandle<ShardDoc>, marketId: string, shardId: string, put: readonly MarketItem[], drop: readonly string[]): void {
-    const prev = this.#shards.get(handle.documentId)?.verification
-    const lines = new Map<string, ShardLine>()
-    if (prev && prev.manifestProblem === null)
-      for (const [itemId, { item, checksum }] of prev.accepted) lines.set(itemId, { itemId, version: item.version, checksum })
-    else
-      // our own shard that does not verify (an interrupted write): the manifest covers what it holds
-      for (const [itemId, v] of Object.entries(handle.doc().items ?? {})) {
-        const d = decodeShardItem(str(v) ?? "", itemId, marketId, this.#self)
-        if (d.ok) lines.set(itemId, { itemId, version: d.item.version, checksum: d.checksum })
+    const held = this.#shards.get(handle.documentId)?.chunks ?? new Map<string, Map<string, DecodedItem>>()
+    // every item the shard holds that decodes (also when the last write was interrupted), by chunk
+    const byChunk = new Map<string, Map<string, MarketItem>>()
+    for (const [chunkId, items] of held) {
+      const m = new Map<string, MarketItem>()
+      for (const [itemId, d] of items) if (d.ok) m.set(itemId, d.item)
+      byChunk.set(chunkId, m)
+    }
+    const touched = new Set<string>()
+    const chunk = (itemId: string) => {
+      const id = chunkIdFor(itemId)
+      touched.add(id)
+      return byChunk.get(id) ?? byChunk.set(id, new Map()).get(id)!
+    }
+    for (const itemId of drop) chunk(itemId).delete(itemId)
+    for (const item of put) chunk(item.itemId).set(item.itemId, item)
+    const lines: ShardLine[] = []
+    for (const [chunkId, items] of byChunk)
+      for (const [itemId, item] of items) {
+        const known = touched.has(chunkId) ? undefined : held.get(chunkId)?.get(itemId)
+        lines.push({ itemId, version: item.version, checksum: known?.ok ? known.checksum : checksumOf(item) })
       }
-    for (const itemId of drop) lines.delete(itemId)
-    for (const item of put) lines.set(item.itemId, { itemId: item.itemId, version: item.version, checksum: checksumOf(item) })
-    const sequence = (prev?.sequence ?? 0) + 1
-    const manifest = signShardManifest(this.#ctx.identity, marketId, shardId, sequence, [...lines.values()], this.#ctx.now())
+    const sequence = (this.#shards.get(handle.documentId)?.verification.sequence ?? 0) + 1
+    const manifest = signShardManifest(this.#ctx.identity, marketId, shardId, sequence, lines, this.#ctx.now())
     this.#ctx.authorship.adopt(handle)
-    handle.change(
+    this.#writing = handle.documentId
+    try {
+      handle.change(
       d => {
-        for (const itemId of drop) delete d.items[itemId]
-        for (const item of put) d.items[item.itemId] = imm(encodeShardItem(item))
+        d.chunks ??= {}
+        for (const id of touched) {
+          const items = byChunk.get(id)!
+          if (items.size === 0) delete d.chunks[id]
+          else d.chunks[id] = imm(encodeChunk(items.values()))
+        }
         d.manifest = imm(canonicalJson(manifest))
       },
       { message: `publish ${put.length} item(s)${drop.length ? `, move ${drop.length} out` : ""} in shard ${shardId} (by ${this.#self})` },
-    )
+      )
+    } finally {
+      this.#writing = undefined
+    }
     this.#ctx.authorship.signLatest(handle)
+    // what the change holds, known without decoding it again
+    const sums = new Map(lines.map(l => [l.itemId, l.checksum as Checksum]))
+    const chunks = new Map<string, Map<string, DecodedItem>>()
+    const accepted = new Map<string, { item: MarketItem; checksum: Checksum }>()
+    for (const [chunkId, items] of byChunk) {
+      if (items.size === 0) continue
+      const decoded = new Map<string, DecodedItem>()
+      for (const [itemId, item] of items) {
+        decoded.set(itemId, { ok: true, item, checksum: sums.get(itemId)! })
+        accepted.set(itemId, { item, checksum: sums.get(itemId)! })
+      }
+      chunks.set(chunkId, decoded)
+    }
+    const member = this.#shards.get(handle.documentId)?.member
+    if (member) {
+      this.#shards.set(handle.documentId, { member, chunks, verification: { manifestProblem: null, accepted, rejected: [], sequence } })
+      this.#entries.delete(marketId)
+      this.events.emit("changed", marketId)
+    }
   }
 
   /** Withdraws this hub's item: a new version with `withdrawn: true`. */

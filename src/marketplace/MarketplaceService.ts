@@ -642,8 +642,7 @@ export class MarketplaceService {
   /** Publishes items (or new versions) of this hub; every failure of every item listed, nothing written on failure. */
   async publish(ref: string, items: readonly ItemInput[]): Promise<ItemView[]> {
     const { handle, config } = await this.#market(ref)
-    const done = await this.catalog.publish(handle, config, items)
-    return done.map(e => this.#itemView(handle.documentId, config, e))
+    return this.#itemViews(handle.documentId, config, await this.catalog.publish(handle, config, items))
   }
 
   /** A new version of this hub's item with `changes` applied (null removes a field). */
@@ -680,7 +679,9 @@ export class MarketplaceService {
     const ledger = this.trade.ledger(marketId)
     const all = [...this.catalog.entries(marketId).values()].filter(e => !e.item.withdrawn)
     const visible = all.filter(shown)
-    const rated = visible.map(e => ({ e, r: this.trade.ratings(marketId, config, e.globalId, ledger) }))
+    const byItem = this.trade.ratingsByItem(marketId, config, ledger)
+    const none: ItemRatings = { overallRating: 0, ratingCount: 0, nodeRatings: [], refused: [] }
+    const rated = visible.map(e => ({ e, r: byItem.get(e.globalId) ?? none }))
     const q = query
     const text = q.text?.toLowerCase()
     const hits = rated.filter(({ e, r }) =>
@@ -737,11 +738,16 @@ export class MarketplaceService {
   }
 
   #itemView(marketId: string, config: MarketplaceConfig, entry: CatalogEntry): ItemView {
+    return this.#itemViews(marketId, config, [entry])[0]!
+  }
+
+  /** Views of several items, the ledger and the curation decisions computed once. */
+  #itemViews(marketId: string, config: MarketplaceConfig, entries: readonly CatalogEntry[]): ItemView[] {
     const ledger = this.trade.ledger(marketId)
-    const ratings = this.trade.ratings(marketId, config, entry.globalId, ledger)
-    const approved = CatalogService.approvedBy(config, this.trade.approvals(marketId), marketId)(entry)
-    const sales = ledger.applied.filter(e => e.purchase.payload.itemGlobalId === entry.globalId).length
-    return { ...entry, approved, ratings, sales }
+    const shown = CatalogService.approvedBy(config, this.trade.approvals(marketId), marketId)
+    const sales = new Map<string, number>()
+    for (const e of ledger.applied) sales.set(e.purchase.payload.itemGlobalId, (sales.get(e.purchase.payload.itemGlobalId) ?? 0) + 1)
+    return entries.map(entry => ({ ...entry, approved: shown(entry), ratings: this.trade.ratings(marketId, config, entry.globalId, ledger), sales: sales.get(entry.globalId) ?? 0 }))
   }
 
   // ---- helpers

@@ -129,7 +129,7 @@ export class MemberDocs {
     const marketId = market.documentId
     const base = { kind: imm(kind), marketplace: imm(marketId) }
     const initial = (kind === SHARD_KIND
-      ? ({ ...base, origin: imm(this.#self), shard: imm(shardId!), items: {} } satisfies ShardDoc)
+      ? ({ ...base, origin: imm(this.#self), shard: imm(shardId!), chunks: {} } satisfies ShardDoc)
       : ({ ...base, node: imm(this.#self) } satisfies ActivityDoc)) as unknown as T & object
     const readers = allowed ? allowed.filter(n => n !== this.#self) : this.readersFor(marketId)
     const handle = await createOwnedDocument<T & object>(this.#ctx, initial, { readers }, `${kind === SHARD_KIND ? `catalog shard ${shardId}` : "activity"} of ${this.#self} in ${marketId}`)

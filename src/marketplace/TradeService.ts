@@ -108,6 +108,17 @@ export class TradeService {
     })
   }
 
+  /** The derived ratings of every rated item (an item missing here has none), the ledger and the ratings read once. */
+  ratingsByItem(marketId: string, config: MarketplaceConfig, ledger = this.ledger(marketId)): Map<string, ItemRatings> {
+    const byItem = new Map<string, unknown[]>()
+    for (const value of this.#own(marketId, "ratings")) {
+      const gid = (value as { payload?: { itemGlobalId?: unknown } } | undefined)?.payload?.itemGlobalId
+      if (typeof gid === "string") byItem.set(gid, [...(byItem.get(gid) ?? []), value])
+    }
+    const ctx = { marketplaceId: marketId, purchases: [...ledger.applied, ...ledger.external], moderations: this.#own(marketId, "moderations") }
+    return new Map([...byItem].map(([gid, ratings]) => [gid, ratingsOf(config, gid, ratings, ctx)]))
+  }
+
   /** Approval decisions by curators (signed, any order). */
   approvals(marketId: string): unknown[] {
     return this.#own(marketId, "approvals")

@@ -61,8 +61,8 @@ export interface ShardDoc {
   marketplace: IS
   origin: IS
   shard: IS
-  /** itemId → the item's stored form (shard.ts `encodeShardItem`). */
-  items: Record<string, IS>
+  /** chunkId → the chunk's items (shard.ts `encodeChunk`). */
+  chunks: Record<string, IS>
   /** The origin's signed manifest over every item here. */
   manifest?: IS
 }

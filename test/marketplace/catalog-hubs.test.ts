@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { ItemInput } from "../../src/marketplace/CatalogService.ts"
 import type { ShardDoc } from "../../src/marketplace/marketDocs.ts"
-import { encodeShardItem } from "../../src/marketplace/shard.ts"
+import { chunkIdFor, encodeChunk } from "../../src/marketplace/shard.ts"
 import { hubPool, linkReaches, nextEvent, waitForDoc } from "../helpers/hubs.ts"
 
 const pool = hubPool()
@@ -121,7 +121,7 @@ describe("the catalog across hubs", () => {
     // A, a participant but not a writer of B's shard, writes straight into its replica
     const onA = a.hub.repo.handles[shardId as DocumentId] as DocHandle<ShardDoc>
     const tampered = { ...fmt!.item, pricing: { model: "one_time" as const, price: 1, currency: "USD" } }
-    onA.change(d => void (d.items.fmt = new A.ImmutableString(encodeShardItem(tampered))))
+    onA.change(d => void (d.chunks[chunkIdFor("fmt")] = new A.ImmutableString(encodeChunk([tampered]))))
     const rejected = await until(c, () => c.hub.market.catalogOf(market.url).then(v => v.rejected), r => r.length > 0, "C refuses A's change")
     expect(rejected[0]).toMatchObject({ via: a.hub.nodeId, reason: expect.stringMatching(/unbound-actor|NOT_A_WRITER/) })
     expect((await c.hub.market.item(market.url, fmt!.globalId)).item.pricing.price).toBe(900)

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import { contentId, signEnvelope } from "../../src/identity/index.ts"
 import { createMarketplaceConfig } from "../../src/marketplace/config.ts"
 import { acceptVersion, assertValidItem, checksumOf, globalIdOf, itemGlobalId, signItem, validateItem } from "../../src/marketplace/items.ts"
-import { encodeShardItem, shardIdFor, signShardManifest, verifyShard } from "../../src/marketplace/shard.ts"
+import { chunkIdFor, encodeChunk, shardIdFor, signShardManifest, verifyShard } from "../../src/marketplace/shard.ts"
 import type { MarketItem } from "../../src/schema/index.ts"
 import { errorOf } from "../helpers/errors.ts"
 import { alice, bob, MARKET, T0 } from "./fixtures.ts"
@@ -96,7 +96,11 @@ describe("acceptVersion", () => {
 
 describe("verifyShard", () => {
   const items = Array.from({ length: 20 }, (_, i) => item(`i${i}`))
-  const stored = (list: MarketItem[]): Record<string, string> => Object.fromEntries(list.map((it) => [it.itemId, encodeShardItem(it)]))
+  const stored = (list: MarketItem[]): Record<string, string> => {
+    const byChunk = new Map<string, MarketItem[]>()
+    for (const it of list) byChunk.set(chunkIdFor(it.itemId), [...(byChunk.get(chunkIdFor(it.itemId)) ?? []), it])
+    return Object.fromEntries([...byChunk].map(([c, items]) => [c, encodeChunk(items)]))
+  }
   const lines = (list: MarketItem[]) => list.map((it) => ({ itemId: it.itemId, version: it.version, checksum: checksumOf(it) }))
   const ctx = { marketplaceId: MARKET, origin: bob.nodeId, shardId: "s00" }
   const manifest = signShardManifest(bob, MARKET, "s00", 1, lines(items), T0)
@@ -131,9 +135,17 @@ describe("verifyShard", () => {
   })
 
   it("rejects stored values that are not items of this shard", () => {
-    const bad = { ...stored(items.slice(0, 2)), x: "not json", y: JSON.stringify({ itemId: "z" }), i1: encodeShardItem(item("other")) }
+    const c0 = chunkIdFor("i0")
+    const wrongChunk = chunkIdFor("i1") === "c000" ? "c001" : "c000"
+    const bad = {
+      ...stored(items.slice(0, 1)),
+      c900: "not json",
+      [wrongChunk]: JSON.stringify({ i1: JSON.parse(encodeChunk([item("i1")]))["i1"] }),
+      [chunkIdFor("z")]: JSON.stringify({ z: { itemId: "z" } }),
+    }
     const r = verifyShard(manifest, bad, ctx)
-    expect(r.rejected.map((x) => x.reason)).toEqual(expect.arrayContaining(["not JSON", "does not match the item schema", "kept under i1 but is item other"]))
+    expect(r.rejected.map((x) => x.reason)).toEqual(expect.arrayContaining(["chunk c900 is not a JSON object", `kept in chunk ${wrongChunk}, belongs in ${chunkIdFor("i1")}`, "does not match the item schema"]))
+    expect(c0).toMatch(/^c\d{3}$/)
   })
 
   it("puts open items in one of 16 shards by id, and licensed items in a shard of their allowed set", () => {

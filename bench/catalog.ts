@@ -1,0 +1,122 @@
+/**
+ * `npm run bench -- catalog [--items N]` (default 1,000,000): the origin's hub publishes
+ * N items into a marketplace; a fresh hub in another process, a participant, links to it
+ * over loopback WebSocket and is timed until every item is verified (shard manifests) and
+ * searchable. Then search latencies on the full catalog, peak RSS of each hub, bytes on
+ * the wire. Baseline in the same run: the same items as a Yjs Y.Map, encoded, sent over
+ * a raw `ws` socket to another process and applied. Target (issue 13): < 15 s for the sync.
+ */
+import { spawn } from "node:child_process"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { serveHub } from "../src/api/server.ts"
+import { startHub } from "../src/hub/startHub.ts"
+import type { ItemInput } from "../src/marketplace/CatalogService.ts"
+import { ms, printTable } from "./stats.ts"
+
+const WORDS = ["format", "lint", "review", "translate", "summarize", "search", "plan", "test", "deploy", "chart", "parse", "index"]
+const TYPES = ["plugin", "persona", "service", "content", "dataset"] as const
+const CATEGORIES = ["tools", "people", "data", "ops", "docs", "media", "code", "science", "finance", "misc"]
+
+/** The i-th item of the bench catalog: small, varied, realistic. */
+export function benchItem(i: number): ItemInput {
+  const w = WORDS[i % WORDS.length]!
+  const w2 = WORDS[(i * 7) % WORDS.length]!
+  return {
+    itemId: `item-${i}`,
+    type: TYPES[i % TYPES.length]!,
+    title: `Item ${i} ${w} ${w2}`,
+    description: `Helps you ${w} and ${w2} things, number ${i % 997}.`,
+    category: CATEGORIES[i % CATEGORIES.length]!,
+    tags: [w, w2].filter((t, k, a) => a.indexOf(t) === k),
+    license: "MIT",
+    pricing: i % 4 === 0 ? { model: "free", price: 0, currency: "credits" } : { model: "one_time", price: 100 + (i % 5000), currency: "credits" },
+  }
+}
+
+const QUERIES: Record<string, string>[] = [
+  { text: "review" },
+  { text: "translate plan", category: "tools" },
+  { category: "data", maxPrice: "500" },
+  { type: "persona", minPrice: "1000", limit: "20" },
+  { origin: "", offset: "1000", limit: "50" },
+]
+
+const peerScript = fileURLToPath(new URL("./catalogPeer.ts", import.meta.url))
+
+/** A child process speaking JSON lines. */
+function child(script: string, args: string[] = []) {
+  const p = spawn(process.execPath, ["--import", "tsx", "--max-old-space-size=8192", ...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), script, ...args], { stdio: ["pipe", "pipe", "inherit"] })
+  const lines = createInterface({ input: p.stdout! })
+  const queue: string[] = []
+  const waiting: ((l: string) => void)[] = []
+  lines.on("line", l => (waiting.length > 0 ? waiting.shift()!(l) : queue.push(l)))
+  return {
+    next: <T>(): Promise<T> => new Promise<T>(r => (queue.length > 0 ? r(JSON.parse(queue.shift()!) as T) : waiting.push(l => r(JSON.parse(l) as T)))),
+    send: (msg: object) => p.stdin!.write(`${JSON.stringify(msg)}\n`),
+    done: new Promise<void>(r => p.once("exit", () => r())),
+  }
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!
+const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`
+
+/** The fedhub run: publish on one hub, sync to a fresh one in another process. */
+async function fedhub(n: number) {
+  let peakRss = 0
+  const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50)
+  const home = await mkdtemp(join(tmpdir(), "bench-catalog-origin-"))
+  const origin = await startHub(serveHub, { home, env: {}, flags: { host: "127.0.0.1", port: 0, logLevel: "silent" } })
+  const peer = child(peerScript)
+  const { nodeId } = await peer.next<{ nodeId: string }>()
+  const market = await origin.hub.market.create({ name: "bench", participants: [nodeId] })
+  const t0 = performance.now()
+  const BATCH = 250_000
+  for (let i = 0; i < n; i += BATCH) {
+    const batch: ItemInput[] = []
+    for (let k = i; k < Math.min(n, i + BATCH); k++) batch.push(benchItem(k))
+    await origin.hub.market.publish(market.url, batch)
+    process.stderr.write(`  published ${Math.min(n, i + BATCH).toLocaleString("en-US")}\r`)
+  }
+  await origin.hub.repo.flush()
+  const publishMs = performance.now() - t0
+  process.stderr.write(`\n  published ${n.toLocaleString("en-US")} in ${ms(publishMs)}; syncing\n`)
+  const queries = QUERIES.map(q => (q.origin === "" ? { ...q, origin: origin.hub.nodeId } : q))
+  peer.send({ dial: origin.url, nodeId: origin.hub.nodeId, market: market.url, items: n, queries })
+  const r = await peer.next<{ verifiedMs: number; searchableMs: number; total: number; latencies: number[]; peakRss: number; bytesIn: number; bytesOut: number }>()
+  await peer.done
+  clearInterval(sample)
+  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  await origin.stop()
+  await rm(home, { recursive: true, force: true })
+  return { publishMs, ...r, originRss: peakRss }
+}
+
+/** The Yjs baseline: the same items in a Y.Map, encoded, sent over raw ws to another process, applied. */
+async function yjs(n: number) {
+  const p = child(fileURLToPath(new URL("./catalogYjs.ts", import.meta.url)), [String(n)])
+  return p.next<{ encodeMs: number; syncMs: number; bytes: number; senderRss: number; receiverRss: number }>()
+}
+
+/** Runs the catalog bench and prints its table. */
+export async function benchCatalog(argv: string[]): Promise<void> {
+  const at = argv.indexOf("--items")
+  const n = at >= 0 ? Number(argv[at + 1]) : 1_000_000
+  process.stderr.write(`catalog: ${n.toLocaleString("en-US")} items\n`)
+  const y = await yjs(n)
+  process.stderr.write(`  yjs baseline: ${ms(y.syncMs)}\n`)
+  const f = await fedhub(n)
+  printTable(
+    `catalog: ${n.toLocaleString("en-US")} items, full sync to a fresh hub in another process over loopback (target < 15 s)`,
+    ["", "sync", "bytes on the wire", "peak RSS (sender / receiver)", "notes"],
+    [
+      ["baseline: Yjs Y.Map, encoded, raw ws, applied", ms(y.syncMs), mb(y.bytes), `${mb(y.senderRss)} / ${mb(y.receiverRss)}`, `encode ${ms(y.encodeMs)}; no signatures, no access control`],
+      ["fedhub: every item verified (shard manifests)", ms(f.verifiedMs), mb(f.bytesIn + f.bytesOut), `${mb(f.originRss)} / ${mb(f.peakRss)}`, `publish ${ms(f.publishMs)} on the origin`],
+      ["fedhub: … and searchable (first query answered)", ms(f.searchableMs), "", "", `${f.total.toLocaleString("en-US")} hits for "item"`],
+    ],
+  )
+  printTable(`catalog search on ${n.toLocaleString("en-US")} items (${f.latencies.length} queries: text, text+category, category+price, type+price, origin paged)`, ["p50", "p99"], [[ms(pct(f.latencies, 50)), ms(pct(f.latencies, 99))]])
+}

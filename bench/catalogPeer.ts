@@ -1,0 +1,50 @@
+/**
+ * The fresh hub of `npm run bench -- catalog`, in its own process: starts a hub, says its
+ * node id, then on `{ dial, market, items }` on stdin links to the origin's hub and
+ * reports when every item is verified and searchable, search latencies, RSS and bytes.
+ */
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { serveHub } from "../src/api/server.ts"
+import { startHub } from "../src/hub/startHub.ts"
+
+const say = (msg: object) => process.stdout.write(`${JSON.stringify(msg)}\n`)
+let peakRss = 0
+const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50)
+
+const home = await mkdtemp(join(tmpdir(), "bench-catalog-peer-"))
+const h = await startHub(serveHub, { home, env: {}, flags: { host: "127.0.0.1", port: 0, logLevel: "silent" } })
+say({ nodeId: h.hub.nodeId })
+
+const lines = createInterface({ input: process.stdin })
+for await (const line of lines) {
+  const { dial, nodeId, market, items, queries } = JSON.parse(line) as { dial: string; nodeId: string; market: string; items: number; queries: Record<string, string>[] }
+  const t0 = performance.now()
+  const link = h.hub.dial(dial, nodeId as never)
+  // verified: every item of every shard counted by its manifest; searchable: answered by the catalog query
+  for (;;) {
+    const changed = new Promise(r => h.hub.market.events.once("updated", r))
+    const view = await h.hub.market.show(market).catch(() => undefined)
+    if (view && h.hub.market.catalog.count(view.documentId) >= items) break
+    await changed
+  }
+  const verifiedMs = performance.now() - t0
+  const first = await h.hub.market.catalogOf(market, { text: "item", limit: 10 })
+  const searchableMs = performance.now() - t0
+  const latencies: number[] = []
+  for (let round = 0; round < 5; round++)
+    for (const q of queries) {
+      const s = performance.now()
+      await h.hub.market.catalogOf(market, q)
+      latencies.push(performance.now() - s)
+    }
+  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  say({ verifiedMs, searchableMs, total: first.total, latencies, peakRss, bytesIn: link.metrics.bytesIn, bytesOut: link.metrics.bytesOut })
+  break
+}
+clearInterval(sample)
+await h.stop()
+await rm(home, { recursive: true, force: true })
+process.exit(0)
