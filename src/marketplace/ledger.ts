@@ -15,6 +15,10 @@
  * - Accounts are node ids plus two pools: "marketplace" and "network". The cross-node
  *   fee applies when buyer and seller are different nodes (a hub buying for its own
  *   users from its own items pays no cross-node fee).
+ *
+ * `ledgerOf` folds purchases over given balances; a marketplace's whole ledger, with the
+ * credit grants balances start from and the refunds of disputes, is `marketLedgerOf`
+ * (marketLedger.ts), built on the pieces exported here.
  */
 import { FedhubError, type ErrorCode } from "../errors.ts"
 import { contentId, type Identity, type NodeId, signEnvelope, type SignedEnvelope } from "../identity/index.ts"

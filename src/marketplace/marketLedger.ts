@@ -129,6 +129,7 @@ export function marketLedgerOf(input: MarketLedgerInput): MarketLedger {
     if (list) list.push(value)
     else votesByDispute.set(id, [value])
   }
+  const creditsById = new Map<string, LedgerEntry>(credits.map((e) => [e.id, e]))
   const decided = new Map<DisputeId, DisputeDecision>()
   for (const value of input.disputes ?? []) {
     if (otherMarket(value, marketplaceId)) {
@@ -136,7 +137,8 @@ export function marketLedgerOf(input: MarketLedgerInput): MarketLedger {
       continue
     }
     const id = rawDisputeId(value)
-    const d = decideDispute(config, participants, value, id === undefined ? [] : (votesByDispute.get(id) ?? []), now, credits)
+    const target = creditsById.get(payloadField(value, "purchaseId") ?? "")
+    const d = decideDispute(config, participants, value, id === undefined ? [] : (votesByDispute.get(id) ?? []), now, target ? [target] : [])
     if (d.status === "refused" || d.disputeId === null || d.dispute === null) {
       refusedDisputes.push({ id: d.disputeId ?? stableKey(value), reason: d.reason, record: value })
       continue

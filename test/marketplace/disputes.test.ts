@@ -92,6 +92,8 @@ describe("decideDispute", () => {
       vote(carol, "refund_buyer", T0 + 2_100),
       vote(dave, "refund_buyer", T0 + 1_500),
       vote(erin, "refund_buyer", T0 + 2_000 + 7 * DAY + 1),
+      signEnvelope(frank, "fedhub/market-dispute-vote/v1", { marketplaceId: "3vQB7B6MrGQZaxCuFg4oh", disputeId: disputeIdOf(dispute.payload), outcome: "refund_buyer" }, T0 + 2_100),
+      signEnvelope(frank, "fedhub/market-dispute-vote/v1", { marketplaceId: MARKET, disputeId: "0".repeat(64), outcome: "refund_buyer" }, T0 + 2_100),
     ]
     const d = decideDispute(config, participants, dispute, votes, T0 + 3_000, entries)
     expect(d.status).toBe("open")
@@ -101,6 +103,8 @@ describe("decideDispute", () => {
     expect(reasons).toMatch(/party to the dispute/)
     expect(reasons).toMatch(/before the dispute was opened/)
     expect(reasons).toMatch(/after the deadline/)
+    expect(reasons).toMatch(/in another marketplace/)
+    expect(reasons).toMatch(/on another dispute/)
   })
 
   it("under community, the participants other than buyer and seller vote", () => {
