@@ -61,7 +61,7 @@ export interface MetadataView {
 }
 
 /** The longest stored edit text read (bigger ones are refused before parsing). */
-export const MAX_EDIT_TEXT = 16_384
+export const MAX_EDIT_TEXT = 32_768
 
 /** Signs an edit of `edit.field` as `identity`, dated `edit.time`; throws METADATA_EDIT_INVALID for a payload its schema refuses. */
 export function signMetadataEdit(identity: Identity, edit: MetadataEdit): SignedEnvelope<MetadataEdit> {

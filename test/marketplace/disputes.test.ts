@@ -292,3 +292,63 @@ describe("disputes in the ledger", () => {
     )
   })
 })
+
+describe("the market ledger under random records", () => {
+  const traders = [bob, carol, dave, erin]
+  const voters = [dave, erin, frank, carol]
+  const scenario = fc.record({
+    grants: fc.array(fc.record({ to: fc.nat(3), amount: fc.integer({ min: 1, max: 2_000 }), t: fc.nat(100) }), { maxLength: 5 }),
+    purchases: fc.array(
+      fc.record({ buyer: fc.nat(3), seller: fc.nat(3), reuseSeq: fc.nat(4).map((n) => n === 0), price: fc.nat(900), t: fc.nat(100) }),
+      { maxLength: 8 },
+    ),
+    disputes: fc.array(fc.record({ purchase: fc.nat(7), t: fc.nat(50) }), { maxLength: 5 }),
+    votes: fc.array(fc.record({ dispute: fc.nat(4), voter: fc.nat(3), refund: fc.boolean(), t: fc.nat(300) }), { maxLength: 12 }),
+    late: fc.boolean(),
+  })
+
+  it("never takes a balance below zero, keeps the total equal to the grants and ignores order and repeats", () => {
+    fc.assert(
+      fc.property(scenario, fc.nat(), (s, seed) => {
+        const grants = [
+          ...traders.map((t, i) => signCreditGrant(alice, { marketplaceId: MARKET, to: t.nodeId, amount: 400, grantId: `base-${i}` }, T0)),
+          ...s.grants.map((g, i) => signCreditGrant(alice, { marketplaceId: MARKET, to: traders[g.to]!.nodeId, amount: g.amount, grantId: `g${i}` }, T0 + g.t)),
+        ]
+        // each buyer numbers its purchases 1, 2, 3…; now and then one reuses its last number (a double spend)
+        const next = new Map<string, number>()
+        const purchases = s.purchases.map((p, i) => {
+          const [b, sl] = [traders[p.buyer]!, traders[p.seller]!]
+          const seq = (next.get(b.nodeId) ?? 0) + (p.reuseSeq && next.has(b.nodeId) ? 0 : 1)
+          next.set(b.nodeId, seq)
+          return signPurchase(b, purchase(b, sl, seq, p.price, { itemGlobalId: `${sl.nodeId}:item-${i}` }), T0 + p.t)
+        })
+        const disputes = s.disputes
+          .filter((d) => d.purchase < purchases.length)
+          .map((d) => {
+            const p = purchases[d.purchase]!
+            const buyer = traders.find((t) => t.nodeId === p.payload.buyer)!
+            return signDispute(buyer, p, "bad", p.time + d.t)
+          })
+        const votes = s.votes
+          .filter((v) => v.dispute < disputes.length)
+          .map((v) => signDisputeVote(voters[v.voter]!, disputes[v.dispute]!, v.refund ? "refund_buyer" : "pay_seller", { time: disputes[v.dispute]!.time + v.t }))
+        const input = { grants, purchases, disputes, disputeVotes: votes, now: s.late ? T0 + 30 * DAY : T0 + 500 }
+        const l = ledger(input)
+        for (const v of Object.values(l.balances)) expect(v).toBeGreaterThanOrEqual(0)
+        expect(l.minted).toBe(1_600 + s.grants.reduce((sum, g) => sum + g.amount, 0))
+        expect(total(l.balances)).toBe(l.minted)
+        for (const r of l.refunds) expect(r.refunded + r.shortfalls.reduce((sum, x) => sum + x.owed - x.taken, 0)).toBe(r.owed)
+        const shuffle = <T>(xs: readonly T[]): T[] => {
+          const out = [...xs, ...xs.slice(0, seed % 3)]
+          for (let i = out.length - 1; i > 0; i--) {
+            const j = (seed * (i + 7)) % (i + 1)
+            ;[out[i], out[j]] = [out[j]!, out[i]!]
+          }
+          return out
+        }
+        expect(ledger({ ...input, grants: shuffle(grants), purchases: shuffle(purchases), disputes: shuffle(disputes), disputeVotes: shuffle(votes) })).toEqual(l)
+      }),
+      { numRuns: 60 },
+    )
+  })
+})
