@@ -70,6 +70,10 @@ export const ERRORS = {
   RATING_INVALID: { status: 400, exit: 2, title: "Not a valid signed rating, or not one that counts" },
   NOT_A_PARTICIPANT: { status: 403, exit: 3, title: "This node is not a participant of the marketplace" },
   NOT_A_MARKETPLACE: { status: 404, exit: 4, title: "The document is not a marketplace" },
+  GRANT_INVALID: { status: 400, exit: 2, title: "Not a valid credit grant by the marketplace's owner" },
+  DISPUTE_INVALID: { status: 400, exit: 2, title: "Not a valid dispute by the buyer of a purchase the ledger applied" },
+  DISPUTE_VOTE_INVALID: { status: 400, exit: 2, title: "Not a valid signed dispute vote, or not one that counts" },
+  METADATA_EDIT_INVALID: { status: 400, exit: 2, title: "Not a valid metadata edit by the marketplace's owner or an admin" },
 } as const satisfies Record<string, { status: number; exit: number; title: string }>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -15,6 +15,10 @@
  * - Accounts are node ids plus two pools: "marketplace" and "network". The cross-node
  *   fee applies when buyer and seller are different nodes (a hub buying for its own
  *   users from its own items pays no cross-node fee).
+ *
+ * `ledgerOf` folds purchases over given balances; a marketplace's whole ledger, with the
+ * credit grants balances start from and the refunds of disputes, is `marketLedgerOf`
+ * (marketLedger.ts), built on the pieces exported here.
  */
 import { FedhubError, type ErrorCode } from "../errors.ts"
 import { contentId, type Identity, type NodeId, signEnvelope, type SignedEnvelope } from "../identity/index.ts"
@@ -79,7 +83,8 @@ function incoherence(p: Purchase): string | undefined {
   return undefined
 }
 
-const checkBalances = (initial: Readonly<Record<string, number>>): Record<string, number> => {
+/** Copies initial balances, refusing any that is not a non-negative safe integer (INVALID_INPUT). */
+export function checkBalances(initial: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = Object.create(null) as Record<string, number>
   for (const [k, v] of Object.entries(initial)) {
     if (!Number.isSafeInteger(v) || v < 0)
@@ -89,12 +94,19 @@ const checkBalances = (initial: Readonly<Record<string, number>>): Record<string
   return out
 }
 
+/** The purchases a ledger may apply (verified, coherent, no equivocation), in application order, and the rest. */
+export interface PurchaseCandidates {
+  candidates: LedgerEntry[]
+  refused: RefusedPurchase[]
+  equivocations: Equivocation[]
+}
+
 /**
- * Folds signed purchase records (untrusted; any order, repeats allowed) over
- * `initialBalances` into balances, applied and refused purchases and equivocations.
+ * Opens untrusted purchase records (any order, repeats allowed): one entry per
+ * purchase id, equivocations set apart, the rest sorted in application order
+ * (time, buyer, sequence, id). Moves no money.
  */
-export function ledgerOf(purchases: readonly unknown[], initialBalances: Readonly<Record<string, number>> = {}): Ledger {
-  const balances = checkBalances(initialBalances)
+export function purchaseCandidates(purchases: readonly unknown[]): PurchaseCandidates {
   const refused: RefusedPurchase[] = []
   // one representative envelope per purchase id: the earliest, then the smallest envelope id
   const byId = new Map<PurchaseId, { env: SignedEnvelope<Purchase>; key: string }>()
@@ -138,43 +150,68 @@ export function ledgerOf(purchases: readonly unknown[], initialBalances: Readonl
       refused.push({ id: e.id, code: "EQUIVOCATION", reason: `buyer ${buyer} signed ${list.length} different purchases with sequence ${sequence}`, purchase: e.purchase })
   }
   equivocations.sort((a, b) => byCodeUnit(a.buyer, b.buyer) || a.sequence - b.sequence)
+  candidates.sort(comparePurchases)
+  return { candidates, refused, equivocations }
+}
 
-  candidates.sort(
-    (a, b) =>
-      a.purchase.time - b.purchase.time ||
-      byCodeUnit(a.purchase.payload.buyer, b.purchase.payload.buyer) ||
-      a.purchase.payload.sequence - b.purchase.payload.sequence ||
-      byCodeUnit(a.id, b.id),
-  )
-  const applied: LedgerEntry[] = []
-  const external: LedgerEntry[] = []
+/** Application order of purchases: time, buyer, sequence, id. */
+export const comparePurchases = (a: LedgerEntry, b: LedgerEntry): number =>
+  a.purchase.time - b.purchase.time ||
+  byCodeUnit(a.purchase.payload.buyer, b.purchase.payload.buyer) ||
+  a.purchase.payload.sequence - b.purchase.payload.sequence ||
+  byCodeUnit(a.id, b.id)
+
+/**
+ * Applies one credits purchase to `balances` (mutated): the buyer pays the price,
+ * seller and pools get the split. Answers why not (and changes nothing) when the
+ * buyer's balance does not cover it or a balance would pass the largest safe integer.
+ */
+export function applyPurchase(balances: Record<string, number>, e: LedgerEntry): RefusedPurchase | undefined {
+  const p = e.purchase.payload
+  const have = balances[p.buyer] ?? 0
+  if (have < p.price)
+    return { id: e.id, code: "INSUFFICIENT_FUNDS", reason: `${p.buyer} holds ${have} credits, the price is ${p.price}`, purchase: e.purchase }
+  const after = [p.seller, "marketplace", "network"].map((a, i) => (balances[a] ?? 0) + [e.split.creator, e.split.marketplace, e.split.network][i]!)
+  if (after.some((v) => !Number.isSafeInteger(v)))
+    return { id: e.id, code: "PURCHASE_INVALID", reason: "a balance would exceed the largest safe integer", purchase: e.purchase }
   const credit = (account: string, amount: number): void => {
     balances[account] = (balances[account] ?? 0) + amount
   }
+  balances[p.buyer] = have - p.price
+  credit(p.seller, e.split.creator)
+  credit("marketplace", e.split.marketplace)
+  credit("network", e.split.network)
+  return undefined
+}
+
+/** Refusals in a stable order (id, code, record). */
+export const sortRefused = (refused: RefusedPurchase[]): RefusedPurchase[] =>
+  refused.sort((a, b) => byCodeUnit(a.id, b.id) || byCodeUnit(a.code, b.code) || byCodeUnit(stableKey(a.purchase), stableKey(b.purchase)))
+
+/** Balances as a plain object with keys in code-unit order. */
+export function sortedBalances(balances: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const k of Object.keys(balances).sort(byCodeUnit)) out[k] = balances[k]!
+  return out
+}
+
+/**
+ * Folds signed purchase records (untrusted; any order, repeats allowed) over
+ * `initialBalances` into balances, applied and refused purchases and equivocations.
+ */
+export function ledgerOf(purchases: readonly unknown[], initialBalances: Readonly<Record<string, number>> = {}): Ledger {
+  const balances = checkBalances(initialBalances)
+  const { candidates, refused, equivocations } = purchaseCandidates(purchases)
+  const applied: LedgerEntry[] = []
+  const external: LedgerEntry[] = []
   for (const e of candidates) {
-    const p = e.purchase.payload
-    if (p.paymentMethod !== "credits") {
+    if (e.purchase.payload.paymentMethod !== "credits") {
       external.push(e)
       continue
     }
-    const have = balances[p.buyer] ?? 0
-    if (have < p.price) {
-      refused.push({ id: e.id, code: "INSUFFICIENT_FUNDS", reason: `${p.buyer} holds ${have} credits, the price is ${p.price}`, purchase: e.purchase })
-      continue
-    }
-    const after = [p.seller, "marketplace", "network"].map((a, i) => (balances[a] ?? 0) + [e.split.creator, e.split.marketplace, e.split.network][i]!)
-    if (after.some((v) => !Number.isSafeInteger(v))) {
-      refused.push({ id: e.id, code: "PURCHASE_INVALID", reason: "a balance would exceed the largest safe integer", purchase: e.purchase })
-      continue
-    }
-    balances[p.buyer] = have - p.price
-    credit(p.seller, e.split.creator)
-    credit("marketplace", e.split.marketplace)
-    credit("network", e.split.network)
-    applied.push(e)
+    const why = applyPurchase(balances, e)
+    if (why) refused.push(why)
+    else applied.push(e)
   }
-  refused.sort((a, b) => byCodeUnit(a.id, b.id) || byCodeUnit(a.code, b.code) || byCodeUnit(stableKey(a.purchase), stableKey(b.purchase)))
-  const sortedBalances: Record<string, number> = {}
-  for (const k of Object.keys(balances).sort(byCodeUnit)) sortedBalances[k] = balances[k]!
-  return { balances: sortedBalances, applied, external, refused, equivocations }
+  return { balances: sortedBalances(balances), applied, external, refused: sortRefused(refused), equivocations }
 }

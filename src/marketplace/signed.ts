@@ -19,6 +19,10 @@ export const MARKET_PURPOSE = {
   rating: "fedhub/market-rating/v1",
   ratingModeration: "fedhub/market-rating-moderation/v1",
   itemApproval: "fedhub/market-item-approval/v1",
+  creditGrant: "fedhub/market-credit-grant/v1",
+  dispute: "fedhub/market-dispute/v1",
+  disputeVote: "fedhub/market-dispute-vote/v1",
+  metadataEdit: "fedhub/market-metadata-edit/v1",
 } as const
 
 /** An opened record, or why it was refused. */

@@ -1051,6 +1051,105 @@ export interface KeyRotation {
   newKeySig: Signature
 }
 
+// market-trade#CreditGrant
+/**
+ * Payload of a credit grant (purpose fedhub/market-credit-grant/v1), signed by the marketplace's owner: mints `amount` credits to `to`. Its id is the hex SHA-256 of this payload, so a repeated grant counts once; two different grants with one grantId are an equivocation.
+ */
+export interface CreditGrant {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The node credited.
+   */
+  to: NodeId
+  /**
+   * Credits granted, in minor units: a positive safe integer.
+   */
+  amount: number
+  /**
+   * The owner's name for this grant, unique per marketplace: letters, digits, '.', '_', ':' or '-'.
+   */
+  grantId: string
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
+// market-trade#DisputeOutcome
+/**
+ * How a dispute ends: refund_buyer reverses the purchase's split, pay_seller leaves it standing.
+ */
+export type DisputeOutcome = "refund_buyer" | "pay_seller"
+
+// market-trade#Dispute
+/**
+ * Payload of a dispute on a purchase (purpose fedhub/market-dispute/v1), signed by the purchase's buyer. Its id is the hex SHA-256 of this payload (a retried dispute re-signed later is the same dispute); `time` opens it, timeoutDays counts from it.
+ */
+export interface Dispute {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The id of the disputed purchase (hex SHA-256 of its payload).
+   */
+  purchaseId: string
+  /**
+   * What went wrong.
+   */
+  reason: string
+  /**
+   * When the dispute was opened (ms since the epoch).
+   */
+  time: TimestampMs
+}
+
+// market-trade#DisputeVote
+/**
+ * Payload of a vote on a dispute (purpose fedhub/market-dispute-vote/v1), signed by an arbitrator (arbitration) or a participant (community); the latest by signed time of each voter counts.
+ */
+export interface DisputeVote {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The id of the dispute voted on (hex SHA-256 of its payload).
+   */
+  disputeId: string
+  outcome: DisputeOutcome
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
+// market-trade#MetadataEdit
+/**
+ * Payload of an edit of one marketplace metadata field (purpose fedhub/market-metadata-edit/v1), signed by the marketplace's owner or an admin and stored under meta[field], so concurrent edits of one field by two admins are both kept as an Automerge conflict until one resolves it.
+ */
+export interface MetadataEdit {
+  /**
+   * The marketplace (its Automerge document id) this record belongs to; binds the signature to one marketplace.
+   */
+  marketplaceId: string
+  /**
+   * The metadata field: a lowercase letter, then letters, digits, '_', '.' or '-'.
+   */
+  field: string
+  /**
+   * The new value: a string, a safe integer or a boolean.
+   */
+  value: string | number | boolean
+  /**
+   * When the edit was made; the latest verified edit of a field is its effective value.
+   */
+  time: TimestampMs
+}
+
 // marketplace
 /**
  * The configuration of a federated marketplace (every field of the seed's FederatedMarketplace, numbers as integers), held in the marketplace document; createMarketplaceConfig fills the seed's defaults. $defs hold the signed payloads of the marketplace: join requests, votes, items, shard manifests, purchases, ratings.
@@ -1961,6 +2060,11 @@ export const SCHEMA_NAMES = [
   "handshake#Offer",
   "handshake#Agreement",
   "key-rotation",
+  "market-trade#CreditGrant",
+  "market-trade#DisputeOutcome",
+  "market-trade#Dispute",
+  "market-trade#DisputeVote",
+  "market-trade#MetadataEdit",
   "marketplace",
   "marketplace#GovernanceModel",
   "marketplace#ConsensusType",
@@ -2054,6 +2158,11 @@ export interface SchemaTypes {
   "handshake#Offer": Offer
   "handshake#Agreement": Agreement
   "key-rotation": KeyRotation
+  "market-trade#CreditGrant": CreditGrant
+  "market-trade#DisputeOutcome": DisputeOutcome
+  "market-trade#Dispute": Dispute
+  "market-trade#DisputeVote": DisputeVote
+  "market-trade#MetadataEdit": MetadataEdit
   marketplace: MarketplaceConfig
   "marketplace#GovernanceModel": GovernanceModel
   "marketplace#ConsensusType": ConsensusType
