@@ -5,6 +5,7 @@ import { openAdminClient } from "./adminClient.ts"
 import { collect, printResult as out, withHubOptions as common, type CommonOptions as Common } from "./options.ts"
 import type { CatalogView, ItemView, JoinView, MarketSummary, MarketView, RequestView } from "../marketplace/MarketplaceService.ts"
 import type { Ledger } from "../marketplace/ledger.ts"
+import type { MetadataView } from "../marketplace/metadata.ts"
 import { readFile } from "node:fs/promises"
 
 const enc = (ref: string) => encodeURIComponent(ref)
@@ -230,5 +231,49 @@ export function marketCommand(): Command {
       const r = await (await openAdminClient(o)).call<Ledger>("GET", `/markets/${enc(ref)}/ledger`)
       out(o, r, () => formatLedger(r))
     })
+  common(market.command("grant <ref> <nodeId> <amount>"))
+    .description("as the marketplace's owner, grant credits to a node (where credits and stakes come from)")
+    .option("--reason <text>", "why")
+    .action(async (ref: string, nodeId: string, amount: string, o: Common & { reason?: string }) => {
+      const r = await (await openAdminClient(o)).call<{ grantId: string; balance: number }>("POST", `/markets/${enc(ref)}/grants`, { to: nodeId, amount: Number(amount), ...(o.reason === undefined ? {} : { reason: o.reason }) })
+      out(o, r, () => `granted ${amount} credits to ${nodeId} (grant ${r.grantId.slice(0, 12)}); balance ${r.balance}`)
+    })
+  common(market.command("dispute <ref> <purchaseId>"))
+    .description("as the buyer, open a dispute on a credit purchase; --vote to vote on one as an arbitrator")
+    .option("--reason <text>", "what went wrong (opening) or why (voting)")
+    .addOption(new Option("--vote <outcome>", "vote on dispute <purchaseId> (give the dispute id) instead").choices(["refund_buyer", "pay_seller"]))
+    .action(async (ref: string, id: string, o: Common & { reason?: string; vote?: string }) => {
+      const client = await openAdminClient(o)
+      const r = o.vote
+        ? await client.call<{ status: string; outcome: string | null; reason: string }>("POST", `/markets/${enc(ref)}/disputes/${enc(id)}/votes`, { outcome: o.vote, ...(o.reason === undefined ? {} : { reason: o.reason }) })
+        : await client.call<{ status: string; outcome: string | null; reason: string; disputeId: string }>("POST", `/markets/${enc(ref)}/disputes`, { purchaseId: id, reason: o.reason ?? "disputed" })
+      out(o, r, () => `dispute ${"disputeId" in r ? r.disputeId : id}: ${r.status}${r.outcome ? ` (${r.outcome})` : ""}: ${r.reason}`)
+    })
+  common(market.command("edit <ref> <field> <value>"))
+    .description("as an owner or admin, set a metadata field (JSON value or text)")
+    .action(async (ref: string, field: string, value: string, o: Common) => {
+      const r = await (await openAdminClient(o)).call<MetadataView>("PUT", `/markets/${enc(ref)}/meta/${enc(field)}`, { value: valueOf(value) })
+      out(o, r, () => formatMeta(r))
+    })
+  common(market.command("conflicts <ref>"))
+    .description("metadata fields two admins set apart, with who wrote each value; --resolve <field> --value <v> keeps one")
+    .option("--resolve <field>", "the field to resolve")
+    .option("--value <v>", "the value to keep (one of the conflicting ones)")
+    .action(async (ref: string, o: Common & { resolve?: string; value?: string }) => {
+      const client = await openAdminClient(o)
+      if ((o.resolve === undefined) !== (o.value === undefined)) throw new FedhubError("INVALID_INPUT", "--resolve and --value go together")
+      const r = o.resolve
+        ? await client.call<MetadataView>("PUT", `/markets/${enc(ref)}/meta/${enc(o.resolve)}`, { value: valueOf(o.value!), resolve: true })
+        : await client.call<MetadataView>("GET", `/markets/${enc(ref)}/conflicts`)
+      out(o, r, () => formatMeta(r))
+    })
   return market
 }
+
+/** Metadata: each field's value and who set it, then every conflict. */
+const formatMeta = (m: MetadataView): string =>
+  [
+    ...Object.entries(m.values).map(([k, v]) => `  ${k} = ${JSON.stringify(v)}  (${m.setBy[k]?.by ?? "?"})`),
+    ...(m.conflicts.length === 0 ? ["no conflicts"] : m.conflicts.flatMap(c => [`conflict on ${c.field}:`, ...c.values.map(v => `    ${JSON.stringify(v.value)} by ${v.by ?? "?"} at ${v.time ?? "?"}${v.verified ? "" : ` (refused: ${v.reason})`}`)])),
+    ...m.refused.map(r => `  ! refused edit of ${r.field} by ${r.by ?? "?"}: ${r.reason}`),
+  ].join("\n")

@@ -47,7 +47,8 @@ import { createMarketplaceConfig, marketplaceConfigProblems, type DeepPartial, t
 import { MARKET_PURPOSE, openSigned } from "./signed.ts"
 import { CatalogService, type CatalogEntry, type ItemInput } from "./CatalogService.ts"
 import type { GlobalId } from "./items.ts"
-import type { Ledger } from "./ledger.ts"
+import type { MarketLedger } from "./marketLedger.ts"
+import { metadataView, putMetadataEdit, resolveEdit, signMetadataEdit, type MetadataValue, type MetadataView } from "./metadata.ts"
 import { imm, JOIN_REQUEST_KIND, MARKETPLACE_KIND, parse, str, type MarketDoc, type RequestDoc } from "./marketDocs.ts"
 import { MemberDocs } from "./MemberDocs.ts"
 import type { ItemRatings } from "./ratings.ts"
@@ -249,7 +250,7 @@ export class MarketplaceService {
     this.members = new MemberDocs({ repo: opts.repo, identity: opts.identity, policies: opts.policies, authorship: opts.authorship, log: this.#log, findTimeoutMs: this.#findTimeoutMs })
     const parts = { identity: opts.identity, policies: opts.policies, authorship: opts.authorship, members: this.members, flush, now: this.#now }
     this.catalog = new CatalogService(parts)
-    this.trade = new TradeService(parts)
+    this.trade = new TradeService({ ...parts, market: id => this.#ledgerContext(id) })
     this.catalog.events.on("changed", id => this.events.emit("updated", id))
     this.members.events.on("changed", m => this.events.emit("updated", m.marketId))
     this.#policies.events.on("changed", id => {
@@ -286,7 +287,9 @@ export class MarketplaceService {
       [this.#self]: { status: imm("active"), since: now, via: imm("creator") },
     }
     for (const n of extra) participants[n] = { status: imm("active"), since: now, via: imm("initial") }
-    const initial: MarketDoc = { kind: imm(MARKETPLACE_KIND), config: imm(canonicalJson(config)), participants, requests: {}, requestDocs: {}, votes: {} }
+    // every map any participant writes into exists from the first change: two hubs creating one
+    // concurrently would make two maps under one key, and the view would show only one of them
+    const initial: MarketDoc = { kind: imm(MARKETPLACE_KIND), config: imm(canonicalJson(config)), participants, requests: {}, requestDocs: {}, votes: {}, catalog: {}, activity: {}, meta: {} }
     const lists: Partial<PolicyLists> = {
       writers: extra as NodeId[],
       readers: config.visibility === "public" ? [PUBLIC] : (extra as NodeId[]),
@@ -560,6 +563,8 @@ export class MarketplaceService {
     const votes = Object.values(doc.votes ?? {}).map(v => parse(str(v)) ?? str(v))
     const requests: RequestView[] = []
     const refusedRequests: MarketView["refusedRequests"] = []
+    // a stake is the participant's credit balance in this marketplace's ledger
+    const stakes = config?.federation.consensusMechanism.type === "proof_of_stake" ? this.trade.ledger(handle.documentId).balances : {}
     const now = this.#now()
     for (const [requester, value] of Object.entries(doc.requests ?? {})) {
       const env = parse(str(value))
@@ -577,7 +582,7 @@ export class MarketplaceService {
         continue
       }
       const mine = votes.filter(v => (v as SignedEnvelope<JoinVote> | undefined)?.payload?.requestId === opened.id)
-      const result = config ? decideJoin(config, active, {}, opened.env, mine, now) : undecidable(opened.id, requester, "the marketplace's config is not valid")
+      const result = config ? decideJoin(config, active, stakes, opened.env, mine, now) : undecidable(opened.id, requester, "the marketplace's config is not valid")
       requests.push({
         requester,
         requestId: opened.id,
@@ -725,9 +730,78 @@ export class MarketplaceService {
   }
 
   /** The ledger every replica holding the same records computes. */
-  async ledger(ref: string): Promise<Ledger & { marketplace: string }> {
+  async ledger(ref: string): Promise<MarketLedger & { marketplace: string }> {
     const { handle } = await this.#market(ref)
     return { marketplace: handle.url, ...this.trade.ledger(handle.documentId) }
+  }
+
+  /** What the ledger folds against: the valid config, the owner and the participants. */
+  #ledgerContext(marketId: string): { config: MarketplaceConfig; owner: NodeId; participants: NodeId[] } | undefined {
+    const handle = this.#repo.handles[marketId as DocumentId] as DocHandle<MarketDoc> | undefined
+    const owner = this.#policies.effective(marketId)?.owner
+    if (!handle?.isReady() || !owner) return undefined
+    const raw = parse(str(handle.doc().config))
+    if (raw === undefined || marketplaceConfigProblems(raw).length > 0) return undefined
+    return { config: raw as MarketplaceConfig, owner, participants: this.#participantsOf(marketId) }
+  }
+
+  /** The owner grants credits to a node. */
+  async grant(ref: string, to: string, amount: number, reason?: string): Promise<{ grantId: string; to: string; amount: number; balance: number }> {
+    const { handle } = await this.#market(ref)
+    if (!isNodeId(to)) throw new FedhubError("BAD_NODE_ID", `${JSON.stringify(to)} is not a node id`)
+    const g = await this.trade.grant(handle, to, amount, reason)
+    return { grantId: g.id, to, amount, balance: this.trade.ledger(handle.documentId).balances[to] ?? 0 }
+  }
+
+  /** The buyer opens a dispute on one of its credit purchases. */
+  async dispute(ref: string, purchaseId: string, reason: string) {
+    const { handle } = await this.#market(ref)
+    return this.trade.dispute(handle, purchaseId, reason)
+  }
+
+  /** An arbitrator votes on a dispute. */
+  async disputeVote(ref: string, disputeId: string, outcome: "refund_buyer" | "pay_seller", reason?: string) {
+    const { handle } = await this.#market(ref)
+    return this.trade.disputeVote(handle, disputeId, outcome, reason)
+  }
+
+  /** The marketplace's metadata as its admins edited it: effective values, conflicts, refused edits. */
+  async conflicts(ref: string): Promise<MetadataView & { marketplace: string }> {
+    const handle = await this.#findMarket(ref)
+    return { marketplace: handle.url, ...metadataView(handle.doc().meta, this.#adminsOf(handle.documentId), { marketplaceId: handle.documentId }) }
+  }
+
+  /**
+   * An owner or admin sets a metadata field (name, description, …); with `resolve`, the
+   * value must be one of the field's conflicting values, and the edit supersedes them all.
+   */
+  async edit(ref: string, field: string, value: MetadataValue, opts: { resolve?: boolean } = {}): Promise<MetadataView & { marketplace: string }> {
+    const handle = await this.#findMarket(ref)
+    if (!this.#adminsOf(handle.documentId).includes(this.#self))
+      throw new FedhubError("NOT_AN_ADMIN", `${this.#self} is not the owner or an admin of ${handle.url}`)
+    const view = metadataView(handle.doc().meta, this.#adminsOf(handle.documentId), { marketplaceId: handle.documentId })
+    const conflict = view.conflicts.find(c => c.field === field)
+    if (opts.resolve && !conflict) throw new FedhubError("NOT_FOUND", `${field} has no conflict to resolve`)
+    const now = Math.max(this.#now(), ...(view.setBy[field] ? [view.setBy[field].time + 1] : []))
+    const edit = opts.resolve ? resolveEdit(this.#identity, handle.documentId, conflict!, value, now) : signMetadataEdit(this.#identity, { marketplaceId: handle.documentId, field, value, time: now })
+    this.#authorship.adopt(handle)
+    handle.change(
+      d => {
+        d.meta ??= {}
+        putMetadataEdit(d.meta as Record<string, unknown>, edit)
+      },
+      { message: `${opts.resolve ? "resolve" : "set"} ${field} (by ${this.#self})` },
+    )
+    this.#authorship.signLatest(handle)
+    await this.#repo.flush([handle.documentId])
+    this.events.emit("updated", handle.documentId)
+    return this.conflicts(ref)
+  }
+
+  /** Who may edit metadata: the owner and the policy's admins. */
+  #adminsOf(documentId: string): NodeId[] {
+    const p = this.#policies.effective(documentId)
+    return p ? [p.owner, ...p.admins] : []
   }
 
   #entry(marketId: string, globalId: string, allow: { pending?: boolean; withdrawn?: boolean } = {}): CatalogEntry {

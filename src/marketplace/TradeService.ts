@@ -11,9 +11,13 @@ import { canonicalJson, signEnvelope, type Identity, type NodeId, type SignedEnv
 import { assertMayWrite } from "../replication/access/policy.ts"
 import type { Authorship } from "../replication/Authorship.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
-import type { ItemApproval, MarketplaceConfig, Purchase } from "../schema/index.ts"
+import type { DisputeOutcome, ItemApproval, MarketplaceConfig, Purchase } from "../schema/index.ts"
 import type { CatalogEntry } from "./CatalogService.ts"
-import { ledgerOf, purchaseIdOf, signPurchase, type Ledger } from "./ledger.ts"
+import { randomBytes } from "node:crypto"
+import { disputeIdOf, signDispute, signDisputeVote, type DisputeDecision } from "./disputes.ts"
+import { openGrants, signCreditGrant, type AcceptedGrant } from "./grants.ts"
+import { ledgerOf, purchaseIdOf, signPurchase, type LedgerEntry } from "./ledger.ts"
+import { marketLedgerOf, type MarketLedger } from "./marketLedger.ts"
 import { ACTIVITY_KIND, ACTIVITY_SECTIONS, imm, parse, str, type ActivityDoc, type ActivitySection, type MarketDoc } from "./marketDocs.ts"
 import type { MemberDocs } from "./MemberDocs.ts"
 import { ratingsOf, signModeration, signRating, type ItemRatings } from "./ratings.ts"
@@ -27,6 +31,8 @@ export interface TradeContext {
   members: MemberDocs
   flush: (ids: string[]) => Promise<void>
   now: () => number
+  /** The marketplace's config, owner and participants (what the ledger folds against), when it is held and valid. */
+  market: (marketId: string) => { config: MarketplaceConfig; owner: NodeId; participants: NodeId[] } | undefined
 }
 
 /** A record found in an activity document that is not its owner's, and so not counted. */
@@ -94,9 +100,63 @@ export class TradeService {
     await this.#ctx.flush([handle.documentId])
   }
 
-  /** The ledger every replica holding the same records computes. */
-  ledger(marketId: string): Ledger {
-    return ledgerOf(this.#own(marketId, "purchases"))
+  /** The ledger every replica holding the same records computes: grants, purchases, disputes and their refunds. */
+  ledger(marketId: string, extraPurchases: readonly unknown[] = []): MarketLedger {
+    const m = this.#ctx.market(marketId)
+    const purchases = [...this.#own(marketId, "purchases"), ...extraPurchases]
+    if (!m) return { ...ledgerOf(purchases), minted: 0, grants: [], refusedGrants: [], disputes: [], refusedDisputes: [], refusedDisputeVotes: [], refunds: [] }
+    return marketLedgerOf({
+      marketplaceId: marketId,
+      owner: m.owner,
+      config: m.config,
+      participants: m.participants,
+      // grants count only from the owner's own activity document (and signed by it: the fold checks)
+      grants: this.records(marketId, "grants").filter(r => r.owner === m.owner).map(r => r.value),
+      purchases,
+      disputes: this.#own(marketId, "disputes"),
+      disputeVotes: this.#own(marketId, "disputeVotes"),
+      now: this.#ctx.now(),
+    })
+  }
+
+  /** The owner grants credits to a node (where credits, and so stakes, come from). */
+  async grant(market: DocHandle<MarketDoc>, to: NodeId, amount: number, reason?: string): Promise<AcceptedGrant> {
+    const m = this.#ctx.market(market.documentId)
+    if (m?.owner !== this.#self) throw new FedhubError("FORBIDDEN", "only the marketplace's owner grants credits")
+    const grantId = `${this.#ctx.now()}-${randomBytes(4).toString("hex")}`
+    const env = signCreditGrant(this.#ctx.identity, { marketplaceId: market.documentId, to, amount, grantId, ...(reason === undefined ? {} : { reason }) }, this.#ctx.now())
+    const check = openGrants([env], this.#self, market.documentId, 0)
+    if (check.refused.length > 0) throw new FedhubError("GRANT_INVALID", check.refused[0]!.reason)
+    await this.put(market, "grants", check.accepted[0]!.id, env)
+    return check.accepted[0]!
+  }
+
+  /** The buyer opens a dispute on one of its credit purchases. */
+  async dispute(market: DocHandle<MarketDoc>, purchaseId: string, reason: string): Promise<DisputeDecision> {
+    const ledger = this.ledger(market.documentId)
+    const entry = ledger.applied.find(e => e.id === purchaseId)
+    if (!entry) throw new FedhubError("NOT_FOUND", `no credit purchase ${purchaseId} applied in this ledger`)
+    if (entry.purchase.payload.buyer !== this.#self) throw new FedhubError("DISPUTE_INVALID", "a dispute is opened by the purchase's buyer")
+    const env = signDispute(this.#ctx.identity, entry.purchase, reason, this.#ctx.now())
+    const id = disputeIdOf(env.payload)
+    await this.put(market, "disputes", id, env)
+    return this.ledger(market.documentId).disputes.find(d => d.disputeId === id) ?? this.#refusedDispute(market.documentId, id)
+  }
+
+  /** An arbitrator (or, under community, a participant) votes on a dispute. */
+  async disputeVote(market: DocHandle<MarketDoc>, disputeId: string, outcome: DisputeOutcome, reason?: string): Promise<DisputeDecision> {
+    const decision = this.ledger(market.documentId).disputes.find(d => d.disputeId === disputeId)
+    if (!decision?.dispute) throw new FedhubError("NOT_FOUND", `no open dispute ${disputeId} in this ledger`)
+    if (decision.status !== "open") throw new FedhubError("DISPUTE_VOTE_INVALID", `the dispute is ${decision.status} already`)
+    if (!decision.eligible.includes(this.#self)) throw new FedhubError("DISPUTE_VOTE_INVALID", `${this.#self} may not vote on this dispute (voters: ${decision.eligible.join(", ") || "none"})`)
+    const vote = signDisputeVote(this.#ctx.identity, decision.dispute, outcome, { ...(reason === undefined ? {} : { reason }), time: this.#ctx.now() })
+    await this.put(market, "disputeVotes", `${disputeId}:${this.#self}`, vote)
+    return this.ledger(market.documentId).disputes.find(d => d.disputeId === disputeId)!
+  }
+
+  #refusedDispute(marketId: string, id: string): DisputeDecision {
+    const refused = this.ledger(marketId).refusedDisputes.find(r => r.id === id)
+    throw new FedhubError("DISPUTE_INVALID", refused?.reason ?? `dispute ${id} does not count`)
   }
 
   /** The derived ratings of an item. */
@@ -137,7 +197,7 @@ export class TradeService {
     return this.ratings(market.documentId, config, entry.globalId)
   }
 
-  #purchasesOf(marketId: string) {
+  #purchasesOf(marketId: string): LedgerEntry[] {
     const l = this.ledger(marketId)
     return [...l.applied, ...l.external]
   }
@@ -194,7 +254,7 @@ export class TradeService {
     }
     const purchase = signPurchase(this.#ctx.identity, payload, this.#ctx.now())
     const id = purchaseIdOf(payload)
-    const after = ledgerOf([...this.#own(marketId, "purchases"), purchase])
+    const after = this.ledger(marketId, [purchase])
     const refused = after.refused.find(r => r.id === id)
     if (refused) throw new FedhubError(refused.code, refused.reason)
     await this.put(market, "purchases", id, purchase)

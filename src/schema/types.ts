@@ -213,6 +213,52 @@ export interface MarketCreateBody {
   }
 }
 
+// api-market-dispute-vote
+/**
+ * POST /api/markets/:ref/disputes/:disputeId/votes: an arbitrator (or under community, a participant that is neither buyer nor seller) votes.
+ */
+export interface MarketDisputeVoteBody {
+  outcome: DisputeOutcome
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
+// api-market-dispute
+/**
+ * POST /api/markets/:ref/disputes: the buyer opens a dispute on one of its credit purchases.
+ */
+export interface MarketDisputeBody {
+  /**
+   * The purchase's id (hex SHA-256 of its payload).
+   */
+  purchaseId: string
+  /**
+   * What went wrong.
+   */
+  reason: string
+}
+
+// api-market-grant
+/**
+ * POST /api/markets/:ref/grants: the marketplace's owner grants credits to a node (the only way credits, and so proof_of_stake stakes, come into being).
+ */
+export interface MarketGrantBody {
+  /**
+   * The node credited.
+   */
+  to: NodeId
+  /**
+   * Credits (minor units).
+   */
+  amount: number
+  /**
+   * Why (signed with the grant).
+   */
+  reason?: string
+}
+
 // api-market-join
 /**
  * POST /api/markets/:ref/join: this hub signs a join request for the marketplace and puts it in a small document of its own, readable (and writable, for the outcome) by the marketplace's owner only; the owner's hub records it in the marketplace for its participants to vote on.
@@ -226,6 +272,21 @@ export interface MarketJoinBody {
    * Why this hub wants to join (signed with the request).
    */
   message?: string
+}
+
+// api-market-meta
+/**
+ * PUT /api/markets/:ref/meta/:field: an owner or admin sets a metadata field; with resolve, the value must be one of the field's conflicting values and supersedes them all.
+ */
+export interface MarketMetaBody {
+  /**
+   * A string (at most 5,000 characters), a safe integer or a boolean.
+   */
+  value: string | number | boolean
+  /**
+   * Resolve the field's conflict to this value.
+   */
+  resolve?: boolean
 }
 
 // api-market-publish
@@ -2017,7 +2078,11 @@ export const SCHEMA_NAMES = [
   "api-market-approve",
   "api-market-buy",
   "api-market-create",
+  "api-market-dispute-vote",
+  "api-market-dispute",
+  "api-market-grant",
   "api-market-join",
+  "api-market-meta",
   "api-market-publish",
   "api-market-rate",
   "api-market-update",
@@ -2115,7 +2180,11 @@ export interface SchemaTypes {
   "api-market-approve": MarketApproveBody
   "api-market-buy": MarketBuyBody
   "api-market-create": MarketCreateBody
+  "api-market-dispute-vote": MarketDisputeVoteBody
+  "api-market-dispute": MarketDisputeBody
+  "api-market-grant": MarketGrantBody
   "api-market-join": MarketJoinBody
+  "api-market-meta": MarketMetaBody
   "api-market-publish": MarketPublishBody
   "api-market-rate": MarketRateBody
   "api-market-update": MarketUpdateBody

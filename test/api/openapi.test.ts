@@ -40,16 +40,18 @@ const refsIn = (v: unknown, out: string[] = []): string[] => {
 describe("GET /api/openapi.json", () => {
   let a: RunningHub
   let b: RunningHub
+  let c: RunningHub
   let stopAll: () => Promise<void>
   let doc: Doc
   let auth: Record<string, string>
 
   beforeAll(async () => {
-    const started = await startHubs(2)
-    ;[a, b] = started.hubs as [RunningHub, RunningHub]
+    const started = await startHubs(3)
+    ;[a, b, c] = started.hubs as [RunningHub, RunningHub, RunningHub]
     stopAll = started.stopAll
     auth = { authorization: `Bearer ${a.hub.adminToken}` }
     await linkReaches(a.hub.dial(b.url, b.hub.nodeId), "established")
+    await linkReaches(c.hub.dial(a.url, a.hub.nodeId), "established")
     const res = await fetch(`${a.url}/api/openapi.json`)
     expect(res.status).toBe(200)
     doc = (await res.json()) as Doc
@@ -127,7 +129,7 @@ describe("GET /api/openapi.json", () => {
       await next
     }
     // a marketplace with B as a participant, holding an item of B's, for the catalog rows
-    const shop = await a.hub.market.create({ name: "shop", participants: [B] })
+    const shop = await a.hub.market.create({ name: "shop", participants: [B, c.hub.nodeId], config: { federation: { disputeResolution: { mechanism: "community", arbitrators: [], timeoutDays: 30, defaultOutcome: "pay_seller" } } } })
     const shopRef = encodeURIComponent(shop.url)
     for (;;) {
       const next = nextEvent(b.hub.market.events, "updated", 15_000)
@@ -138,16 +140,47 @@ describe("GET /api/openapi.json", () => {
       await next
     }
     const plugin = (itemId: string) => ({ itemId, type: "plugin", title: itemId, pricing: { model: "free", price: 0, currency: "credits" } })
-    const [bx] = await b.hub.market.publish(shop.url, [plugin("bx") as never])
+    const [bx] = await b.hub.market.publish(shop.url, [plugin("bx"), plugin("by")] as never[])
     for (;;) {
       const next = nextEvent(a.hub.market.events, "updated", 15_000)
-      if ((await a.hub.market.catalogOf(shop.url)).total === 1) {
+      if ((await a.hub.market.catalogOf(shop.url)).total === 2) {
         next.catch(() => {})
         break
       }
       await next
     }
     const bxRef = encodeURIComponent(bx!.globalId)
+    // a paid purchase by C of an item of B's and C's dispute on it, for the vote row (community: A, neither party, votes)
+    const [bz] = await b.hub.market.publish(shop.url, [{ ...plugin("bz"), pricing: { model: "one_time", price: 10, currency: "credits" } } as never])
+    await a.hub.market.grant(shop.url, c.hub.nodeId, 50)
+    for (;;) {
+      const next = nextEvent(c.hub.market.events, "updated", 15_000)
+      const has = await c.hub.market.item(shop.url, bz!.globalId).then(() => true, () => false)
+      if (has && ((await c.hub.market.ledger(shop.url)).balances[c.hub.nodeId] ?? 0) >= 10) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
+    const purchase = await c.hub.market.buy(shop.url, bz!.globalId)
+    const dispute = await c.hub.market.dispute(shop.url, purchase.purchaseId, "broken")
+    for (;;) {
+      const next = nextEvent(a.hub.market.events, "updated", 15_000)
+      if ((await a.hub.market.ledger(shop.url)).disputes.length === 1 && (await a.hub.market.catalogOf(shop.url)).total === 3) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
+    const mine = await a.hub.market.buy(shop.url, bx!.globalId)
+    for (;;) {
+      const next = nextEvent(a.hub.market.events, "updated", 15_000)
+      if ((await a.hub.market.ledger(shop.url)).disputes.length === 1) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
     const fill: Partial<Record<string, { path?: string; body?: unknown }>> = {
       "POST /api/markets/{ref}/items": { path: `/api/markets/${shopRef}/items`, body: { items: [plugin("one"), plugin("two")] } },
       "GET /api/markets/{ref}/items": { path: `/api/markets/${shopRef}/items?text=bx&limit=5` },
@@ -156,8 +189,13 @@ describe("GET /api/openapi.json", () => {
       "DELETE /api/markets/{ref}/items/{item}": { path: `/api/markets/${shopRef}/items/two` },
       "POST /api/markets/{ref}/items/{item}/approval": { path: `/api/markets/${shopRef}/items/${bxRef}/approval`, body: { approved: true } },
       "POST /api/markets/{ref}/ratings": { path: `/api/markets/${shopRef}/ratings`, body: { item: bx!.globalId, stars: 4.5 } },
-      "POST /api/markets/{ref}/purchases": { path: `/api/markets/${shopRef}/purchases`, body: { item: bx!.globalId } },
+      "POST /api/markets/{ref}/purchases": { path: `/api/markets/${shopRef}/purchases`, body: { item: `${B}:by` } },
       "GET /api/markets/{ref}/ledger": { path: `/api/markets/${shopRef}/ledger` },
+      "POST /api/markets/{ref}/grants": { path: `/api/markets/${shopRef}/grants`, body: { to: B, amount: 100 } },
+      "POST /api/markets/{ref}/disputes": { path: `/api/markets/${shopRef}/disputes`, body: { purchaseId: mine.purchaseId, reason: "broken" } },
+      "POST /api/markets/{ref}/disputes/{dispute}/votes": { path: `/api/markets/${shopRef}/disputes/${dispute.disputeId}/votes`, body: { outcome: "refund_buyer" } },
+      "GET /api/markets/{ref}/conflicts": { path: `/api/markets/${shopRef}/conflicts` },
+      "PUT /api/markets/{ref}/meta/{field}": { path: `/api/markets/${shopRef}/meta/tagline`, body: { value: "tools" } },
       "POST /sync/challenge": {
         body: { protocol: "fedhub/1", clientId: b.hub.nodeId, clientNonce: randomBytes(32).toString("base64url"), endpoint: syncEndpoint(a.url) },
       },

@@ -84,5 +84,12 @@ describe("fedhub market", () => {
     await expect(market(a, "update", made.url, "fmt", "--set", "title=Mine")).rejects.toMatchObject({ code: "NOT_ORIGIN" })
     expect(await market(b, "withdraw", made.url, "fmt")).toMatchObject({ item: { version: 3, withdrawn: true } })
     expect(await market(b, "search", made.url)).toMatchObject({ total: 0 })
+    // credits, metadata
+    expect(await market(a, "grant", made.url, b.hub.nodeId, "250", "--reason", "launch")).toMatchObject({ balance: 250 })
+    await expect(market(b, "grant", made.url, b.hub.nodeId, "1")).rejects.toMatchObject({ code: "FORBIDDEN" })
+    expect(await market(a, "edit", made.url, "tagline", "formatters")).toMatchObject({ values: { tagline: "formatters" }, conflicts: [] })
+    expect(await market(a, "conflicts", made.url)).toMatchObject({ conflicts: [] })
+    await expect(market(a, "conflicts", made.url, "--resolve", "tagline", "--value", "x")).rejects.toMatchObject({ code: "NOT_FOUND" })
+    await expect(market(b, "edit", made.url, "tagline", "mine")).rejects.toMatchObject({ code: "NOT_AN_ADMIN" })
   })
 })

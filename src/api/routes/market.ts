@@ -8,6 +8,10 @@ import {
   type MarketApproveBody,
   type MarketBuyBody,
   type MarketCreateBody,
+  type MarketDisputeBody,
+  type MarketDisputeVoteBody,
+  type MarketGrantBody,
+  type MarketMetaBody,
   type MarketJoinBody,
   type MarketPublishBody,
   type MarketRateBody,
@@ -69,6 +73,25 @@ export function marketRoutes(hub: Hub): Router {
   })
   r.get("/:ref/ledger", async (req, res) => {
     res.json(await market.ledger(ref(req.params)))
+  })
+  r.post("/:ref/grants", async (req, res) => {
+    const body = validate<MarketGrantBody>("api-market-grant", req.body ?? {})
+    res.status(201).json(await market.grant(ref(req.params), body.to, body.amount, body.reason))
+  })
+  r.post("/:ref/disputes", async (req, res) => {
+    const body = validate<MarketDisputeBody>("api-market-dispute", req.body ?? {})
+    res.status(201).json(await market.dispute(ref(req.params), body.purchaseId, body.reason))
+  })
+  r.post("/:ref/disputes/:dispute/votes", async (req, res) => {
+    const body = validate<MarketDisputeVoteBody>("api-market-dispute-vote", req.body ?? {})
+    res.status(201).json(await market.disputeVote(ref(req.params), String(req.params.dispute), body.outcome, body.reason))
+  })
+  r.get("/:ref/conflicts", async (req, res) => {
+    res.json(await market.conflicts(ref(req.params)))
+  })
+  r.put("/:ref/meta/:field", async (req, res) => {
+    const body = validate<MarketMetaBody>("api-market-meta", req.body ?? {})
+    res.json(await market.edit(ref(req.params), String(req.params.field), body.value, { resolve: body.resolve === true }))
   })
   return r
 }
