@@ -10,7 +10,8 @@ import { join } from "node:path"
 import type { DocumentId, Message, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
 import { createIdentity, hasIdentity, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
+import { closeRepo, createRepo } from "../replication/createRepo.ts"
+import { openStorage, type StorageSpec } from "../replication/storage/index.ts"
 import { DocIndex } from "../replication/DocIndex.ts"
 import { InboundGate } from "../replication/InboundGate.ts"
 import { PolicyStore } from "../replication/PolicyStore.ts"
@@ -143,7 +144,12 @@ export class Hub {
     const config = { ...settings, name: settings.name ?? identity.name }
     const c = config
     const adminToken = await ensureAdminToken(paths)
-    const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
+    const storage = await openStorage(storageSpecOf(c), {
+      dataDir: paths.data,
+      owner: identity.nodeId,
+      onError: err => log.error({ err: err.message }, "storage connection failed (it reconnects on next use)"),
+    })
+    const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storage.documentIds())
     const policies = await PolicyStore.open(join(paths.home, "policies.json"))
     const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
     const startedAt = Date.now()
@@ -182,7 +188,7 @@ export class Hub {
       blocked: id => federation?.registry.get(id)?.blocked === true,
       acceptsRelay: id => links?.agreementWith(id)?.peer.acceptsRelay === true,
     })
-    const repo = createRepo({ peerId: identity.nodeId, storageDir: paths.data, onStoring: id => index.record(id), shareConfig: share.shareConfig })
+    const repo = createRepo({ peerId: identity.nodeId, storage, onStoring: id => index.record(id), shareConfig: share.shareConfig })
     share.attach(repo)
     gate.attach(repo)
     const policyFrames = new PolicyAnnouncer(policies)
@@ -486,6 +492,12 @@ const ownSequence = (doc: unknown, nodeId: NodeId): number | undefined => {
     return undefined
   }
 }
+
+/** The storage backend the config names (nodefs unless `storage.kind` is postgres). */
+const storageSpecOf = (c: ResolvedConfig): StorageSpec =>
+  c.storage.kind === "postgres" && c.storage.url
+    ? { kind: "postgres", url: c.storage.url, schema: c.storage.schema, poolSize: c.storage.poolSize }
+    : { kind: "nodefs" }
 
 /** Limits of every request to a peer-supplied URL: time, size, where it may point. */
 const peerFetchOf = (c: ResolvedConfig): PeerFetchOptions => ({
