@@ -9,9 +9,11 @@ import * as A from "@automerge/automerge"
 import { join } from "node:path"
 import type { DocumentId, Message, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
-import { createIdentity, hasIdentity, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
+import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import { closeRepo, createRepo } from "../replication/createRepo.ts"
 import { openStorage, type StorageSpec } from "../replication/storage/index.ts"
+import { IdleUnloader } from "../replication/storage/IdleUnloader.ts"
+import { Reoffer } from "../replication/storage/Reoffer.ts"
 import { DocIndex } from "../replication/DocIndex.ts"
 import { InboundGate } from "../replication/InboundGate.ts"
 import { PolicyStore } from "../replication/PolicyStore.ts"
@@ -65,6 +67,7 @@ interface HubParts {
   federation: FederationManager
   docs: DocStore
   market: MarketplaceService
+  unloader?: IdleUnloader
 }
 
 export class Hub {
@@ -105,6 +108,9 @@ export class Hub {
   #publicUrl?: string
   #closed = false
   #announcer?: MdnsAnnouncer
+  /** With `storage.idleUnloadMs`: unloads idle documents; `reoffer` offers held ones to a hub that connects. */
+  readonly unloader?: IdleUnloader
+  #reoffer?: Reoffer
 
   private constructor(p: HubParts) {
     this.identity = p.identity
@@ -128,6 +134,8 @@ export class Hub {
     this.federation = p.federation
     this.docs = p.docs
     this.market = p.market
+    this.unloader = p.unloader
+    this.#wireUnloading()
     this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url })
     this.#wireServer()
     this.#wireLinks()
@@ -175,6 +183,7 @@ export class Hub {
       relays: c.type === "relay",
       policies,
       signatures,
+      withholds: (from, id) => share.withholds(from, id),
     })
     // The Repo takes its share hooks when it is built, before the links and the federation
     // core that open on it; the hooks reach those two here, and run only once a peer connects.
@@ -274,10 +283,38 @@ export class Hub {
       federation: fed,
       docs,
       market: new MarketplaceService({ repo, identity, policies, authorship, log }),
+      unloader:
+        c.storage.idleUnloadMs > 0
+          ? new IdleUnloader(repo, {
+              idleMs: c.storage.idleUnloadMs,
+              pinned: id => id === fed.directory.documentId,
+              onError: (documentId, err) => log.warn({ documentId, err: (err as Error).message }, "could not unload an idle document"),
+            })
+          : undefined,
     })
-    // reload every document this hub holds, so it is offered to peers again
-    await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
+    // every document this hub holds is loaded, so it is offered to peers again; with idle
+    // unloading none is: each is offered (a batch at a time) to a hub when it connects
+    if (!hub.unloader) await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
     return hub
+  }
+
+  /** Idle unloading: the sweep runs, and every hub that connects (either way) is offered what is held but not loaded. */
+  #wireUnloading(): void {
+    if (!this.unloader) return
+    this.unloader.start()
+    const share = this.repo.shareConfig
+    const directory = this.federation.directory.documentId
+    const reoffer = new Reoffer(this.repo, {
+      held: () => this.index.ids(),
+      announce: async (peerId, id) => (await share.announce?.(peerId, id as DocumentId)) === true,
+      pinned: id => id === directory,
+      timeoutMs: Math.max(this.config.limits.peerTimeoutMs, 1_000) * 2,
+    })
+    this.#reoffer = reoffer
+    this.repo.networkSubsystem.on("peer", ({ peerId }) => {
+      if (!isNodeId(peerId)) return
+      void reoffer.offer(peerId).catch(e => this.log.warn({ peer: peerId, err: (e as Error).message }, "offering held documents failed"))
+    })
   }
 
   /** Inbound connections: a joined hub is proven, its descriptor and directory learned; a leaving one is forgotten. */
@@ -333,6 +370,11 @@ export class Hub {
         .learnFromUrl(nodeId, endpoint)
         .catch(e => this.log.warn({ peer: endpoint, err: (e as Error).message }, "could not read a dialed hub's descriptor"))
     })
+  }
+
+  /** Offers held documents to hubs that connect (set with idle unloading). */
+  get reoffer(): Reoffer | undefined {
+    return this.#reoffer
   }
 
   get nodeId(): NodeId {
@@ -462,6 +504,8 @@ export class Hub {
     await this.#announcer?.stop().catch(e => this.log.warn({ err: (e as Error).message }, "stopping the mDNS announcer failed"))
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearInterval(this.#sweep)
+    this.unloader?.stop()
+    this.#reoffer?.stop()
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
     await this.signatures.close()
   }

@@ -68,6 +68,8 @@ export interface InboundGateOptions {
    * it, every change to a document with a policy must be attributed to a writer (ACCESS.md §3).
    */
   signatures?: SignatureStore
+  /** Whether a peer is refused a document without loading it (its policy): answered unavailable, nothing loaded. */
+  withholds?: (from: PeerId, documentId: string) => boolean
 }
 
 /** A change refused for its author, as reported (ACCESS.md §6). */
@@ -182,6 +184,8 @@ export class InboundGate implements InboundCheck {
       }
       this.#budget.take(from)
     }
+    // the policy decides without the document in memory: a refused peer loads nothing
+    if (held && this.#opts.withholds?.(from, documentId)) return "unavailable"
     const doc = held ? await this.#replica(documentId) : undefined
     const pending = this.#pending.get(documentId)
     const governed = this.#opts.signatures !== undefined && this.#opts.policies?.has(documentId) === true
