@@ -308,7 +308,8 @@ export class Hub {
       held: () => this.index.ids(),
       announce: async (peerId, id) => (await share.announce?.(peerId, id as DocumentId)) === true,
       pinned: id => id === directory,
-      timeoutMs: Math.max(this.config.limits.peerTimeoutMs, 1_000) * 2,
+      // a silent peer holds a batch this long at most (generous: a loaded machine syncs 32 documents slowly)
+      timeoutMs: Math.max(this.config.limits.peerTimeoutMs * 6, 30_000),
     })
     this.#reoffer = reoffer
     this.repo.networkSubsystem.on("peer", ({ peerId }) => {

@@ -74,7 +74,9 @@ describe.each(["nodefs", "postgres"] as const)("idle unloading on %s", kind => {
     const arrived = synced(a.hub.repo, made.documentId)
     await b.hub.docs.put(made.url, "note", "from b")
     await arrived
-    await waitForDoc(a.hub.repo.handles[made.documentId as DocumentId]!, d => str((d as { note?: unknown }).note) === "from b")
+    const reloaded = a.hub.repo.handles[made.documentId as DocumentId]!
+    await reloaded.whenReady()
+    await waitForDoc(reloaded, d => str((d as { note?: unknown }).note) === "from b")
 
     // a client's read loads it on demand too
     expect(await unloadIdle(a)).toContain(made.documentId)
@@ -102,7 +104,7 @@ describe.each(["nodefs", "postgres"] as const)("idle unloading on %s", kind => {
     a = await start({ home, storage })
     for (const m of made) expect(a.hub.repo.handles[m.documentId as DocumentId]).toBeUndefined()
 
-    const done = nextEvent<[ReofferResult]>(a.hub.reoffer!.events, "done", 30_000)
+    const done = nextEvent<[ReofferResult]>(a.hub.reoffer!.events, "done", 80_000)
     await linkReaches(b.hub.dial(a.url, a.hub.nodeId), "established")
     const [result] = await done
     expect(result).toMatchObject({ peerId: b.hub.nodeId, offered: 40, settled: 40 })
@@ -111,7 +113,7 @@ describe.each(["nodefs", "postgres"] as const)("idle unloading on %s", kind => {
       expect(onB?.isReady()).toBe(true)
       expect(str((onB!.doc() as { title?: unknown }).title)).toBe(`doc ${i}`)
     }
-  }, 60_000)
+  }, 120_000)
 })
 
 describe("the policy check without the document in memory", () => {
