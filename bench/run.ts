@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   peers: () => benchPeers(),
   limits: () => benchLimits(),
   cli: async () => (await import("./cli.ts")).benchCli(),
+  storage: async () => (await import("./storage.ts")).benchStorage(),
 }
 
 const names = process.argv.slice(2)
