@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   limits: () => benchLimits(),
   cli: async () => (await import("./cli.ts")).benchCli(),
   catalog: async () => (await import("./catalog.ts")).benchCatalog(process.argv.slice(2)),
+  storage: async () => (await import("./storage.ts")).benchStorage(),
 }
 
 const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"))

@@ -44,7 +44,7 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
   if (run)
     throw new FedhubError("HOME_LOCKED", `the hub (pid ${run.pid}) is running on ${paths.home}: drop --offline to go through it`)
   // storage and Automerge only for --offline: a command through the running hub never loads them
-  const [{ closeRepo, createRepo, storedDocumentIds }, { hasIdentity, loadIdentity }, { DocStore }, { DocIndex }, { PolicyStore }, { SignatureStore }, { Authorship }] =
+  const [{ closeRepo, createRepo }, { hasIdentity, loadIdentity }, { DocStore }, { DocIndex }, { PolicyStore }, { SignatureStore }, { Authorship }, { openStorage }, { resolveConfig }] =
     await Promise.all([
       import("../replication/createRepo.ts"),
       import("../identity/index.ts"),
@@ -53,12 +53,20 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
       import("../replication/PolicyStore.ts"),
       import("../replication/SignatureStore.ts"),
       import("../replication/Authorship.ts"),
+      import("../replication/storage/index.ts"),
+      import("../hub/config.ts"),
     ])
   // the same index and policies as the hub, so what is made offline is known to it when it starts
-  const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
-  const policies = await PolicyStore.open(join(paths.home, "policies.json"))
-  const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storageDir: paths.data, onStoring: id => index.record(id) })
   const identity = (await hasIdentity(paths.home)) ? await loadIdentity(paths.home) : undefined
+  // the hub's own storage (files, or its PostgreSQL database), so what is made offline is where it looks
+  const { storage: spec } = await resolveConfig(paths)
+  const storage = await openStorage(spec.kind === "postgres" && spec.url ? { kind: "postgres", url: spec.url, schema: spec.schema } : { kind: "nodefs" }, {
+    dataDir: paths.data,
+    owner: identity?.nodeId,
+  })
+  const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storage.documentIds())
+  const policies = await PolicyStore.open(join(paths.home, "policies.json"))
+  const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storage, onStoring: id => index.record(id) })
   const nodeId = identity?.nodeId
   // written under the hub's own bound actor, so its peers accept what is made offline
   const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))

@@ -9,8 +9,11 @@ import * as A from "@automerge/automerge"
 import { join } from "node:path"
 import type { DocumentId, Message, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
-import { createIdentity, hasIdentity, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import { closeRepo, createRepo, storedDocumentIds } from "../replication/createRepo.ts"
+import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
+import { closeRepo, createRepo } from "../replication/createRepo.ts"
+import { openStorage, type StorageSpec } from "../replication/storage/index.ts"
+import { IdleUnloader } from "../replication/storage/IdleUnloader.ts"
+import { Reoffer } from "../replication/storage/Reoffer.ts"
 import { DocIndex } from "../replication/DocIndex.ts"
 import { InboundGate } from "../replication/InboundGate.ts"
 import { PolicyStore } from "../replication/PolicyStore.ts"
@@ -64,6 +67,7 @@ interface HubParts {
   federation: FederationManager
   docs: DocStore
   market: MarketplaceService
+  unloader?: IdleUnloader
 }
 
 export class Hub {
@@ -104,6 +108,9 @@ export class Hub {
   #publicUrl?: string
   #closed = false
   #announcer?: MdnsAnnouncer
+  /** With `storage.idleUnloadMs`: unloads idle documents; `reoffer` offers held ones to a hub that connects. */
+  readonly unloader?: IdleUnloader
+  #reoffer?: Reoffer
 
   private constructor(p: HubParts) {
     this.identity = p.identity
@@ -127,6 +134,8 @@ export class Hub {
     this.federation = p.federation
     this.docs = p.docs
     this.market = p.market
+    this.unloader = p.unloader
+    this.#wireUnloading()
     this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url })
     this.#wireServer()
     this.#wireLinks()
@@ -143,7 +152,12 @@ export class Hub {
     const config = { ...settings, name: settings.name ?? identity.name }
     const c = config
     const adminToken = await ensureAdminToken(paths)
-    const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storedDocumentIds(paths.data))
+    const storage = await openStorage(storageSpecOf(c), {
+      dataDir: paths.data,
+      owner: identity.nodeId,
+      onError: err => log.error({ err: err.message }, "storage connection failed (it reconnects on next use)"),
+    })
+    const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storage.documentIds())
     const policies = await PolicyStore.open(join(paths.home, "policies.json"))
     const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
     const startedAt = Date.now()
@@ -169,6 +183,7 @@ export class Hub {
       relays: c.type === "relay",
       policies,
       signatures,
+      withholds: (from, id) => share.withholds(from, id),
     })
     // The Repo takes its share hooks when it is built, before the links and the federation
     // core that open on it; the hooks reach those two here, and run only once a peer connects.
@@ -182,7 +197,7 @@ export class Hub {
       blocked: id => federation?.registry.get(id)?.blocked === true,
       acceptsRelay: id => links?.agreementWith(id)?.peer.acceptsRelay === true,
     })
-    const repo = createRepo({ peerId: identity.nodeId, storageDir: paths.data, onStoring: id => index.record(id), shareConfig: share.shareConfig })
+    const repo = createRepo({ peerId: identity.nodeId, storage, onStoring: id => index.record(id), shareConfig: share.shareConfig })
     share.attach(repo)
     gate.attach(repo)
     const policyFrames = new PolicyAnnouncer(policies)
@@ -246,6 +261,7 @@ export class Hub {
       authorship,
       nameOf: id => (id === (identity.nodeId as string) ? config.name : fed.registry.get(id as NodeId)?.name),
     })
+    const market = new MarketplaceService({ repo, identity, policies, authorship, log, refusedChanges: id => gate.refusedChanges(id) })
     const hub = new Hub({
       identity,
       config,
@@ -267,12 +283,42 @@ export class Hub {
       links: linkManager,
       federation: fed,
       docs,
-      market: new MarketplaceService({ repo, identity, policies, authorship, log, refusedChanges: id => gate.refusedChanges(id) }),
+      market,
+      unloader:
+        c.storage.idleUnloadMs > 0
+          ? new IdleUnloader(repo, {
+              idleMs: c.storage.idleUnloadMs,
+              // the marketplace service follows its documents' handles: they stay loaded
+              pinned: id => id === fed.directory.documentId || market.follows(id),
+              onError: (documentId, err) => log.warn({ documentId, err: (err as Error).message }, "could not unload an idle document"),
+            })
+          : undefined,
     })
-    // reload every document this hub holds, so it is offered to peers again
-    await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
+    // every document this hub holds is loaded, so it is offered to peers again; with idle
+    // unloading none is: each is offered (a batch at a time) to a hub when it connects
+    if (!hub.unloader) await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
     hub.market.resume()
     return hub
+  }
+
+  /** Idle unloading: the sweep runs, and every hub that connects (either way) is offered what is held but not loaded. */
+  #wireUnloading(): void {
+    if (!this.unloader) return
+    this.unloader.start()
+    const share = this.repo.shareConfig
+    const directory = this.federation.directory.documentId
+    const reoffer = new Reoffer(this.repo, {
+      held: () => this.index.ids(),
+      announce: async (peerId, id) => (await share.announce?.(peerId, id as DocumentId)) === true,
+      pinned: id => id === directory,
+      // a silent peer holds a batch this long at most (generous: a loaded machine syncs 32 documents slowly)
+      timeoutMs: Math.max(this.config.limits.peerTimeoutMs * 6, 30_000),
+    })
+    this.#reoffer = reoffer
+    this.repo.networkSubsystem.on("peer", ({ peerId }) => {
+      if (!isNodeId(peerId)) return
+      void reoffer.offer(peerId).catch(e => this.log.warn({ peer: peerId, err: (e as Error).message }, "offering held documents failed"))
+    })
   }
 
   /** Inbound connections: a joined hub is proven, its descriptor and directory learned; a leaving one is forgotten. */
@@ -328,6 +374,11 @@ export class Hub {
         .learnFromUrl(nodeId, endpoint)
         .catch(e => this.log.warn({ peer: endpoint, err: (e as Error).message }, "could not read a dialed hub's descriptor"))
     })
+  }
+
+  /** Offers held documents to hubs that connect (set with idle unloading). */
+  get reoffer(): Reoffer | undefined {
+    return this.#reoffer
   }
 
   get nodeId(): NodeId {
@@ -457,6 +508,8 @@ export class Hub {
     await this.#announcer?.stop().catch(e => this.log.warn({ err: (e as Error).message }, "stopping the mDNS announcer failed"))
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearInterval(this.#sweep)
+    this.unloader?.stop()
+    this.#reoffer?.stop()
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
     await this.signatures.close()
   }
@@ -487,6 +540,12 @@ const ownSequence = (doc: unknown, nodeId: NodeId): number | undefined => {
     return undefined
   }
 }
+
+/** The storage backend the config names (nodefs unless `storage.kind` is postgres). */
+const storageSpecOf = (c: ResolvedConfig): StorageSpec =>
+  c.storage.kind === "postgres" && c.storage.url
+    ? { kind: "postgres", url: c.storage.url, schema: c.storage.schema, poolSize: c.storage.poolSize }
+    : { kind: "nodefs" }
 
 /** Limits of every request to a peer-supplied URL: time, size, where it may point. */
 const peerFetchOf = (c: ResolvedConfig): PeerFetchOptions => ({

@@ -28,7 +28,12 @@ export interface ResolvedConfig {
   requiredCapabilities: string[]
   requireEncryption: boolean
   heartbeatMs: number
+  /** Where documents live (nodefs by default) and how long an unused one stays in memory. */
+  storage: ResolvedStorage
 }
+
+/** config.json `storage` with its defaults filled in (`url` is set when `kind` is postgres). */
+export type ResolvedStorage = NonNullable<HubConfig["storage"]> & { idleUnloadMs: number }
 
 /** The limits of one hub, all set (see README "Limits"). */
 export type Limits = Required<NonNullable<HubConfig["limits"]>>
@@ -64,6 +69,7 @@ export const DEFAULTS: ResolvedConfig = {
   requiredCapabilities: [],
   requireEncryption: false,
   heartbeatMs: 5_000,
+  storage: { kind: "nodefs", idleUnloadMs: 0 },
 }
 
 const ENV: Record<string, keyof HubConfig & string> = {
@@ -111,7 +117,18 @@ export function configFromEnv(env: NodeJS.ProcessEnv): HubConfig {
   if (env.FEDHUB_DNS_SERVERS) discovery.dnsServers = env.FEDHUB_DNS_SERVERS.split(/[\s,]+/).filter(Boolean)
   if (env.FEDHUB_MDNS) discovery.mdns = /^(1|true|yes|on)$/i.test(env.FEDHUB_MDNS)
   if (Object.keys(discovery).length > 0) out.discovery = discovery
-  return checked(out, "environment")
+  const storage: Record<string, unknown> = {}
+  if (env.FEDHUB_DATABASE_URL) Object.assign(storage, { kind: "postgres", url: env.FEDHUB_DATABASE_URL })
+  if (env.FEDHUB_IDLE_UNLOAD_MS) {
+    if (!/^\d+$/.test(env.FEDHUB_IDLE_UNLOAD_MS))
+      throw new FedhubError("CONFIG_INVALID", `FEDHUB_IDLE_UNLOAD_MS must be a whole number, got ${JSON.stringify(env.FEDHUB_IDLE_UNLOAD_MS)}`)
+    storage.idleUnloadMs = Number(env.FEDHUB_IDLE_UNLOAD_MS)
+  }
+  if (Object.keys(storage).length > 0) out.storage = { kind: "nodefs", ...storage }
+  const result = checked(out, "environment")
+  // FEDHUB_IDLE_UNLOAD_MS alone does not choose a kind: the file's (or the default) stands
+  if (result.storage && !env.FEDHUB_DATABASE_URL) delete (result.storage as { kind?: string }).kind
+  return result
 }
 
 /** Reads and checks config.json; a missing file is an empty config. */
@@ -149,6 +166,9 @@ export async function resolveConfig(paths: HomePaths, flags: HubConfig = {}, env
   const merged = { ...DEFAULTS, ...dropUndefined(file), ...dropUndefined(fromEnv), ...cleanFlags } as ResolvedConfig
   merged.discovery = { ...DEFAULTS.discovery, ...file.discovery, ...fromEnv.discovery, ...cleanFlags.discovery }
   merged.limits = { ...DEFAULTS.limits, dialScopes: defaultDialScopes(merged.host), ...file.limits, ...fromEnv.limits, ...cleanFlags.limits }
+  merged.storage = { ...DEFAULTS.storage, ...file.storage, ...fromEnv.storage, ...cleanFlags.storage }
+  if (merged.storage.kind === "postgres" && !merged.storage.url)
+    throw new FedhubError("CONFIG_INVALID", "storage.kind is postgres but no storage.url (or FEDHUB_DATABASE_URL) is set")
   // --peer adds to the configured peers rather than hiding them
   merged.peers = [...new Set([...(file.peers ?? []), ...(fromEnv.peers ?? []), ...(cleanFlags.peers ?? [])])]
   return merged

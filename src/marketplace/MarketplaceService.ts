@@ -629,6 +629,11 @@ export class MarketplaceService {
       if (handle.isReady() && str((handle.doc() as { kind?: unknown } | undefined)?.kind) === MARKETPLACE_KIND) this.#watch(handle as DocHandle<MarketDoc>)
   }
 
+  /** Whether this service follows the document (a marketplace or a member document): it must stay loaded. */
+  follows(documentId: string): boolean {
+    return this.#watched.has(documentId) || this.members.has(documentId)
+  }
+
   #watch(handle: DocHandle<MarketDoc>): void {
     if (this.#watched.has(handle.documentId)) return
     this.#watched.add(handle.documentId)

@@ -87,6 +87,11 @@ export class MemberDocs {
     return this.#ctx.identity.nodeId
   }
 
+  /** Whether the document is a member document this hub follows. */
+  has(documentId: string): boolean {
+    return this.#members.has(documentId)
+  }
+
   /** The followed member documents of a marketplace, of one kind. */
   of<T>(marketId: string, kind: Member<T>["kind"]): Member<T>[] {
     return [...this.#members.values()].filter(m => m.marketId === marketId && m.kind === kind) as Member<T>[]

@@ -68,6 +68,8 @@ export interface InboundGateOptions {
    * it, every change to a document with a policy must be attributed to a writer (ACCESS.md §3).
    */
   signatures?: SignatureStore
+  /** Whether a peer is refused a document without loading it (its policy): answered unavailable, nothing loaded. */
+  withholds?: (from: PeerId, documentId: string) => boolean
 }
 
 /** A change refused for its author, as reported (ACCESS.md §6). */
@@ -182,6 +184,9 @@ export class InboundGate implements InboundCheck {
       }
       this.#budget.take(from)
     }
+    // the policy decides without the document in memory: a peer it refuses loads nothing by
+    // asking (a message carrying changes is still inspected, so their refusal is reported)
+    if (held && this.#opts.withholds?.(from, documentId) && (type === "request" || carriesNoChanges(data))) return "unavailable"
     const doc = held ? await this.#replica(documentId) : undefined
     const pending = this.#pending.get(documentId)
     const governed = this.#opts.signatures !== undefined && this.#opts.policies?.has(documentId) === true
@@ -359,6 +364,15 @@ export class InboundGate implements InboundCheck {
     for (const [obj, depth] of created) pending.set(obj, depth)
     // a bounded number of documents keep pending objects; the oldest is forgotten first
     if (this.#pending.size > 1_000) this.#pending.delete(this.#pending.keys().next().value!)
+  }
+}
+
+/** Whether a sync message carries no changes (decoding it loads no document). */
+const carriesNoChanges = (data: Uint8Array): boolean => {
+  try {
+    return A.decodeSyncMessage(data).changes.length === 0
+  } catch {
+    return false // undecodable: left to the inspection, which refuses it with its reason
   }
 }
 

@@ -80,6 +80,17 @@ export class ShareGate {
     return mayShareWith({ nodeId: peerId, policyKnown: false, policy: undefined, legacyAcl: aclOf(handle.doc()) })
   }
 
+  /**
+   * Whether a peer is refused a document on what is known without loading it (a block, or
+   * the document's policy): the inbound gate answers such a request before any load.
+   */
+  withholds(peerId: PeerId | string, documentId: string): boolean {
+    if (!isNodeId(peerId)) return false
+    if (this.#opts.blocked?.(peerId)) return true
+    const { policies } = this.#opts
+    return policies.has(documentId) && !mayShareWith({ nodeId: peerId, policyKnown: true, policy: policies.effective(documentId) })
+  }
+
   /** Relaying (access/share.ts `mayRouteThrough`): whether this hub may look for a document through a peer. */
   mayRelayTo(peerId: PeerId | string, documentId?: string): boolean {
     const held = !documentId || this.#opts.index.has(documentId) || this.#repo?.handles[documentId as DocumentId]?.isReady() === true

@@ -1,18 +1,21 @@
 /** The one place a Repo is built, so every Repo gets a peerId, storage and a share config. */
 import { Repo, type NetworkAdapterInterface, type PeerId, type RepoConfig } from "@automerge/automerge-repo"
-import { readdir } from "node:fs/promises"
-import { join } from "node:path"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { ClosableStorage } from "./ClosableStorage.ts"
 import { IndexingStorage } from "./DocIndex.ts"
+import type { StorageBackend } from "./storage/index.ts"
+
+export { storedDocumentIds } from "./storage/index.ts"
 
 /** automerge-repo's per-document `announce` / `access` hooks. */
 export type ShareConfig = NonNullable<RepoConfig["shareConfig"]>
 
 export interface RepoOptions {
   peerId: string
-  /** Folder for automerge-repo's nodefs storage; omit for an in-memory Repo. */
+  /** Folder for automerge-repo's nodefs storage; omit (and `storage`) for an in-memory Repo. */
   storageDir?: string
+  /** An opened backend (nodefs or PostgreSQL), used instead of `storageDir`; `closeRepo` closes it. */
+  storage?: StorageBackend
   network?: NetworkAdapterInterface[]
   shareConfig?: ShareConfig
   /** Whether peers should skip persisting our sync state (clients: true). */
@@ -22,35 +25,12 @@ export interface RepoOptions {
 }
 
 /**
- * The ids of the documents whose content is in a nodefs folder (`<id[0:2]>/<id[2:]>/`
- * holding `incremental` or `snapshot`), read from directory names without loading any.
- */
-export async function storedDocumentIds(dir: string): Promise<string[]> {
-  const ids: string[] = []
-  for (const prefix of await subdirs(dir))
-    for (const rest of await subdirs(join(dir, prefix))) {
-      const kinds = await subdirs(join(dir, prefix, rest))
-      if (kinds.includes("incremental") || kinds.includes("snapshot")) ids.push(prefix + rest)
-    }
-  return ids
-}
-
-const subdirs = async (dir: string): Promise<string[]> => {
-  try {
-    return (await readdir(dir, { withFileTypes: true })).filter(e => e.isDirectory()).map(e => e.name)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return []
-    throw e
-  }
-}
-
-/**
- * Builds a Repo on nodefs storage (or none) with an explicit peerId. Shut it down
- * with `closeRepo`, which also stops late writes to its storage.
+ * Builds a Repo on the given storage (nodefs, PostgreSQL, or none) with an explicit peerId.
+ * Shut it down with `closeRepo`, which also stops late writes to its storage and closes it.
  */
 export function createRepo(opts: RepoOptions): Repo {
   const onStoring = opts.onStoring
-  const base = opts.storageDir ? new NodeFSStorageAdapter(opts.storageDir) : undefined
+  const base = opts.storage?.adapter ?? (opts.storageDir ? new NodeFSStorageAdapter(opts.storageDir) : undefined)
   const storage = base ? new ClosableStorage(onStoring ? new IndexingStorage(base, onStoring) : base) : undefined
   const repo = new Repo({
     peerId: opts.peerId as PeerId,
@@ -59,11 +39,11 @@ export function createRepo(opts: RepoOptions): Repo {
     shareConfig: opts.shareConfig,
     isEphemeral: opts.isEphemeral ?? false,
   })
-  if (storage) storages.set(repo, storage)
+  if (storage) storages.set(repo, { storage, backend: opts.storage })
   return repo
 }
 
-const storages = new WeakMap<Repo, ClosableStorage>()
+const storages = new WeakMap<Repo, { storage: ClosableStorage; backend?: StorageBackend }>()
 
 /** Flushes, shuts the Repo down, and closes its storage to any write that comes later. */
 export async function closeRepo(repo: Repo): Promise<void> {
@@ -73,7 +53,10 @@ export async function closeRepo(repo: Repo): Promise<void> {
     try {
       await repo.shutdown()
     } finally {
-      storages.get(repo)?.close()
+      const s = storages.get(repo)
+      s?.storage.close()
+      // a late write now returns at once (dropped), so the backend's connections can go
+      await s?.backend?.close()
     }
   }
 }

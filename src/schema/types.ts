@@ -554,6 +554,28 @@ export interface HubConfig {
    */
   heartbeatMs?: number
   /**
+   * Where documents are stored: `nodefs` files in the home's data/ (the default), or a PostgreSQL database (`url`; FEDHUB_DATABASE_URL sets it too). README "Storage on PostgreSQL".
+   */
+  storage?: {
+    kind: "nodefs" | "postgres"
+    /**
+     * libpq connection URL (required when kind is postgres), e.g. postgresql://fedhub:secret@db:5432/fedhub or postgresql://user@/db?host=/run/postgresql (Unix socket).
+     */
+    url?: string
+    /**
+     * PostgreSQL schema holding this hub's tables (default fedhub); one per hub identity when hubs share a database.
+     */
+    schema?: string
+    /**
+     * Connections each hub process keeps to PostgreSQL (default 10).
+     */
+    poolSize?: number
+    /**
+     * Unload a document from memory after this long without use (a peer's or client's request loads it again); 0 keeps every document loaded (the default). Set, the hub also loads none at start.
+     */
+    idleUnloadMs?: number
+  }
+  /**
    * What this hub accepts from peers, API clients and strangers. Input over a limit is refused with a typed error before it reaches Automerge, counted and logged once (README "Limits").
    */
   limits?: {
