@@ -17,9 +17,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
   peers: () => benchPeers(),
   limits: () => benchLimits(),
   cli: async () => (await import("./cli.ts")).benchCli(),
+  search: async () => (await import("./search.ts")).benchSearch(),
 }
 
-const names = process.argv.slice(2)
+const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--")) // options (--items N) are the benches' own
 const unknown = names.filter(n => !(n in BENCHES))
 if (unknown.length > 0) {
   console.error(`unknown bench: ${unknown.join(", ")}; known: ${Object.keys(BENCHES).join(", ")}`)
