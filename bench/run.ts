@@ -19,9 +19,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
   cli: async () => (await import("./cli.ts")).benchCli(),
   catalog: async () => (await import("./catalog.ts")).benchCatalog(process.argv.slice(2)),
   storage: async () => (await import("./storage.ts")).benchStorage(),
+  search: async () => (await import("./search.ts")).benchSearch(),
 }
 
-const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"))
+const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--")) // options (--items N) are the benches' own
 const unknown = names.filter(n => !(n in BENCHES))
 if (unknown.length > 0) {
   console.error(`unknown bench: ${unknown.join(", ")}; known: ${Object.keys(BENCHES).join(", ")}`)

@@ -326,6 +326,67 @@ export interface MarketRateBody {
   comment?: string
 }
 
+// api-market-search
+/**
+ * GET /api/markets/:ref/search (query string; numbers arrive as strings and are coerced first): a search of the marketplace's accepted, not withdrawn items. Every filter is optional and they combine with AND; the answer is { total, offset, limit, items }. A problem in any field answers INVALID_INPUT listing every problem.
+ */
+export interface MarketSearchQuery {
+  /**
+   * Words matched in title (boosted), tags and description: all words must match, each by prefix (3+ letters) and with light fuzziness (5+ letters). At most 256 characters and 16 words.
+   */
+  text?: string
+  /**
+   * A category id of the marketplace: only items in it.
+   */
+  category?: string
+  /**
+   * Only items of this kind.
+   */
+  type?: "persona" | "plugin" | "service" | "content" | "dataset"
+  /**
+   * Only items published by this node.
+   */
+  origin?: NodeId
+  /**
+   * Only items whose derived overallRating (mean stars of the visible ratings, 0 when unrated) is at least this.
+   */
+  minRating?: number
+  /**
+   * Only items whose derived overallRating is at most this.
+   */
+  maxRating?: number
+  /**
+   * Only items priced at least this, in integer minor units (compared across currencies unless currency is given).
+   */
+  minPrice?: number
+  /**
+   * Only items priced at most this, in integer minor units.
+   */
+  maxPrice?: number
+  /**
+   * Only items priced in this currency.
+   */
+  currency?: MarketCurrency
+  /**
+   * Only items carrying every one of these tags (case-insensitive).
+   *
+   * @maxItems 10
+   */
+  tags?: string[]
+  /**
+   * relevance (default: text score, then global id; without text, global id), price / -price (ascending / descending), rating / -rating, title (case-insensitive), newest (latest signed version first). Ties are broken by global id, so pages are stable.
+   */
+  sort?: "relevance" | "price" | "-price" | "rating" | "-rating" | "title" | "newest"
+  /**
+   * How many results to skip (default 0).
+   */
+  offset?: number
+  /**
+   * How many results to return (default 20); more than 100 is capped to 100, 0 answers the total only.
+   */
+  limit?: number
+}
+
 // api-market-update
 /**
  * PUT /api/markets/:ref/items/:itemId: a new version of this hub's item with these fields changed (null removes an optional field).
@@ -2107,6 +2168,7 @@ export const SCHEMA_NAMES = [
   "api-market-meta",
   "api-market-publish",
   "api-market-rate",
+  "api-market-search",
   "api-market-update",
   "api-market-vote",
   "api-peer-add",
@@ -2209,6 +2271,7 @@ export interface SchemaTypes {
   "api-market-meta": MarketMetaBody
   "api-market-publish": MarketPublishBody
   "api-market-rate": MarketRateBody
+  "api-market-search": MarketSearchQuery
   "api-market-update": MarketUpdateBody
   "api-market-vote": MarketVoteBody
   "api-peer-add": PeerAddBody
