@@ -74,7 +74,11 @@ export interface CatalogContext {
 
 export class CatalogService {
   /** `changed`: the verified catalog of a marketplace changed here. */
-  readonly events = new EventEmitter<{ changed: [marketId: string] }>()
+  readonly events = new EventEmitter<{
+    changed: [marketId: string]
+    /** The verified versions a shard change added or replaced, and the items it no longer holds. */
+    items: [marketId: string, upserted: CatalogEntry[], removed: GlobalId[]]
+  }>()
   readonly #ctx: CatalogContext
   readonly #shards = new Map<string, ShardState>()
   /** The shard this hub is writing (its change event brings nothing to decode: the writer knows the result). */
@@ -123,8 +127,25 @@ export class CatalogService {
     } catch {
       parsed = null
     }
-    this.#shards.set(m.handle.documentId, { member: m, chunks, verification: verifyDecoded(parsed, flat(chunks), ctx) })
+    const before = held?.verification.accepted
+    const verification = verifyDecoded(parsed, flat(chunks), ctx)
+    this.#shards.set(m.handle.documentId, { member: m, chunks, verification })
     this.#entries.delete(m.marketId)
+    this.#delta(m, before, verification)
+  }
+
+  /** Tells the index what a shard change did: upserts for new or changed versions, removals for items gone. */
+  #delta(m: Member<ShardDoc>, before: ShardVerification["accepted"] | undefined, after: ShardVerification) {
+    const shard = m.key.slice(m.key.indexOf("/") + 1)
+    const upserted: CatalogEntry[] = []
+    const removed: GlobalId[] = []
+    for (const [itemId, a] of after.accepted) {
+      const b = before?.get(itemId)
+      if (!b || b.checksum !== a.checksum)
+        upserted.push({ globalId: globalIdOf(a.item.originNodeId, itemId), item: a.item, checksum: a.checksum, shard, manifestSequence: after.sequence ?? 0 })
+    }
+    for (const itemId of before?.keys() ?? []) if (!after.accepted.has(itemId)) removed.push(globalIdOf(m.owner, itemId))
+    if (upserted.length > 0 || removed.length > 0) this.events.emit("items", m.marketId, upserted, removed)
   }
 
   /** How many verified item versions the marketplace's shards hold (withdrawn ones included), without building a view. */
@@ -299,10 +320,12 @@ export class CatalogService {
       }
       chunks.set(chunkId, decoded)
     }
-    const member = this.#shards.get(handle.documentId)?.member
-    if (member) {
-      this.#shards.set(handle.documentId, { member, chunks, verification: { manifestProblem: null, accepted, rejected: [], sequence } })
+    const prior = this.#shards.get(handle.documentId)
+    if (prior) {
+      const verification = { manifestProblem: null, accepted, rejected: [], sequence }
+      this.#shards.set(handle.documentId, { member: prior.member, chunks, verification })
       this.#entries.delete(marketId)
+      this.#delta(prior.member, prior.verification.accepted, verification)
       this.events.emit("changed", marketId)
     }
   }

@@ -49,7 +49,8 @@ import { CatalogService, type CatalogEntry, type ItemInput } from "./CatalogServ
 import type { GlobalId } from "./items.ts"
 import type { MarketLedger } from "./marketLedger.ts"
 import { metadataView, putMetadataEdit, resolveEdit, signMetadataEdit, type MetadataValue, type MetadataView } from "./metadata.ts"
-import { imm, JOIN_REQUEST_KIND, MARKETPLACE_KIND, parse, str, type MarketDoc, type RequestDoc } from "./marketDocs.ts"
+import { ACTIVITY_KIND, imm, JOIN_REQUEST_KIND, MARKETPLACE_KIND, parse, str, type MarketDoc, type RequestDoc } from "./marketDocs.ts"
+import { CatalogIndex, type RatingSummary } from "./searchIndex.ts"
 import { MemberDocs } from "./MemberDocs.ts"
 import type { ItemRatings } from "./ratings.ts"
 import type { RejectedItem } from "./shard.ts"
@@ -141,19 +142,6 @@ export interface ItemView extends CatalogEntry {
   sales: number
 }
 
-/** Filters, sorting and paging of the catalog. */
-export interface CatalogQuery {
-  text?: string
-  category?: string
-  type?: string
-  origin?: string
-  minPrice?: number
-  maxPrice?: number
-  minRating?: number
-  offset?: number
-  limit?: number
-}
-
 /** One line of a catalog listing. */
 export interface ItemSummary {
   globalId: string
@@ -167,21 +155,9 @@ export interface ItemSummary {
   currency: string
   overallRating: number
   ratingCount: number
+  /** The text score (0 without text). */
+  score: number
 }
-
-const summaryOf = (e: CatalogEntry, r: ItemRatings): ItemSummary => ({
-  globalId: e.globalId,
-  itemId: e.item.itemId,
-  origin: e.item.originNodeId,
-  version: e.item.version,
-  type: e.item.type,
-  title: e.item.title,
-  category: e.item.category ?? null,
-  price: e.item.pricing.price,
-  currency: e.item.pricing.currency,
-  overallRating: r.overallRating,
-  ratingCount: r.ratingCount,
-})
 
 /** The catalog as this hub verified it. */
 export interface CatalogView {
@@ -229,6 +205,8 @@ export class MarketplaceService {
   readonly #waiting = new Set<string>()
   /** Marketplaces whose changes this service follows. */
   readonly #watched = new Set<string>()
+  /** A search index per marketplace, with the derived ratings it holds and what must be refreshed. */
+  readonly #indexes = new Map<string, { index: CatalogIndex; ratings: Map<string, RatingSummary>; ratingsDirty: boolean; curationDirty: boolean; shown?: (e: CatalogEntry) => boolean }>()
   readonly #refusedChanges: NonNullable<MarketplaceServiceOptions["refusedChanges"]>
   /** Catalog shards and activity documents of every participant. */
   readonly members: MemberDocs
@@ -252,7 +230,18 @@ export class MarketplaceService {
     this.catalog = new CatalogService(parts)
     this.trade = new TradeService({ ...parts, market: id => this.#ledgerContext(id) })
     this.catalog.events.on("changed", id => this.events.emit("updated", id))
-    this.members.events.on("changed", m => this.events.emit("updated", m.marketId))
+    this.catalog.events.on("items", (id, upserted, removed) => this.#indexItems(id, upserted, removed))
+    const activityChanged = (m: { kind: string; marketId: string }) => {
+      const s = m.kind === ACTIVITY_KIND ? this.#indexes.get(m.marketId) : undefined
+      if (!s) return
+      s.ratingsDirty = true
+      s.curationDirty ||= this.#ledgerContext(m.marketId)?.config.catalog.curationPolicy.requiresApproval === true
+    }
+    this.members.events.on("loaded", activityChanged)
+    this.members.events.on("changed", m => {
+      activityChanged(m)
+      this.events.emit("updated", m.marketId)
+    })
     this.#policies.events.on("changed", id => {
       const h = this.#watched.has(id) ? (this.#repo.handles[id as DocumentId] as DocHandle<MarketDoc> | undefined) : undefined
       if (h?.isReady()) this.members.track(h)
@@ -681,40 +670,85 @@ export class MarketplaceService {
     return this.#itemView(handle.documentId, config, this.#entry(handle.documentId, globalId, { pending: true, withdrawn: true }))
   }
 
-  /** The catalog as this hub verified it: items (filtered, sorted, paged), shards, pending and rejected items. */
-  async catalogOf(ref: string, query: CatalogQuery = {}): Promise<CatalogView> {
+  /** The catalog as this hub verified it: items (searched, filtered, sorted, paged), shards, pending and rejected items. */
+  async catalogOf(ref: string, query: unknown = {}): Promise<CatalogView> {
     const { handle, config } = await this.#market(ref)
     const marketId = handle.documentId
+    const page = this.#index(marketId, config).search(query)
     const shown = CatalogService.approvedBy(config, this.trade.approvals(marketId), marketId)
-    const ledger = this.trade.ledger(marketId)
-    const all = [...this.catalog.entries(marketId).values()].filter(e => !e.item.withdrawn)
-    const visible = all.filter(shown)
-    const byItem = this.trade.ratingsByItem(marketId, config, ledger)
-    const none: ItemRatings = { overallRating: 0, ratingCount: 0, nodeRatings: [], refused: [] }
-    const rated = visible.map(e => ({ e, r: byItem.get(e.globalId) ?? none }))
-    const q = query
-    const text = q.text?.toLowerCase()
-    const hits = rated.filter(({ e, r }) =>
-      (text === undefined || `${e.item.title} ${e.item.description ?? ""} ${(e.item.tags ?? []).join(" ")}`.toLowerCase().includes(text)) &&
-      (q.category === undefined || e.item.category === q.category) &&
-      (q.type === undefined || e.item.type === q.type) &&
-      (q.origin === undefined || e.item.originNodeId === q.origin) &&
-      (q.minPrice === undefined || e.item.pricing.price >= q.minPrice) &&
-      (q.maxPrice === undefined || e.item.pricing.price <= q.maxPrice) &&
-      (q.minRating === undefined || r.overallRating >= q.minRating),
-    )
-    hits.sort((a, b) => (a.e.globalId < b.e.globalId ? -1 : 1))
-    const offset = q.offset ?? 0
-    const limit = q.limit ?? 50
+    const pending: string[] = []
+    if (config.catalog.curationPolicy.requiresApproval)
+      for (const e of this.catalog.entries(marketId).values()) if (!e.item.withdrawn && !shown(e)) pending.push(e.globalId)
     return {
       marketplace: handle.url,
-      total: hits.length,
-      offset,
-      limit,
-      items: hits.slice(offset, offset + limit).map(({ e, r }) => summaryOf(e, r)),
-      pending: all.filter(e => !shown(e)).map(e => e.globalId),
+      total: page.total,
+      offset: page.offset,
+      limit: page.limit,
+      items: page.items.map(h => ({
+        globalId: h.globalId,
+        itemId: h.itemId,
+        origin: h.origin,
+        version: h.version,
+        type: h.type,
+        title: h.title,
+        category: h.category ?? null,
+        price: h.pricing.price,
+        currency: h.pricing.currency,
+        overallRating: h.overallRating,
+        ratingCount: h.ratingCount,
+        score: h.score,
+      })),
+      pending,
       shards: this.catalog.shards(marketId),
       rejected: this.catalog.rejected(marketId, this.#refusedChanges),
+    }
+  }
+
+  /**
+   * The marketplace's search index: built from the verified catalog on first use, then kept
+   * current by the catalog's item deltas (patches of the shards that changed), and by the
+   * ratings and approvals when an activity document changed.
+   */
+  #index(marketId: string, config: MarketplaceConfig): CatalogIndex {
+    let s = this.#indexes.get(marketId)
+    const shown = CatalogService.approvedBy(config, this.trade.approvals(marketId), marketId)
+    if (!s || s.curationDirty) {
+      const index = new CatalogIndex()
+      index.upsertMany([...this.catalog.entries(marketId).values()].filter(e => !e.item.withdrawn && shown(e)).map(e => e.item))
+      s = { index, ratings: new Map(), ratingsDirty: true, curationDirty: false }
+      this.#indexes.set(marketId, s)
+    }
+    if (s.ratingsDirty) {
+      const now = this.trade.ratingsByItem(marketId, config)
+      for (const [gid, r] of now) {
+        const held = s.ratings.get(gid)
+        if ((!held || held.overallRating !== r.overallRating || held.ratingCount !== r.ratingCount) && s.index.has(gid)) s.index.setRating(gid, r)
+      }
+      for (const gid of s.ratings.keys()) if (!now.has(gid) && s.index.has(gid)) s.index.setRating(gid, { overallRating: 0, ratingCount: 0 })
+      s.ratings = new Map([...now].map(([g, r]) => [g, { overallRating: r.overallRating, ratingCount: r.ratingCount }]))
+      s.ratingsDirty = false
+    }
+    s.shown = shown
+    return s.index
+  }
+
+  /** A shard change: the index follows it item by item. */
+  #indexItems(marketId: string, upserted: readonly CatalogEntry[], removed: readonly string[]): void {
+    const s = this.#indexes.get(marketId)
+    if (!s) return
+    for (const gid of removed) {
+      s.index.remove(gid)
+      // the item may live on in another shard (its licence moved it)
+      const moved = this.catalog.entries(marketId).get(gid as GlobalId)
+      if (moved && !moved.item.withdrawn && (s.shown?.(moved) ?? true)) s.index.upsert(moved.item)
+    }
+    for (const e of upserted) {
+      if (e.item.withdrawn || !(s.shown?.(e) ?? true)) s.index.remove(e.globalId)
+      else {
+        s.index.upsert(e.item)
+        const r = s.ratings.get(e.globalId)
+        if (r) s.index.setRating(e.globalId, r)
+      }
     }
   }
 

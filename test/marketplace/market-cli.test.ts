@@ -74,7 +74,8 @@ describe("fedhub market", () => {
       await next
     }
     expect(await market(a, "search", made.url, "--origin", b.hub.nodeId, "--max-price", "0")).toMatchObject({ total: 1, items: [{ globalId: gid, title: "Formatter" }] })
-    await expect(market(a, "search", made.url, "--limit", "0")).rejects.toMatchObject({ code: "INVALID_INPUT" })
+    await expect(market(a, "search", made.url, "--offset", "-1")).rejects.toMatchObject({ code: "INVALID_INPUT" })
+    expect(await market(a, "search", made.url, "--sort", "-price", "--tag", "dev")).toMatchObject({ total: 1 })
     expect(await market(a, "rate", made.url, gid, "4.5", "--comment", "tidy")).toMatchObject({ ratings: { overallRating: 4.5, ratingCount: 1 } })
     await expect(market(a, "rate", made.url, gid, "6")).rejects.toMatchObject({ code: "SCHEMA_INVALID" })
     expect(await market(a, "buy", made.url, gid)).toMatchObject({ repeated: false })

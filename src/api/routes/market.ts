@@ -2,7 +2,7 @@
 import { Router } from "express"
 import type { Hub } from "../../hub/Hub.ts"
 import type { ItemInput } from "../../marketplace/CatalogService.ts"
-import { parseCatalogQuery } from "../../marketplace/catalogQuery.ts"
+import { parseSearchQuery } from "../../marketplace/searchQuery.ts"
 import {
   validate,
   type MarketApproveBody,
@@ -46,7 +46,8 @@ export function marketRoutes(hub: Hub): Router {
     res.status(201).json({ items: await market.publish(ref(req.params), body.items as unknown as ItemInput[]) })
   })
   r.get("/:ref/items", async (req, res) => {
-    res.json(await market.catalogOf(ref(req.params), parseCatalogQuery(req.query as Record<string, unknown>)))
+    const { words: _words, ...query } = parseSearchQuery(req.query as Record<string, string | string[] | undefined>)
+    res.json(await market.catalogOf(ref(req.params), query))
   })
   r.get("/:ref/items/:item", async (req, res) => {
     res.json(await market.item(ref(req.params), String(req.params.item)))
