@@ -27,6 +27,8 @@ import { LinkManager, type LinkInfo, type LinkSummary } from "../replication/Lin
 import { ShareGate } from "../replication/ShareGate.ts"
 import { SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
 import { attachSyncEndpoint } from "../replication/syncEndpoint.ts"
+import { trustedCas } from "../replication/tlsLink.ts"
+import { readFile } from "node:fs/promises"
 import { buildDescriptor, nextSequence, signDescriptor } from "../federation/descriptor.ts"
 import type { FederationNode } from "../schema/index.ts"
 import { ensureAdminToken, type HomePaths } from "./home.ts"
@@ -214,6 +216,7 @@ export class Hub {
         offer,
         checkAgreement: (agreement, _serverId, link) => void verifyAgreement(offer, agreement, link),
         heartbeat: { intervalMs: c.heartbeatMs },
+        ca: await extraCas(c),
       },
     })
     links = linkManager
@@ -355,6 +358,7 @@ export class Hub {
       handshake: this.handshake,
       adminToken: this.adminToken,
       maxFrameBytes: this.config.limits.frameBytes,
+      requireEncryption: this.config.requireEncryption,
       admitNode: nodeId => this.federation.admitNode(nodeId),
       onRefused: (err, req) =>
         this.log.warn({ code: err.code, detail: err.detail, from: req.socket.remoteAddress }, "refused a sync upgrade"),
@@ -484,6 +488,16 @@ const ownSequence = (doc: unknown, nodeId: NodeId): number | undefined => {
     return typeof seq === "number" ? seq : undefined
   } catch {
     return undefined
+  }
+}
+
+/** The CAs links trust for CA-issued hub certificates: the system's plus `tls.ca`, when configured. */
+const extraCas = async (c: ResolvedConfig): Promise<string[] | undefined> => {
+  if (c.tls.ca === undefined) return undefined
+  try {
+    return trustedCas(await readFile(c.tls.ca, "utf8"))
+  } catch (e) {
+    throw new FedhubError("CONFIG_INVALID", `cannot read tls.ca ${c.tls.ca}: ${(e as Error).message}`)
   }
 }
 

@@ -28,6 +28,8 @@ export interface ResolvedConfig {
   requiredCapabilities: string[]
   requireEncryption: boolean
   heartbeatMs: number
+  /** TLS on the hub's port (README "Encryption"). */
+  tls: { enabled: boolean; cert?: string; key?: string; plain: "loopback" | "any" | "none"; ca?: string }
 }
 
 /** The limits of one hub, all set (see README "Limits"). */
@@ -64,6 +66,7 @@ export const DEFAULTS: ResolvedConfig = {
   requiredCapabilities: [],
   requireEncryption: false,
   heartbeatMs: 5_000,
+  tls: { enabled: true, plain: "loopback" },
 }
 
 const ENV: Record<string, keyof HubConfig & string> = {
@@ -75,6 +78,15 @@ const ENV: Record<string, keyof HubConfig & string> = {
   FEDHUB_PUBLIC_URL: "publicUrl",
   FEDHUB_TYPE: "type",
   FEDHUB_FEDERATION_MODE: "federationMode",
+}
+
+/** FEDHUB_TLS* variables: FEDHUB_TLS=0 turns TLS off; FEDHUB_TLS_CERT / FEDHUB_TLS_KEY name a CA-issued pair. */
+function tlsFromEnv(env: NodeJS.ProcessEnv): HubConfig["tls"] | undefined {
+  const tls: NonNullable<HubConfig["tls"]> = {}
+  if (env.FEDHUB_TLS) tls.enabled = !/^(0|false|no|off)$/i.test(env.FEDHUB_TLS)
+  if (env.FEDHUB_TLS_CERT) tls.cert = env.FEDHUB_TLS_CERT
+  if (env.FEDHUB_TLS_KEY) tls.key = env.FEDHUB_TLS_KEY
+  return Object.keys(tls).length > 0 ? tls : undefined
 }
 
 const NUMERIC = new Set<string>(["port", "dataRetentionDays"])
@@ -111,6 +123,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): HubConfig {
   if (env.FEDHUB_DNS_SERVERS) discovery.dnsServers = env.FEDHUB_DNS_SERVERS.split(/[\s,]+/).filter(Boolean)
   if (env.FEDHUB_MDNS) discovery.mdns = /^(1|true|yes|on)$/i.test(env.FEDHUB_MDNS)
   if (Object.keys(discovery).length > 0) out.discovery = discovery
+  const tls = tlsFromEnv(env)
+  if (tls) out.tls = tls
   return checked(out, "environment")
 }
 
@@ -147,6 +161,7 @@ export async function resolveConfig(paths: HomePaths, flags: HubConfig = {}, env
   const fromEnv = configFromEnv(env)
   const cleanFlags = checked(dropUndefined(flags), "command line")
   const merged = { ...DEFAULTS, ...dropUndefined(file), ...dropUndefined(fromEnv), ...cleanFlags } as ResolvedConfig
+  merged.tls = { ...DEFAULTS.tls, ...file.tls, ...fromEnv.tls, ...cleanFlags.tls }
   merged.discovery = { ...DEFAULTS.discovery, ...file.discovery, ...fromEnv.discovery, ...cleanFlags.discovery }
   merged.limits = { ...DEFAULTS.limits, dialScopes: defaultDialScopes(merged.host), ...file.limits, ...fromEnv.limits, ...cleanFlags.limits }
   // --peer adds to the configured peers rather than hiding them

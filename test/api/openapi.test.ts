@@ -50,7 +50,7 @@ describe("GET /api/openapi.json", () => {
     stopAll = started.stopAll
     auth = { authorization: `Bearer ${a.hub.adminToken}` }
     await linkReaches(a.hub.dial(b.url, b.hub.nodeId), "established")
-    const res = await fetch(`${a.url}/api/openapi.json`)
+    const res = await fetch(`${a.localUrl}/api/openapi.json`)
     expect(res.status).toBe(200)
     doc = (await res.json()) as Doc
   })
@@ -102,9 +102,9 @@ describe("GET /api/openapi.json", () => {
     }
     const opSchema = (path: string, method: string) =>
       ((doc.paths[path]![method]!.responses["200"] as { content: Record<string, { schema: { $ref: string } }> }).content["application/json"]!.schema.$ref)
-    check(opSchema("/api/node", "get"), await (await fetch(`${a.url}/api/node`)).json())
-    check(opSchema("/api/settings", "get"), await (await fetch(`${a.url}/api/settings`, { headers: auth })).json())
-    const problem = await (await fetch(`${a.url}/api/peers`)).json()
+    check(opSchema("/api/node", "get"), await (await fetch(`${a.localUrl}/api/node`)).json())
+    check(opSchema("/api/settings", "get"), await (await fetch(`${a.localUrl}/api/settings`, { headers: auth })).json())
+    const problem = await (await fetch(`${a.localUrl}/api/peers`)).json()
     check("#/components/schemas/problem", problem)
   })
 
@@ -128,7 +128,7 @@ describe("GET /api/openapi.json", () => {
     }
     const fill: Partial<Record<string, { path?: string; body?: unknown }>> = {
       "POST /sync/challenge": {
-        body: { protocol: "fedhub/1", clientId: b.hub.nodeId, clientNonce: randomBytes(32).toString("base64url"), endpoint: syncEndpoint(a.url) },
+        body: { protocol: "fedhub/1", clientId: b.hub.nodeId, clientNonce: randomBytes(32).toString("base64url"), endpoint: syncEndpoint(a.localUrl) },
       },
       "POST /api/docs": { body: { content: { title: "made by the table test" } } },
       "POST /api/docs/{ref}/share": { body: { readers: [B] } },
@@ -153,7 +153,7 @@ describe("GET /api/openapi.json", () => {
       const f = fill[key] ?? {}
       const path = f.path ?? r.path.replace("{ref}", docRef).replace("{nodeId}", B)
       const controller = new AbortController()
-      const res = await fetch(`${a.url}${path}`, {
+      const res = await fetch(`${a.localUrl}${path}`, {
         method: r.method,
         headers: { ...(r.auth === "admin" ? auth : {}), ...(f.body !== undefined ? { "content-type": "application/json" } : {}) },
         body: f.body === undefined ? undefined : JSON.stringify(f.body),
