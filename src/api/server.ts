@@ -141,7 +141,7 @@ export async function serveHub(hub: Hub, opts: { host: string; port: number }): 
     tlsServer.on("tlsClientError", (_err, socket) => socket.destroy())
   }
   const raw = new Set<Socket>()
-  const front = createNetServer(socket => {
+  const front = createNetServer({ noDelay: true }, socket => {
     raw.add(socket)
     socket.once("close", () => raw.delete(socket))
     socket.on("error", () => socket.destroy())

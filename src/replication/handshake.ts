@@ -378,6 +378,7 @@ export async function performHandshake(
   const secure = endpoint.startsWith("wss:")
   const ours = secure ? nodeTls(identity) : undefined
   let server: ServerCertificate | undefined
+  // (no TLS session resumption for the upgrade: a resumed session does not show the peer's certificate)
   const createConnection = ours ? pinnedTlsConnect(ours, { expectNodeId: opts.expectServerId, ca: opts.ca }, c => (server = c)) : undefined
   const clientNonce = randomNonce()
   const body: ChallengeRequest = {

@@ -91,6 +91,7 @@ export function pinnedTlsConnect(credentials: TlsCredentials | undefined, pin: T
       rejectUnauthorized: false, // a node certificate is self-signed: checked below, by its key
       minVersion: "TLSv1.2",
       ALPNProtocols: ["http/1.1"],
+      ...{ noDelay: true }, // small handshake messages: no Nagle wait for a delayed ACK (a net.connect option)
     })
     const onError = (e: Error) => callback(e)
     socket.once("error", onError)
