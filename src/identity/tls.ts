@@ -69,7 +69,7 @@ export function makeNodeCertificate(identity: Identity, now = Date.now()): strin
     new RelativeDistinguishedName([new AttributeTypeAndValue({ type: CN_OID, value: new AttributeValue({ utf8String: identity.nodeId }) })]),
   ])
   const serial = randomBytes(16)
-  serial[0] = serial[0]! & 0x7f // a positive INTEGER
+  serial[0] = (serial[0]! & 0x3f) | 0x40 // a positive INTEGER in minimal DER: no leading 0x00, top bit clear
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: new Uint8Array(serial).buffer,

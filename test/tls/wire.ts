@@ -104,33 +104,34 @@ export async function tlsMitm(as: Identity, target: string): Promise<Listener & 
   return { url: `https://${authority}`, relayed: () => relayed, close: closing(server, sockets) }
 }
 
-const ED25519 = new AlgorithmIdentifier({ algorithm: "1.3.101.112" })
+// ecdsa-with-SHA256 (RFC 5758: parameters absent), what public CAs issue and browsers accept
+const ECDSA_SHA256 = new AlgorithmIdentifier({ algorithm: "1.2.840.10045.4.3.2" })
 const cn = (value: string) =>
   new Name([new RelativeDistinguishedName([new AttributeTypeAndValue({ type: "2.5.4.3", value: new AttributeValue({ utf8String: value }) })])])
 const ext = (id: string, critical: boolean, value: unknown) => new Extension({ extnID: id, critical, extnValue: new OctetString(AsnConvert.serialize(value)) })
 
 function issue(subject: string, subjectKey: KeyObject, issuer: string, issuerKey: KeyObject, extensions: Extension[]): string {
   const serial = randomBytes(12)
-  serial[0] = serial[0]! & 0x7f
+  serial[0] = (serial[0]! & 0x3f) | 0x40 // positive, minimal DER
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: new Uint8Array(serial).buffer,
-    signature: ED25519,
+    signature: ECDSA_SHA256,
     issuer: cn(issuer),
     subject: cn(subject),
     validity: new Validity({ notBefore: new Date(Date.now() - 3_600_000), notAfter: new Date(Date.now() + 86_400_000) }),
     subjectPublicKeyInfo: AsnConvert.parse(createPublicKey(subjectKey).export({ format: "der", type: "spki" }), SubjectPublicKeyInfo),
     extensions: new Extensions(extensions),
   })
-  const signature = sign(null, Buffer.from(AsnConvert.serialize(tbs)), issuerKey)
-  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: ED25519, signatureValue: new Uint8Array(signature).buffer })
+  const signature = sign("sha256", Buffer.from(AsnConvert.serialize(tbs)), issuerKey) // DER (r, s), as X.509 wants
+  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: ECDSA_SHA256, signatureValue: new Uint8Array(signature).buffer })
   return new X509Certificate(Buffer.from(AsnConvert.serialize(cert))).toString()
 }
 
-/** A private CA and one certificate it issued for localhost / 127.0.0.1 (PEM), with the leaf's key. */
+/** A private CA (ECDSA P-256) and one certificate it issued for localhost / 127.0.0.1 (PEM), with the leaf's key. */
 export function privateCa(): { caCert: string; cert: string; key: string } {
-  const ca = generateKeyPairSync("ed25519").privateKey
-  const leaf = generateKeyPairSync("ed25519").privateKey
+  const ca = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
+  const leaf = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
   const caCert = issue("fedhub test CA", ca, "fedhub test CA", ca, [ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: true }))])
   const cert = issue("localhost", leaf, "fedhub test CA", ca, [
     ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
