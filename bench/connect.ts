@@ -1,7 +1,8 @@
 /**
  * Connection establishment: an authenticated hub-to-hub link (challenge, both
- * signatures, upgrade, join/peer) beside a bare automerge-repo WebSocket connection
- * (no authentication) measured in the same run, on loopback.
+ * signatures, upgrade, join/peer) over TLS (the default: two TLS handshakes, each
+ * certificate checked, the channel bound) and over plain loopback ws://, beside a bare
+ * automerge-repo WebSocket connection (no authentication), all measured in the same run.
  */
 import "@automerge/automerge-repo"
 import { createServer } from "node:http"
@@ -22,14 +23,15 @@ import { ms, printTable, quantile, time } from "./stats.ts"
 const untilPeer = (adapter: NetworkAdapterInterface) =>
   new Promise<void>(resolve => adapter.once("peer-candidate", () => resolve()))
 
-async function fedhubConnections(n: number): Promise<number[]> {
+async function fedhubConnections(n: number, tls: boolean): Promise<number[]> {
   const home = await mkdtemp(join(tmpdir(), "fedhub-bench-"))
   const hub = await startHub(serveHub, { home, env: {}, flags: { port: 0, logLevel: "silent" } })
+  const url = tls ? hub.url : hub.localUrl
   const me = Identity.generate("bench-client")
   const samples: number[] = []
   try {
     for (let i = 0; i < n; i++) {
-      const link = new HubClientAdapter({ url: hub.url, auth: { kind: "node", identity: me, expectNodeId: hub.hub.nodeId } })
+      const link = new HubClientAdapter({ url, auth: { kind: "node", identity: me, expectNodeId: hub.hub.nodeId } })
       samples.push(
         await time(async () => {
           const up = untilPeer(link)
@@ -73,14 +75,26 @@ async function bareConnections(n: number): Promise<number[]> {
 
 /** Runs the connect bench and prints its table. */
 export async function benchConnect(n = 100): Promise<void> {
-  await fedhubConnections(5) // warm up both paths (JIT, wasm)
+  await fedhubConnections(5, true) // warm up every path (JIT, wasm, TLS)
+  await fedhubConnections(5, false)
   await bareConnections(5)
-  const ours = await fedhubConnections(n)
+  const tls = await fedhubConnections(n, true)
+  const ours = await fedhubConnections(n, false)
   const bare = await bareConnections(n)
+  const row = (label: string, s: number[]) => [label, ms(quantile(s, 0.5)), ms(quantile(s, 0.99)), ms(Math.max(...s))]
+  const ratio = (label: string, a: number[], b: number[]) => [
+    label,
+    (quantile(a, 0.5) / quantile(b, 0.5)).toFixed(1) + "x",
+    (quantile(a, 0.99) / quantile(b, 0.99)).toFixed(1) + "x",
+    "",
+  ]
   const rows = [
-    ["fedhub authenticated hub-to-hub", ms(quantile(ours, 0.5)), ms(quantile(ours, 0.99)), ms(Math.max(...ours))],
-    ["baseline: bare automerge-repo ws", ms(quantile(bare, 0.5)), ms(quantile(bare, 0.99)), ms(Math.max(...bare))],
-    ["ratio fedhub / baseline", (quantile(ours, 0.5) / quantile(bare, 0.5)).toFixed(1) + "x", (quantile(ours, 0.99) / quantile(bare, 0.99)).toFixed(1) + "x", ""],
+    row("fedhub hub-to-hub over TLS (wss://, default)", tls),
+    row("fedhub hub-to-hub plain (ws://, loopback)", ours),
+    row("baseline: bare automerge-repo ws", bare),
+    ratio("ratio TLS / plain", tls, ours),
+    ratio("ratio TLS / baseline", tls, bare),
+    ratio("ratio plain / baseline", ours, bare),
   ]
   printTable(`connection establishment, ${n} sequential connections on loopback (target < 3 s, aim < 50 ms)`, ["", "median", "p99", "max"], rows)
 }

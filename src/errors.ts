@@ -16,6 +16,8 @@ export const ERRORS = {
   WRONG_SIGNER: { status: 401, exit: 3, title: "Signed by another node" },
   BAD_NODE_ID: { status: 400, exit: 2, title: "Not a fedhub node id" },
   UNAUTHORIZED: { status: 401, exit: 3, title: "Authentication required or failed" },
+  CERT_MISMATCH: { status: 401, exit: 3, title: "The peer's TLS certificate is not the node it must be" },
+  PLAINTEXT_REFUSED: { status: 403, exit: 3, title: "This link must be encrypted (TLS)" },
   STALE_TIMESTAMP: { status: 401, exit: 3, title: "Timestamp outside the accepted window" },
   NONCE_REPLAYED: { status: 401, exit: 3, title: "Nonce already used" },
   PEER_ID_MISMATCH: { status: 403, exit: 3, title: "Announced peerId differs from the authenticated id" },

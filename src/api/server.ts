@@ -2,7 +2,10 @@
  * The HTTP face of a hub: one Express app and the /sync WebSocket endpoint on one port.
  */
 import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net"
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls"
+import { addressScope } from "../replication/dialTarget.ts"
+import { ensureNodeCertificate, loadCertificatePair, type TlsCredentials } from "../identity/index.ts"
 import express from "express"
 import type { Hub } from "../hub/Hub.ts"
 import { FedhubError, toFedhubError } from "../errors.ts"
@@ -21,7 +24,10 @@ import { CenterEvents, eventRoutes } from "./routes/events.ts"
 import { centerRoutes, settingsRoutes } from "./routes/center.ts"
 
 export interface Listening {
+  /** The hub's URL: https:// when it serves TLS (what other hubs dial), else http://. */
   url: string
+  /** Where loopback clients (CLI, dashboard, tests) may talk plain HTTP, when plain is open to them. */
+  localUrl?: string
   server: Server
   close: () => Promise<void>
 }
@@ -84,32 +90,95 @@ export function buildApp(hub: Hub, parts: AppParts = createParts(hub)): express.
   return app
 }
 
-/** Listens on host:port (0 = any free port), mounts /sync, and returns the URL. */
+/** The certificate the hub presents: a CA-issued one when configured, else its node certificate. */
+async function serverCredentials(hub: Hub): Promise<TlsCredentials> {
+  const { cert, key } = hub.config.tls
+  if (cert !== undefined || key !== undefined) {
+    if (cert === undefined || key === undefined) throw new FedhubError("CONFIG_INVALID", "tls.cert and tls.key go together")
+    return loadCertificatePair(cert, key)
+  }
+  return ensureNodeCertificate(hub.paths.home, hub.identity)
+}
+
+/** Whether a plain (not TLS) connection from `address` is let in, per `tls.plain`. */
+const plainAllowed = (plain: "loopback" | "any" | "none", address: string | undefined): boolean => {
+  if (plain === "any") return true
+  if (plain === "none" || address === undefined) return false
+  try {
+    return addressScope(address) === "loopback"
+  } catch {
+    return false
+  }
+}
+
+/** The first byte of a TLS ClientHello record (handshake, content type 22). */
+const TLS_HANDSHAKE = 0x16
+
+/**
+ * Listens on host:port (0 = any free port), mounts /sync, and returns the URL. With TLS
+ * (the default) one port serves both: each connection's first byte tells a TLS
+ * ClientHello from plain HTTP; TLS goes through the TLS server (our certificate, the
+ * client's requested), plain only from where `tls.plain` allows; both reach one HTTP server.
+ */
 export async function serveHub(hub: Hub, opts: { host: string; port: number }): Promise<Listening> {
   const parts = createParts(hub)
   const server = createServer(buildApp(hub, parts))
   server.on("clientError", (_err, socket) => socket.destroy())
   parts.metrics.watchUpgrades(server) // before the hub mounts /sync, so its answers are seen
+  const tlsConfig = hub.config.tls
+  let tlsServer: TlsServer | undefined
+  if (tlsConfig.enabled) {
+    const creds = await serverCredentials(hub)
+    tlsServer = createTlsServer({
+      cert: creds.cert,
+      key: creds.key,
+      requestCert: true, // a hub presents its node certificate; browsers and CLIs may present none
+      rejectUnauthorized: false, // node certificates are self-signed: the handshake checks them by key
+      minVersion: "TLSv1.2",
+      ALPNProtocols: ["http/1.1"],
+    })
+    tlsServer.on("secureConnection", socket => server.emit("connection", socket))
+    tlsServer.on("tlsClientError", (_err, socket) => socket.destroy())
+  }
+  const raw = new Set<Socket>()
+  const front = createNetServer({ noDelay: true }, socket => {
+    raw.add(socket)
+    socket.once("close", () => raw.delete(socket))
+    socket.on("error", () => socket.destroy())
+    if (!tlsServer) return void server.emit("connection", socket)
+    socket.once("data", chunk => {
+      socket.pause()
+      socket.unshift(chunk)
+      if (chunk[0] === TLS_HANDSHAKE) tlsServer.emit("connection", socket)
+      else if (plainAllowed(tlsConfig.plain, socket.remoteAddress)) server.emit("connection", socket)
+      else return void socket.destroy()
+      process.nextTick(() => socket.resume())
+    })
+  })
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(opts.port, opts.host, () => {
-      server.off("error", reject)
+    front.once("error", reject)
+    front.listen(opts.port, opts.host, () => {
+      front.off("error", reject)
       resolve()
     })
   })
-  const { port } = server.address() as AddressInfo
+  const { port } = front.address() as AddressInfo
   const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host
-  const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`
+  const authority = `${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`
+  const url = `${tlsServer ? "https" : "http"}://${authority}`
+  const localUrl = !tlsServer || tlsConfig.plain !== "none" ? `http://127.0.0.1:${port}` : undefined
   await hub.attach(server, url)
   return {
     url,
+    ...(localUrl ? { localUrl } : {}),
     server,
     close: async () => {
       closeParts(parts)
       await hub.close()
       await new Promise<void>(resolve => {
-        server.close(() => resolve())
+        front.close(() => resolve())
         server.closeAllConnections()
+        for (const socket of raw) socket.destroy()
       })
     },
   }

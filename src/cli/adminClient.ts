@@ -26,8 +26,21 @@ export async function openAdminClient(opts: HubTarget): Promise<AdminClient> {
   return adminClient(url, token)
 }
 
+/**
+ * Where a local admin client talks to a hub: an https:// URL on loopback is reached in
+ * plain HTTP on the same port (a hub serves both there, README "Encryption"); any other
+ * URL as given.
+ */
+export function adminBase(url: string): string {
+  const u = new URL(url)
+  const host = u.hostname.replace(/^\[|\]$/g, "")
+  if (u.protocol === "https:" && (host === "localhost" || host === "::1" || /^127\./.test(host))) u.protocol = "http:"
+  return u.toString().replace(/\/$/, "")
+}
+
 /** Calls `<baseUrl>/api<path>` with the admin token; problem+json errors become FedhubErrors. */
-export function adminClient(baseUrl: string, token: string): AdminClient {
+export function adminClient(url: string, token: string): AdminClient {
+  const baseUrl = adminBase(url)
   return {
     baseUrl,
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -25,15 +25,16 @@ export function program(): Command {
 
   cli
     .command("init")
-    .description("make this hub's ed25519 identity (stored 0600 in the home, never printed)")
+    .description("make this hub's ed25519 identity (stored 0600 in the home, never printed) and its TLS certificate over that key")
     .option("--home <dir>", "hub home (default: $FEDHUB_HOME or ./.fedhub)")
     .option("--name <name>", "a human name for this hub")
     .option("--force", "replace an existing identity (the node id changes)")
     .action(async (o: { home?: string; name?: string; force?: boolean }) => {
       const paths = resolveHome(o.home)
-      const { createIdentity } = await import("../identity/index.ts")
+      const { createIdentity, ensureNodeCertificate, NODE_CERT_FILE } = await import("../identity/index.ts")
       const identity = await createIdentity(paths.home, { name: o.name, force: o.force })
-      console.log(`initialized ${identity.nodeId} in ${paths.home}`)
+      await ensureNodeCertificate(paths.home, identity)
+      console.log(`initialized ${identity.nodeId} in ${paths.home} (TLS certificate ${NODE_CERT_FILE}, its key is the node key)`)
     })
 
   cli
@@ -44,12 +45,15 @@ export function program(): Command {
     .option("--host <host>", "address to listen on (default 127.0.0.1)")
     .option("--peer <url>", "another hub to connect to (repeatable)", collect)
     .option("--name <name>", "a human name for this hub")
+    .option("--tls-cert <file>", "a CA-issued certificate chain (PEM) for a public name, instead of the node certificate")
+    .option("--tls-key <file>", "the private key (PEM) of --tls-cert")
+    .option("--no-tls", "serve plain HTTP only (behind a TLS terminator, or for tests)")
     .addOption(new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
-    .action(async (o: { home?: string; port?: number; host?: string; peer?: string[]; name?: string; logLevel?: never }) => {
+    .action(async (o: { home?: string; port?: number; host?: string; peer?: string[]; name?: string; logLevel?: never; tlsCert?: string; tlsKey?: string; tls?: boolean }) => {
       const [{ startHub }, { serveHub }] = await Promise.all([import("../hub/startHub.ts"), import("../api/server.ts")])
       const running = await startHub(serveHub, {
         home: o.home,
-        flags: { port: o.port, host: o.host, peers: o.peer, name: o.name, logLevel: o.logLevel },
+        flags: { port: o.port, host: o.host, peers: o.peer, name: o.name, logLevel: o.logLevel, tls: tlsFlags(o) },
       })
       console.log(`fedhub ${running.hub.nodeId} listening on ${running.url} (home ${running.paths.home})`)
       const shutdown = (signal: string) => {
@@ -73,6 +77,12 @@ export function program(): Command {
   cli.addCommand(trustCommand())
   cli.addCommand(endorseCommand())
   return cli
+}
+
+/** The start command's TLS flags as a config layer (undefined when none was given). */
+function tlsFlags(o: { tlsCert?: string; tlsKey?: string; tls?: boolean }): { enabled?: boolean; cert?: string; key?: string } | undefined {
+  const tls = { ...(o.tls === false ? { enabled: false } : {}), ...(o.tlsCert ? { cert: o.tlsCert } : {}), ...(o.tlsKey ? { key: o.tlsKey } : {}) }
+  return Object.keys(tls).length > 0 ? tls : undefined
 }
 
 /** Runs the CLI; maps any error to its message and exit code. */

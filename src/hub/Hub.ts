@@ -30,6 +30,8 @@ import { LinkManager, type LinkInfo, type LinkSummary } from "../replication/Lin
 import { ShareGate } from "../replication/ShareGate.ts"
 import { SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
 import { attachSyncEndpoint } from "../replication/syncEndpoint.ts"
+import { trustedCas } from "../replication/tlsLink.ts"
+import { readFile } from "node:fs/promises"
 import { buildDescriptor, nextSequence, signDescriptor } from "../federation/descriptor.ts"
 import type { FederationNode } from "../schema/index.ts"
 import { ensureAdminToken, type HomePaths } from "./home.ts"
@@ -229,6 +231,7 @@ export class Hub {
         offer,
         checkAgreement: (agreement, _serverId, link) => void verifyAgreement(offer, agreement, link),
         heartbeat: { intervalMs: c.heartbeatMs },
+        ca: await extraCas(c),
       },
     })
     links = linkManager
@@ -407,6 +410,7 @@ export class Hub {
       handshake: this.handshake,
       adminToken: this.adminToken,
       maxFrameBytes: this.config.limits.frameBytes,
+      requireEncryption: this.config.requireEncryption,
       admitNode: nodeId => this.federation.admitNode(nodeId),
       onRefused: (err, req) =>
         this.log.warn({ code: err.code, detail: err.detail, from: req.socket.remoteAddress }, "refused a sync upgrade"),
@@ -546,6 +550,15 @@ const storageSpecOf = (c: ResolvedConfig): StorageSpec =>
   c.storage.kind === "postgres" && c.storage.url
     ? { kind: "postgres", url: c.storage.url, schema: c.storage.schema, poolSize: c.storage.poolSize }
     : { kind: "nodefs" }
+/** The CAs links trust for CA-issued hub certificates: the system's plus `tls.ca`, when configured. */
+const extraCas = async (c: ResolvedConfig): Promise<string[] | undefined> => {
+  if (c.tls.ca === undefined) return undefined
+  try {
+    return trustedCas(await readFile(c.tls.ca, "utf8"))
+  } catch (e) {
+    throw new FedhubError("CONFIG_INVALID", `cannot read tls.ca ${c.tls.ca}: ${(e as Error).message}`)
+  }
+}
 
 /** Limits of every request to a peer-supplied URL: time, size, where it may point. */
 const peerFetchOf = (c: ResolvedConfig): PeerFetchOptions => ({

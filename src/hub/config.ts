@@ -30,6 +30,8 @@ export interface ResolvedConfig {
   heartbeatMs: number
   /** Where documents live (nodefs by default) and how long an unused one stays in memory. */
   storage: ResolvedStorage
+  /** TLS on the hub's port (README "Encryption"). */
+  tls: { enabled: boolean; cert?: string; key?: string; plain: "loopback" | "any" | "none"; ca?: string }
 }
 
 /** config.json `storage` with its defaults filled in (`url` is set when `kind` is postgres). */
@@ -70,6 +72,7 @@ export const DEFAULTS: ResolvedConfig = {
   requireEncryption: false,
   heartbeatMs: 5_000,
   storage: { kind: "nodefs", idleUnloadMs: 0 },
+  tls: { enabled: true, plain: "loopback" },
 }
 
 const ENV: Record<string, keyof HubConfig & string> = {
@@ -81,6 +84,15 @@ const ENV: Record<string, keyof HubConfig & string> = {
   FEDHUB_PUBLIC_URL: "publicUrl",
   FEDHUB_TYPE: "type",
   FEDHUB_FEDERATION_MODE: "federationMode",
+}
+
+/** FEDHUB_TLS* variables: FEDHUB_TLS=0 turns TLS off; FEDHUB_TLS_CERT / FEDHUB_TLS_KEY name a CA-issued pair. */
+function tlsFromEnv(env: NodeJS.ProcessEnv): HubConfig["tls"] | undefined {
+  const tls: NonNullable<HubConfig["tls"]> = {}
+  if (env.FEDHUB_TLS) tls.enabled = !/^(0|false|no|off)$/i.test(env.FEDHUB_TLS)
+  if (env.FEDHUB_TLS_CERT) tls.cert = env.FEDHUB_TLS_CERT
+  if (env.FEDHUB_TLS_KEY) tls.key = env.FEDHUB_TLS_KEY
+  return Object.keys(tls).length > 0 ? tls : undefined
 }
 
 const NUMERIC = new Set<string>(["port", "dataRetentionDays"])
@@ -125,6 +137,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): HubConfig {
     storage.idleUnloadMs = Number(env.FEDHUB_IDLE_UNLOAD_MS)
   }
   if (Object.keys(storage).length > 0) out.storage = { kind: "nodefs", ...storage }
+  const tls = tlsFromEnv(env)
+  if (tls) out.tls = tls
   const result = checked(out, "environment")
   // FEDHUB_IDLE_UNLOAD_MS alone does not choose a kind: the file's (or the default) stands
   if (result.storage && !env.FEDHUB_DATABASE_URL) delete (result.storage as { kind?: string }).kind
@@ -164,6 +178,7 @@ export async function resolveConfig(paths: HomePaths, flags: HubConfig = {}, env
   const fromEnv = configFromEnv(env)
   const cleanFlags = checked(dropUndefined(flags), "command line")
   const merged = { ...DEFAULTS, ...dropUndefined(file), ...dropUndefined(fromEnv), ...cleanFlags } as ResolvedConfig
+  merged.tls = { ...DEFAULTS.tls, ...file.tls, ...fromEnv.tls, ...cleanFlags.tls }
   merged.discovery = { ...DEFAULTS.discovery, ...file.discovery, ...fromEnv.discovery, ...cleanFlags.discovery }
   merged.limits = { ...DEFAULTS.limits, dialScopes: defaultDialScopes(merged.host), ...file.limits, ...fromEnv.limits, ...cleanFlags.limits }
   merged.storage = { ...DEFAULTS.storage, ...file.storage, ...fromEnv.storage, ...cleanFlags.storage }

@@ -11,12 +11,15 @@ import { createLogger } from "./logger.ts"
 import type { HubConfig } from "../schema/index.ts"
 
 export interface HubServerFactory {
-  (hub: Hub, opts: { host: string; port: number }): Promise<{ url: string; close: () => Promise<void> }>
+  (hub: Hub, opts: { host: string; port: number }): Promise<{ url: string; localUrl?: string; close: () => Promise<void> }>
 }
 
 export interface RunningHub {
   hub: Hub
+  /** The hub's URL (https:// with TLS, the default): what other hubs dial. */
   url: string
+  /** Plain http:// on loopback for local clients (CLI, dashboard, tests), when plain is open to them. */
+  localUrl: string
   config: ResolvedConfig
   paths: HomePaths
   stop: () => Promise<void>
@@ -34,7 +37,7 @@ export async function startHub(
   const config = await resolveConfig(paths, opts.flags ?? {}, opts.env ?? process.env)
   const log = opts.log ?? createLogger(config.logLevel)
   const hub = await Hub.open(paths, config, log)
-  let listening: { url: string; close: () => Promise<void> }
+  let listening: { url: string; localUrl?: string; close: () => Promise<void> }
   try {
     listening = await serve(hub, { host: config.host, port: config.port })
   } catch (e) {
@@ -57,6 +60,7 @@ export async function startHub(
   return {
     hub,
     url,
+    localUrl: listening.localUrl ?? url,
     config,
     paths,
     stop: () =>

@@ -2,9 +2,13 @@
  * One node's signing identity. The secret key sits in a private field and is never
  * serialized, inspected or logged; only the node id and name are shown.
  */
+import { createPrivateKey } from "node:crypto"
 import { FedhubError } from "../errors.ts"
 import { generateKeyPair, keyPairFromSeed, signDetached, type KeyPair } from "./keys.ts"
 import { nodeIdFromPublicKey, type NodeId } from "./nodeId.ts"
+
+// the DER prefix that wraps a raw ed25519 seed as PKCS#8 (RFC 8410)
+const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex")
 
 /** Longest accepted display name, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 200
@@ -60,6 +64,16 @@ export class Identity {
   /** Signs `message` (detached ed25519). Callers sign canonical bytes, see `signEnvelope`. */
   sign(message: Uint8Array): Uint8Array {
     return signDetached(this.#secretKey, message)
+  }
+
+  /**
+   * The private key as PKCS#8 PEM, for the TLS stack only (the node's certificate is made
+   * over this key, so a TLS handshake proves the node id). Never log or store it elsewhere.
+   */
+  tlsKeyPem(): string {
+    return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, this.#secretKey.subarray(0, 32)]), format: "der", type: "pkcs8" })
+      .export({ format: "pem", type: "pkcs8" })
+      .toString()
   }
 
   /** JSON form: only the public `{ nodeId, name }`, so the secret cannot leak via JSON. */

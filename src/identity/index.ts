@@ -49,3 +49,14 @@ export {
   verifyEnvelope,
   envelopeId,
 } from "./envelope.ts"
+export {
+  certificateFingerprint,
+  certificateNodeId,
+  ensureNodeCertificate,
+  loadCertificatePair,
+  makeNodeCertificate,
+  nodeTls,
+  NODE_CERT_FILE,
+  type NodeTls,
+  type TlsCredentials,
+} from "./tls.ts"

@@ -20,6 +20,7 @@ import type { InboundCheck } from "./InboundGate.ts"
 import type { PeerFetchOptions } from "./boundedFetch.ts"
 import { guardedLookup } from "./dialTarget.ts"
 import { InboundQueue, KEEPS_LINK } from "./InboundQueue.ts"
+import { pinnedTlsConnect, type CreateConnection } from "./tlsLink.ts"
 import { decodeFrame, encodeFrame, isError, isPeer, PROTOCOL_V1, toArrayBuffer, type WireMessage } from "./wire.ts"
 import {
   performHandshake,
@@ -90,6 +91,8 @@ export interface HubClientOptions {
   before?: (message: Message) => WireMessage[]
   /** Rewrites (signs) or drops (undefined) a message before it is sent. */
   rewrite?: (message: Message) => Message | undefined
+  /** CAs trusted for a hub's CA-issued certificate over wss:// (default: the system's). */
+  ca?: string[]
 }
 
 export interface LinkMetrics {
@@ -255,6 +258,7 @@ export class HubClientAdapter extends NetworkAdapter {
     try {
       const headers: Record<string, string> = {}
       let url = this.endpoint
+      let createConnection: CreateConnection | undefined
       const { auth } = this.#opts
       if (auth.kind === "node") {
         let hs: Awaited<ReturnType<typeof performHandshake>>
@@ -265,20 +269,24 @@ export class HubClientAdapter extends NetworkAdapter {
             offer: this.#opts.offer,
             checkAgreement: this.#opts.checkAgreement,
             peerFetch: this.#opts.peerFetch,
+            ca: this.#opts.ca,
           })
         } catch (e) {
           this.agreement = undefined
           throw e
         }
         headers[PROOF_HEADER] = hs.proof
+        createConnection = hs.createConnection
         this.remotePeerId = hs.serverId as string as PeerId
         this.agreement = hs.agreement
       } else {
         url = `${this.endpoint}?token=${encodeURIComponent(auth.token)}`
+        if (url.startsWith("wss:")) createConnection = pinnedTlsConnect(undefined, {})
       }
       if (this.#stopped) return
       socket = new WebSocket(url, {
         headers,
+        ...(createConnection ? { createConnection: createConnection as never } : {}),
         maxPayload: this.#opts.maxFrameBytes,
         // the address checked is the one dialed (a name cannot resolve elsewhere in between)
         ...(this.#opts.peerFetch?.allow ? { lookup: guardedLookup({ allow: this.#opts.peerFetch.allow }) } : {}),

@@ -7,8 +7,8 @@
  */
 import { EventEmitter } from "node:events"
 import type { PeerId, Repo } from "@automerge/automerge-repo"
-import type { Identity, NodeId } from "../identity/index.ts"
-import type { FedhubError } from "../errors.ts"
+import { isNodeId, type Identity, type NodeId } from "../identity/index.ts"
+import { FedhubError } from "../errors.ts"
 import type { LinkPolicies } from "../schema/index.ts"
 import { syncEndpoint, type HandshakeServer } from "./handshake.ts"
 import { HubClientAdapter, type HubClientOptions, type LinkState } from "./HubClientAdapter.ts"
@@ -86,8 +86,13 @@ export class LinkManager {
   /**
    * Dials another hub and keeps the link up (redialing with backoff) until it is hung up.
    * One link per node: dialing a node at a new URL replaces its link at the old one.
+   * A URL may name the node it must reach in its fragment (`wss://host:port#fh1…`): it is then pinned.
    */
   dial(url: string, expectNodeId?: NodeId): HubClientAdapter {
+    const pinned = pinnedNodeId(url)
+    if (pinned && expectNodeId && pinned !== expectNodeId)
+      throw new FedhubError("INVALID_INPUT", `${url} pins ${pinned}, but the dialer expects ${expectNodeId}`)
+    expectNodeId ??= pinned
     const endpoint = syncEndpoint(url)
     const existing = this.#links.get(endpoint)
     if (existing) return existing
@@ -211,6 +216,17 @@ export class LinkManager {
       }
     })
   }
+}
+
+/**
+ * The node id a URL's fragment pins (`wss://hub.example:7420#fh1…`), if any.
+ * @throws FedhubError BAD_NODE_ID when the fragment is there but is not a node id.
+ */
+export function pinnedNodeId(url: string): NodeId | undefined {
+  const hash = /#(.*)$/.exec(url)?.[1]
+  if (hash === undefined || hash === "") return undefined
+  if (!isNodeId(hash)) throw new FedhubError("BAD_NODE_ID", `the fragment of ${url} is not a node id`)
+  return hash
 }
 
 /** Whether an outgoing link is (or is meant to be) with `nodeId`. */

@@ -13,6 +13,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage 
 import { request as httpsRequest } from "node:https"
 import { isIP } from "node:net"
 import { FedhubError, isFedhubError } from "../errors.ts"
+import { pinnedTlsConnect, type CreateConnection } from "./tlsLink.ts"
 import { checkDialTarget, guardedLookup, type AddressScope, type DialRule } from "./dialTarget.ts"
 
 /** Limits of one request to a peer. */
@@ -47,7 +48,7 @@ export interface BoundedResponse {
  */
 export async function boundedFetch(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  init: { method?: string; headers?: Record<string, string>; body?: string; createConnection?: CreateConnection } = {},
   opts: PeerFetchOptions = {},
 ): Promise<BoundedResponse> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PEER_FETCH.timeoutMs
@@ -73,6 +74,8 @@ export async function boundedFetch(
       method: init.method ?? "GET",
       headers: { ...(body ? { "content-length": String(body.length) } : {}), ...init.headers },
       lookup: guardedLookup(rule),
+      // https: a node certificate or a CA-verified one, checked before the request is sent (tlsLink.ts)
+      ...(u.protocol === "https:" ? { createConnection: (init.createConnection ?? pinnedTlsConnect(undefined, {})) as never } : {}),
     })
     req.on("error", fail)
     req.on("response", (res: IncomingMessage) => {

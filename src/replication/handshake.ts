@@ -20,7 +20,9 @@ import {
   type SignedEnvelope,
 } from "../identity/index.ts"
 import { ERRORS, FedhubError, type ErrorCode } from "../errors.ts"
+import { nodeTls } from "../identity/index.ts"
 import { boundedFetch, type PeerFetchOptions } from "./boundedFetch.ts"
+import { pinnedTlsConnect, type CreateConnection, type ServerCertificate, type ServerTlsView, type TlsChannel } from "./tlsLink.ts"
 import {
   validate,
   type Agreement,
@@ -111,7 +113,11 @@ export const challengeUrl = (endpoint: string): string =>
 const sameAgreement = (a: Agreement | undefined, b: Agreement | undefined): boolean =>
   a === undefined || b === undefined ? a === b : canonicalJson(a) === canonicalJson(b)
 
+const sameChannel = (a: TlsChannel | undefined, b: TlsChannel | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : a.server === b.server && a.client === b.client
+
 const sameTranscript = (a: HandshakeTranscript, b: HandshakeTranscript): boolean =>
+  sameChannel(a.channel, b.channel) &&
   a.clientId === b.clientId &&
   a.serverId === b.serverId &&
   a.clientNonce === b.clientNonce &&
@@ -144,19 +150,26 @@ export class HandshakeServer {
     return this.#agreements.get(nodeId)
   }
 
-  /** Answers a client's challenge request with our nonce and our signed half. */
-  challenge(body: unknown, host: string | undefined, now = Date.now()): ChallengeResponse {
+  /**
+   * Answers a client's challenge request with our nonce and our signed half. `tls` is
+   * what the connection's socket says (serverTlsView): its encryption decides the
+   * negotiation, its channel goes into the transcript, and a client certificate that is
+   * a node key must be the client's. Without it (unit tests) the endpoint's scheme decides.
+   */
+  challenge(body: unknown, host: string | undefined, now = Date.now(), tls?: ServerTlsView): ChallengeResponse {
     this.#sweep(now)
     const req = parseChallengeRequest(body)
     const endpointHost = new URL(req.endpoint).host
     if (host !== undefined && endpointHost !== host)
       throw new FedhubError("UNAUTHORIZED", `endpoint ${req.endpoint} names another host than ${host}`)
+    const link = tls ? { endpoint: req.endpoint, encrypted: tls.encrypted } : linkOf(req.endpoint)
+    if (tls) checkChannel(req, tls)
     if (this.#used.has(req.clientNonce)) throw new FedhubError("NONCE_REPLAYED", "client nonce already used")
     if (this.#used.size + this.#pending.size >= this.#limits.maxUsedNonces)
       throw new FedhubError("HANDSHAKE_BUSY", `${this.#limits.maxUsedNonces} nonces are within their replay window; try again later`)
     this.#used.set(req.clientNonce, now + this.#limits.challengeTtlMs + this.#limits.skewMs)
     // throws (NEGOTIATION_FAILED) to refuse; the HTTP layer answers with its problem+json
-    const agreement = this.#negotiate?.(req.clientId as NodeId, req.offer, linkOf(req.endpoint))
+    const agreement = this.#negotiate?.(req.clientId as NodeId, req.offer, link)
     const transcript: HandshakeTranscript = {
       clientId: req.clientId,
       serverId: this.#identity.nodeId,
@@ -164,6 +177,7 @@ export class HandshakeServer {
       serverNonce: randomNonce(),
       endpoint: req.endpoint,
       ...(agreement ? { agreement } : {}),
+      ...(tls?.channel ? { channel: tls.channel } : {}),
     }
     const expiresAt = now + this.#limits.challengeTtlMs
     this.#pending.set(transcript.serverNonce, { transcript, expiresAt })
@@ -183,9 +197,11 @@ export class HandshakeServer {
 
   /**
    * Checks the proof a client sent on its upgrade; returns the proven node id.
-   * A nonce is consumed by its first use, good or bad.
+   * A nonce is consumed by its first use, good or bad. `tls` is the upgrade socket's
+   * view: its channel must be the one the challenge was answered on (a proof relayed
+   * through another TLS connection carries other certificates and is refused).
    */
-  verifyProof(encoded: string | undefined, now = Date.now()): NodeId {
+  verifyProof(encoded: string | undefined, now = Date.now(), tls?: ServerTlsView): NodeId {
     if (!encoded) throw new FedhubError("UNAUTHORIZED", "no token and no handshake proof")
     let envelope: unknown
     try {
@@ -211,6 +227,8 @@ export class HandshakeServer {
     this.#pending.delete(nonce)
     this.#used.set(nonce, now + this.#limits.challengeTtlMs + this.#limits.skewMs)
     if (pending.expiresAt < now) throw new FedhubError("STALE_TIMESTAMP", "challenge expired")
+    if (tls && !sameChannel(pending.transcript.channel, tls.channel))
+      throw new FedhubError("UNAUTHORIZED", "the proof was made on another TLS channel than this connection's (relayed?)")
     if (!sameTranscript(pending.transcript, verified.payload))
       throw new FedhubError("UNAUTHORIZED", "proof does not match the challenge it answers")
     const { agreement } = pending.transcript
@@ -245,6 +263,22 @@ export class HandshakeServer {
   }
 }
 
+/**
+ * The socket must say what the endpoint says (wss:// only over TLS, ws:// only plain),
+ * and on TLS the client presents its node certificate: its key is the client's own
+ * (CERT_MISMATCH otherwise).
+ */
+function checkChannel(req: ChallengeRequest, tls: ServerTlsView): void {
+  const wss = req.endpoint.startsWith("wss:")
+  if (wss !== tls.encrypted)
+    throw new FedhubError("UNAUTHORIZED", `the endpoint ${req.endpoint} is ${wss ? "wss://" : "ws://"} but this connection is ${tls.encrypted ? "TLS" : "plain"}`)
+  if (!tls.encrypted) return
+  if (!tls.channel?.client || tls.clientNodeId === undefined)
+    throw new FedhubError("UNAUTHORIZED", "a hub presents its node certificate (its own ed25519 key) on a TLS link")
+  if (tls.clientNodeId !== req.clientId)
+    throw new FedhubError("CERT_MISMATCH", `the client certificate is the key of ${tls.clientNodeId}, not of ${req.clientId}`)
+}
+
 function parseChallengeRequest(body: unknown): ChallengeRequest {
   const b = body as Partial<ChallengeRequest> | null
   if (typeof b === "object" && b !== null && b.protocol !== undefined && b.protocol !== HANDSHAKE_PROTOCOL)
@@ -262,7 +296,7 @@ function parseChallengeRequest(body: unknown): ChallengeRequest {
  */
 export function answerChallenge(
   identity: Identity,
-  sent: { clientNonce: string; endpoint: string; expectServerId?: NodeId; checkAgreement?: CheckAgreementFn },
+  sent: { clientNonce: string; endpoint: string; expectServerId?: NodeId; checkAgreement?: CheckAgreementFn; channel?: TlsChannel },
   response: unknown,
   now = Date.now(),
   skewMs = DEFAULT_LIMITS.skewMs,
@@ -293,7 +327,10 @@ export function answerChallenge(
     serverNonce: String(r.serverNonce),
     endpoint: sent.endpoint,
     ...(agreement ? { agreement } : {}),
+    ...(sent.channel ? { channel: sent.channel } : {}),
   }
+  if (!sameChannel(expected.channel, verified.payload.channel))
+    throw new FedhubError("UNAUTHORIZED", "the server signed another TLS channel than ours: someone in the middle terminates TLS")
   if (!sameTranscript(expected, verified.payload))
     throw new FedhubError("UNAUTHORIZED", "the server's proof does not answer our challenge")
   sent.checkAgreement?.(agreement, r.serverId, linkOf(sent.endpoint))
@@ -326,9 +363,23 @@ export function refusalError(status: number, problem: unknown, what = "refused")
 export async function performHandshake(
   identity: Identity,
   url: string,
-  opts: { expectServerId?: NodeId; timeoutMs?: number; offer?: Offer; checkAgreement?: CheckAgreementFn; peerFetch?: PeerFetchOptions } = {},
-): Promise<{ endpoint: string; proof: string; serverId: NodeId; agreement?: Agreement }> {
+  opts: {
+    expectServerId?: NodeId
+    timeoutMs?: number
+    offer?: Offer
+    checkAgreement?: CheckAgreementFn
+    peerFetch?: PeerFetchOptions
+    /** CAs trusted for a server's CA-issued certificate (default: the system's). */
+    ca?: string[]
+  } = {},
+): Promise<HandshakeResult> {
   const endpoint = syncEndpoint(url)
+  // over wss:// the challenge goes over TLS with our node certificate, the server's checked first
+  const secure = endpoint.startsWith("wss:")
+  const ours = secure ? nodeTls(identity) : undefined
+  let server: ServerCertificate | undefined
+  // (no TLS session resumption for the upgrade: a resumed session does not show the peer's certificate)
+  const createConnection = ours ? pinnedTlsConnect(ours, { expectNodeId: opts.expectServerId, ca: opts.ca }, c => (server = c)) : undefined
   const clientNonce = randomNonce()
   const body: ChallengeRequest = {
     protocol: HANDSHAKE_PROTOCOL,
@@ -339,7 +390,7 @@ export async function performHandshake(
   }
   const res = await boundedFetch(
     challengeUrl(endpoint),
-    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), createConnection },
     { maxBytes: DEFAULT_CHALLENGE_ANSWER_BYTES, ...opts.peerFetch, timeoutMs: opts.timeoutMs ?? opts.peerFetch?.timeoutMs ?? 10_000 },
   )
   let json: unknown = null
@@ -349,10 +400,33 @@ export async function performHandshake(
     // not JSON: a refusal reports the status alone, an answer is refused by answerChallenge
   }
   if (!res.ok) throw refusalError(res.status, json ?? { detail: `HTTP ${res.status}` }, "challenge refused")
+  if (secure && !server) throw new FedhubError("CERT_MISMATCH", "the challenge was answered without a checked TLS certificate")
+  const channel = server && ours ? { server: server.fingerprint, client: ours.fingerprint } : undefined
   const answer = answerChallenge(
     identity,
-    { clientNonce, endpoint, expectServerId: opts.expectServerId, checkAgreement: opts.checkAgreement },
+    { clientNonce, endpoint, expectServerId: opts.expectServerId, checkAgreement: opts.checkAgreement, channel },
     json,
   )
-  return { endpoint, ...answer }
+  // a node certificate (not CA-verified) is the server's key: the node proven must be it
+  if (server && !server.caVerified && server.nodeId !== answer.serverId)
+    throw new FedhubError("CERT_MISMATCH", `the server proved ${answer.serverId} over a certificate that is the key of ${server.nodeId ?? "no node"}`)
+  return {
+    endpoint,
+    ...answer,
+    // the upgrade goes over TLS to the very certificate the challenge was answered on
+    ...(ours && server ? { createConnection: pinnedTlsConnect(ours, { fingerprint: server.fingerprint, ca: opts.ca }), channel } : {}),
+  }
+}
+
+/** What the client half of the handshake gives the upgrade. */
+export interface HandshakeResult {
+  endpoint: string
+  /** The X-Fedhub-Proof header value. */
+  proof: string
+  serverId: NodeId
+  agreement?: Agreement
+  /** Over wss://: the connector for the WebSocket (our certificate, the server's pinned). */
+  createConnection?: CreateConnection
+  /** Over wss://: the channel the proofs are bound to. */
+  channel?: TlsChannel
 }

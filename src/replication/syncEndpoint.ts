@@ -11,6 +11,7 @@ import { ERRORS, FedhubError, toFedhubError } from "../errors.ts"
 import type { NodeId } from "../identity/index.ts"
 import { PROOF_HEADER, type HandshakeServer } from "./handshake.ts"
 import type { Principal } from "./principal.ts"
+import { serverTlsView } from "./tlsLink.ts"
 import type { SyncServerAdapter } from "./SyncServerAdapter.ts"
 
 export const SYNC_PATH = "/sync"
@@ -22,6 +23,8 @@ export interface SyncEndpointOptions {
   adminToken: string
   /** Largest frame accepted; a bigger one closes the socket (1009). */
   maxFrameBytes: number
+  /** Refuse hub upgrades on a plain socket (PLAINTEXT_REFUSED); judged by the socket. */
+  requireEncryption?: boolean
   /** A last say on proven nodes (blocklists, allowlists); throw FORBIDDEN to refuse. */
   admitNode?: (nodeId: NodeId) => void
   /** Called with every refused upgrade. */
@@ -38,7 +41,9 @@ export function authenticateUpgrade(req: IncomingMessage, opts: SyncEndpointOpti
     return { kind: "client", name: "admin" }
   }
   const proof = req.headers[PROOF_HEADER]
-  const nodeId = opts.handshake.verifyProof(Array.isArray(proof) ? proof[0] : proof)
+  const tls = serverTlsView(req.socket)
+  if (opts.requireEncryption && !tls.encrypted) throw new FedhubError("PLAINTEXT_REFUSED", "this hub accepts hub links over TLS only (dial wss://)")
+  const nodeId = opts.handshake.verifyProof(Array.isArray(proof) ? proof[0] : proof, Date.now(), tls)
   opts.admitNode?.(nodeId)
   return { kind: "node", nodeId }
 }

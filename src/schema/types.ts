@@ -607,9 +607,34 @@ export interface HubConfig {
    */
   requiredCapabilities?: string[]
   /**
-   * Refuse links that are not wss://.
+   * Refuse every hub link that is not TLS, judged by the socket (plain /sync/challenge and plain hub upgrades are refused, PLAINTEXT_REFUSED).
    */
   requireEncryption?: boolean
+  /**
+   * TLS on the hub's port (README "Encryption"). On by default with the node certificate (its key is the node key); plain HTTP stays open on the same port for loopback clients.
+   */
+  tls?: {
+    /**
+     * Serve TLS and dial wss:// (default true). false: plain HTTP only (tests, a TLS terminator in front).
+     */
+    enabled?: boolean
+    /**
+     * A CA-issued certificate chain (PEM file) for a public name, presented instead of the node certificate.
+     */
+    cert?: string
+    /**
+     * The private key (PEM file) of `cert`.
+     */
+    key?: string
+    /**
+     * Who may talk plain HTTP/WebSocket on the port: loopback clients only (default), anyone, or no one.
+     */
+    plain?: "loopback" | "any" | "none"
+    /**
+     * Extra CA certificates (a PEM file) trusted, beside the system's, when this hub dials a hub that presents a CA-issued certificate.
+     */
+    ca?: string
+  }
   /**
    * Ping each outgoing link this often; missed pongs mark it degraded (1) then offline (3).
    */
@@ -1060,6 +1085,13 @@ export interface HandshakeProof {
    * What the server negotiated for this connection (when it negotiates); inside both signed proofs, so no one in the middle can alter it and the client's proof accepts it.
    */
   agreement?: Agreement
+  /**
+   * On a TLS link: the TLS channel both proofs are bound to, as the base64url SHA-256 of each end's certificate (DER). A proof made on one TLS connection is refused on a connection with other certificates, so it cannot be relayed.
+   */
+  channel?: {
+    server: string
+    client: string
+  }
 }
 
 // handshake#ProtocolVersion

@@ -18,7 +18,7 @@ type Doc = Record<string, unknown>
 
 /** GET on a hub's admin API. */
 async function get<T>(h: RunningHub, path: string): Promise<T> {
-  const res = await fetch(`${h.url}/api${path}`, { headers: { authorization: `Bearer ${h.hub.adminToken}` } })
+  const res = await fetch(`${h.localUrl}/api${path}`, { headers: { authorization: `Bearer ${h.hub.adminToken}` } })
   expect(res.status, await res.clone().text()).toBe(200)
   return (await res.json()) as T
 }

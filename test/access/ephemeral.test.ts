@@ -78,7 +78,7 @@ describe("ephemeral messages", () => {
 
   it("carries a local client's message to another hub, vouched for by the client's hub", async () => {
     const { b, made, onB } = await pair()
-    const client = new Repo({ peerId: "dashboard" as PeerId, network: [new WebSocketClientAdapter(`${b.url.replace("http", "ws")}/sync?token=${b.hub.adminToken}`, 50)] })
+    const client = new Repo({ peerId: "dashboard" as PeerId, network: [new WebSocketClientAdapter(`${b.localUrl.replace("http", "ws")}/sync?token=${b.hub.adminToken}`, 50)] })
     try {
       const { a, onA, heard } = { a: running[0]!, onA: await running[0]!.hub.docs.find(made.url), heard: [] as unknown[] }
       onA.on("ephemeral-message", e => heard.push({ senderId: e.senderId, message: e.message }))

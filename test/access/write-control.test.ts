@@ -72,7 +72,7 @@ describe("write control", () => {
     ])
     // the operator sees it in the policy view, with the hub that sent it
     const view = (await (
-      await fetch(`${a.url}/api/docs/${encodeURIComponent(made.url)}/policy`, { headers: { authorization: `Bearer ${a.hub.adminToken}` } })
+      await fetch(`${a.localUrl}/api/docs/${encodeURIComponent(made.url)}/policy`, { headers: { authorization: `Bearer ${a.hub.adminToken}` } })
     ).json()) as { refusedChanges: unknown[] }
     expect(view.refusedChanges).toEqual([expect.objectContaining({ hash: forged.hash, reason: "signer-not-bound-node", from: forger.nodeId })])
     // the link stays up (the relay may be honest about other documents), and b never sees the change

@@ -33,7 +33,7 @@ describe("REST bodies over the limits", () => {
   let auth: Record<string, string>
 
   const send = (method: string, path: string, body: string, type = "application/json") =>
-    fetch(`${hub.url}${path.replace("{doc}", docId).replace("{node}", hub.hub.nodeId)}`, {
+    fetch(`${hub.localUrl}${path.replace("{doc}", docId).replace("{node}", hub.hub.nodeId)}`, {
       method,
       headers: { ...auth, "content-type": type },
       body,
@@ -82,7 +82,7 @@ describe("REST bodies over the limits", () => {
     const res = await send("POST", "/api/docs", `{"content":${nestedObject(3_000)}}`)
     expect(res.status).toBe(422)
     expect((await problem(res)).code).toBe("TOO_DEEP")
-    expect((await fetch(`${hub.url}/healthz`)).status).toBe(200)
+    expect((await fetch(`${hub.localUrl}/healthz`)).status).toBe(200)
     expect(hub.hub.index.size).toBe(before)
   })
 
@@ -100,7 +100,7 @@ describe("REST bodies over the limits", () => {
     const res = await send("PUT", `/api/docs/${docId}/value`, JSON.stringify({ path, value: JSON.parse(nestedObject(5)) }))
     expect(res.status).toBe(422)
     expect((await problem(res)).code).toBe("TOO_DEEP")
-    const shown = await fetch(`${hub.url}/api/docs/${docId}`, { headers: auth })
+    const shown = await fetch(`${hub.localUrl}/api/docs/${docId}`, { headers: auth })
     expect(((await shown.json()) as { content: unknown }).content).toEqual({ title: "kept" })
   })
 
@@ -112,10 +112,10 @@ describe("REST bodies over the limits", () => {
     const handle = hub.hub.repo.import<Record<string, unknown>>(backend.save())
     await hub.hub.repo.flush([handle.documentId])
     for (const suffix of ["", "/log", "/conflicts"]) {
-      const res = await fetch(`${hub.url}/api/docs/${handle.documentId}${suffix}`, { headers: auth })
+      const res = await fetch(`${hub.localUrl}/api/docs/${handle.documentId}${suffix}`, { headers: auth })
       expect(res.status).toBe(200)
     }
-    const shown = (await (await fetch(`${hub.url}/api/docs/${handle.documentId}`, { headers: auth })).json()) as { content: unknown }
+    const shown = (await (await fetch(`${hub.localUrl}/api/docs/${handle.documentId}`, { headers: auth })).json()) as { content: unknown }
     let cur = shown.content as Record<string, unknown> | string
     let depth = 0
     while (typeof cur === "object") {
@@ -126,7 +126,7 @@ describe("REST bodies over the limits", () => {
   })
 
   it("answers a body without a token 401 before reading it", async () => {
-    const res = await fetch(`${hub.url}/api/docs`, { method: "POST", headers: { "content-type": "application/json" }, body: nested(100_000) })
+    const res = await fetch(`${hub.localUrl}/api/docs`, { method: "POST", headers: { "content-type": "application/json" }, body: nested(100_000) })
     expect(res.status).toBe(401)
   })
 })

@@ -10,7 +10,7 @@ import { startHubs } from "../helpers/hubs.ts"
 /** Opens the stream and hands out its `state` frames in order. */
 async function openEvents(hub: RunningHub) {
   const controller = new AbortController()
-  const res = await fetch(`${hub.url}/api/events`, { headers: { authorization: `Bearer ${hub.hub.adminToken}` }, signal: controller.signal })
+  const res = await fetch(`${hub.localUrl}/api/events`, { headers: { authorization: `Bearer ${hub.hub.adminToken}` }, signal: controller.signal })
   expect(res.status).toBe(200)
   expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/)
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
@@ -47,7 +47,7 @@ describe("GET /api/events", () => {
   afterAll(async () => stopAll())
 
   it("needs the admin token", async () => {
-    const res = await fetch(`${a.url}/api/events`)
+    const res = await fetch(`${a.localUrl}/api/events`)
     expect(res.status).toBe(401)
     expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/)
   })
@@ -60,7 +60,7 @@ describe("GET /api/events", () => {
       expect(first.peers).toEqual([])
       expect(first.stats).toMatchObject({ connectedNodes: 0, knownNodes: 0 })
 
-      const added = await fetch(`${a.url}/api/peers`, {
+      const added = await fetch(`${a.localUrl}/api/peers`, {
         method: "POST",
         headers: { authorization: `Bearer ${a.hub.adminToken}`, "content-type": "application/json" },
         body: JSON.stringify({ url: b.url }),
@@ -71,7 +71,7 @@ describe("GET /api/events", () => {
       expect(linked.stats.trend.connectedNodes).toBe(1)
       expect(linked.links[0]?.remoteNodeId).toBe(b.hub.nodeId)
 
-      const blocked = await fetch(`${a.url}/api/peers/${b.hub.nodeId}/block`, { method: "POST", headers: { authorization: `Bearer ${a.hub.adminToken}` } })
+      const blocked = await fetch(`${a.localUrl}/api/peers/${b.hub.nodeId}/block`, { method: "POST", headers: { authorization: `Bearer ${a.hub.adminToken}` } })
       expect(blocked.status).toBe(200)
       const after = await events.next(s => s.blocked.some(x => x.nodeId === b.hub.nodeId))
       expect(after.peers.map(p => p.nodeId)).not.toContain(b.hub.nodeId)

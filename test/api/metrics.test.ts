@@ -41,7 +41,7 @@ function parseMetrics(text: string): { samples: Sample[]; types: Map<string, str
 }
 
 const scrape = async (hub: RunningHub) => {
-  const res = await fetch(`${hub.url}/metrics`)
+  const res = await fetch(`${hub.localUrl}/metrics`)
   expect(res.status).toBe(200)
   expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/)
   const parsed = parseMetrics(await res.text())
@@ -85,7 +85,7 @@ describe("GET /metrics", () => {
     expect(m.types.get("fedhub_links")).toBe("gauge")
     expect(m.value("fedhub_links")).toBe(0)
     // no node id, URL or document id in any label
-    const text = await (await fetch(`${a.url}/metrics`)).text()
+    const text = await (await fetch(`${a.localUrl}/metrics`)).text()
     expect(text).not.toContain(a.hub.nodeId)
     expect(text).not.toContain(new URL(a.url).host)
   })
@@ -129,7 +129,7 @@ describe("GET /metrics", () => {
 
   it("counts a refused handshake challenge and refused peer input by reason", async () => {
     const before = await scrape(a)
-    const res = await fetch(`${a.url}/sync/challenge`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
+    const res = await fetch(`${a.localUrl}/sync/challenge`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
     expect(res.status).toBe(400)
     const { code } = (await res.json()) as { code: string }
     const peer = await rawPeer(a.url)
@@ -142,9 +142,9 @@ describe("GET /metrics", () => {
 
   it("counts HTTP requests by route template and status", async () => {
     const before = await scrape(a)
-    expect((await fetch(`${a.url}/api/peers`)).status).toBe(401)
-    expect((await fetch(`${a.url}/api/trust/${b.hub.nodeId}`, { headers: { authorization: `Bearer ${a.hub.adminToken}` } })).status).toBe(200)
-    expect((await fetch(`${a.url}/no/such/route`)).status).toBe(404)
+    expect((await fetch(`${a.localUrl}/api/peers`)).status).toBe(401)
+    expect((await fetch(`${a.localUrl}/api/trust/${b.hub.nodeId}`, { headers: { authorization: `Bearer ${a.hub.adminToken}` } })).status).toBe(200)
+    expect((await fetch(`${a.localUrl}/no/such/route`)).status).toBe(404)
     const after = await scrape(a)
     const count = (m: typeof after, route: string, status: string) => m.value("fedhub_http_requests_total", { method: "GET", route, status })
     expect(count(after, "/api/peers", "401")).toBe(count(before, "/api/peers", "401") + 1)

@@ -52,7 +52,7 @@ describe("GET /api/openapi.json", () => {
     auth = { authorization: `Bearer ${a.hub.adminToken}` }
     await linkReaches(a.hub.dial(b.url, b.hub.nodeId), "established")
     await linkReaches(c.hub.dial(a.url, a.hub.nodeId), "established")
-    const res = await fetch(`${a.url}/api/openapi.json`)
+    const res = await fetch(`${a.localUrl}/api/openapi.json`)
     expect(res.status).toBe(200)
     doc = (await res.json()) as Doc
   })
@@ -104,9 +104,9 @@ describe("GET /api/openapi.json", () => {
     }
     const opSchema = (path: string, method: string) =>
       ((doc.paths[path]![method]!.responses["200"] as { content: Record<string, { schema: { $ref: string } }> }).content["application/json"]!.schema.$ref)
-    check(opSchema("/api/node", "get"), await (await fetch(`${a.url}/api/node`)).json())
-    check(opSchema("/api/settings", "get"), await (await fetch(`${a.url}/api/settings`, { headers: auth })).json())
-    const problem = await (await fetch(`${a.url}/api/peers`)).json()
+    check(opSchema("/api/node", "get"), await (await fetch(`${a.localUrl}/api/node`)).json())
+    check(opSchema("/api/settings", "get"), await (await fetch(`${a.localUrl}/api/settings`, { headers: auth })).json())
+    const problem = await (await fetch(`${a.localUrl}/api/peers`)).json()
     check("#/components/schemas/problem", problem)
   })
 
@@ -197,7 +197,7 @@ describe("GET /api/openapi.json", () => {
       "GET /api/markets/{ref}/conflicts": { path: `/api/markets/${shopRef}/conflicts` },
       "PUT /api/markets/{ref}/meta/{field}": { path: `/api/markets/${shopRef}/meta/tagline`, body: { value: "tools" } },
       "POST /sync/challenge": {
-        body: { protocol: "fedhub/1", clientId: b.hub.nodeId, clientNonce: randomBytes(32).toString("base64url"), endpoint: syncEndpoint(a.url) },
+        body: { protocol: "fedhub/1", clientId: b.hub.nodeId, clientNonce: randomBytes(32).toString("base64url"), endpoint: syncEndpoint(a.localUrl) },
       },
       "POST /api/docs": { body: { content: { title: "made by the table test" } } },
       "POST /api/docs/{ref}/share": { body: { readers: [B] } },
@@ -222,7 +222,7 @@ describe("GET /api/openapi.json", () => {
       const f = fill[key] ?? {}
       const path = f.path ?? r.path.replace("{ref}", docRef).replace("{nodeId}", B)
       const controller = new AbortController()
-      const res = await fetch(`${a.url}${path}`, {
+      const res = await fetch(`${a.localUrl}${path}`, {
         method: r.method,
         headers: { ...(r.auth === "admin" ? auth : {}), ...(f.body !== undefined ? { "content-type": "application/json" } : {}) },
         body: f.body === undefined ? undefined : JSON.stringify(f.body),

@@ -53,7 +53,7 @@ describe.skipIf(skip)("the Federation Center in a browser", () => {
   }
 
   it("refuses a wrong token at the field, then signs in with the admin token", async () => {
-    await page.goto(a.url)
+    await page.goto(a.localUrl)
     await page.waitForSelector("#sign-in:not([hidden])")
     await page.getByLabel("Admin token").fill("not-the-token")
     await page.getByRole("button", { name: "Sign in" }).click()

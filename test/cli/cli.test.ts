@@ -47,7 +47,7 @@ describe("fedhub CLI", () => {
     const hub = await startHubProcess(["--home", home])
     procs.push(hub)
     expect(hub.nodeId).toBe(nodeId)
-    const descriptor = (await (await fetch(`${hub.url}/api/node`)).json()) as { payload: { name: string } }
+    const descriptor = (await (await fetch(`${hub.localUrl}/api/node`)).json()) as { payload: { name: string } }
     expect(descriptor.payload.name).toBe("alpha")
     await hub.stop()
   })
@@ -56,13 +56,13 @@ describe("fedhub CLI", () => {
     const home = await newHome()
     const hub = await startHubProcess(["--home", home, "--name", "beta"])
     procs.push(hub)
-    expect(hub.line).toMatch(/^fedhub fh1[a-z2-7]{52} listening on http:\/\/127\.0\.0\.1:\d+/)
+    expect(hub.line).toMatch(/^fedhub fh1[a-z2-7]{52} listening on https:\/\/127\.0\.0\.1:\d+/)
 
-    const descriptor = await (await fetch(`${hub.url}/api/node`)).json()
+    const descriptor = await (await fetch(`${hub.localUrl}/api/node`)).json()
     const verified = verifyDescriptor(descriptor)
     expect(verified.payload.id).toBe(hub.nodeId)
     expect(verified.payload.name).toBe("beta")
-    expect((await fetch(`${hub.url}/healthz`)).status).toBe(200)
+    expect((await fetch(`${hub.localUrl}/healthz`)).status).toBe(200)
 
     const created = await fedhub(["doc", "create", '{"title":"hello"}', "--home", home, "--json"])
     expect(created.code, created.stderr).toBe(0)

@@ -51,7 +51,7 @@ describe("the CLI's unhandledRejection handler", () => {
       ["start", "--home", home, "--port", "0", "--log-level", "silent"],
       `new Error("a stray failure")`,
     )
-    expect(r.stdout).toMatch(/^fedhub fh1\S+ listening on http:\/\/127\.0\.0\.1:\d+/) // it had started
+    expect(r.stdout).toMatch(/^fedhub fh1\S+ listening on https?:\/\/127\.0\.0\.1:\d+/) // it had started
     expect(r.code).toBe(1)
     const lines = r.stderr.split("\n")
     expect(lines[0]).toBe("error: unhandled rejection: INTERNAL: a stray failure")

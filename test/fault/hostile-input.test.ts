@@ -103,7 +103,7 @@ describe("the fault suite", () => {
   let heldId: string
 
   const healthy = async () => {
-    const res = await fetch(`${hub.url}/healthz`, { signal: AbortSignal.timeout(HEALTH_BOUND_MS) })
+    const res = await fetch(`${hub.localUrl}/healthz`, { signal: AbortSignal.timeout(HEALTH_BOUND_MS) })
     expect(res.status).toBe(200)
   }
 
@@ -121,7 +121,7 @@ describe("the fault suite", () => {
   it(`survives ${RUNS} generated sync frames from an authenticated stranger; refused ones change nothing`, async () => {
     await fc.assert(
       fc.asyncProperty(frame, async f => {
-        const peer = await rawPeer(hub.url)
+        const peer = await rawPeer(hub.localUrl) // the frame gate is under test, not TLS: plain loopback keeps the suite's time
         const documentId = f.documentId === "fresh" ? newDocId() : f.documentId
         peer.send({ ...f.extra, type: f.type, senderId: peer.identity.nodeId, targetId: peer.hubId, documentId, data: f.data })
         // a probe after it, on the same socket: messages are checked in order, so its answer
@@ -148,10 +148,10 @@ describe("the fault suite", () => {
 
   it(`answers ${RUNS} generated REST bodies with 2xx/4xx, never 5xx, and a refused write creates nothing`, async () => {
     const routes = [
-      (body: string) => fetch(`${solo.url}/api/docs`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body }),
+      (body: string) => fetch(`${solo.localUrl}/api/docs`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body }),
       (body: string) =>
-        fetch(`${solo.url}/api/docs/${soloDoc}/value`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body }),
-      (body: string) => fetch(`${solo.url}/sync/challenge`, { method: "POST", headers: { "content-type": "application/json" }, body }),
+        fetch(`${solo.localUrl}/api/docs/${soloDoc}/value`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body }),
+      (body: string) => fetch(`${solo.localUrl}/sync/challenge`, { method: "POST", headers: { "content-type": "application/json" }, body }),
     ]
     const body = fc.oneof(
       hostileValue.map(v => JSON.stringify({ content: v })),
@@ -172,7 +172,7 @@ describe("the fault suite", () => {
           expect((await solo.hub.docs.show(soloDoc)).heads).toEqual(heads)
         }
         await res.arrayBuffer()
-        const health = await fetch(`${solo.url}/healthz`, { signal: AbortSignal.timeout(HEALTH_BOUND_MS) })
+        const health = await fetch(`${solo.localUrl}/healthz`, { signal: AbortSignal.timeout(HEALTH_BOUND_MS) })
         expect(health.status).toBe(200)
       }),
       { numRuns: RUNS },

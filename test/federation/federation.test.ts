@@ -176,7 +176,7 @@ describe("a federation of three hubs", () => {
     while (!a.hub.federation.ownDirectory().nodes.some(n => n.nodeId === c.hub.nodeId) && Date.now() < deadline)
       await new Promise(resolve => a.hub.federation.directory.once("change", resolve))
     const entry = a.hub.federation.ownDirectory().nodes.find(n => n.nodeId === c.hub.nodeId)
-    expect(entry?.descriptor.payload.connectivity.endpoints[0]?.url).toBe(`ws://${new URL(c.url).host}/sync`)
+    expect(entry?.descriptor.payload.connectivity.endpoints[0]?.url).toBe(`wss://${new URL(c.url).host}/sync`)
     expect(a.hub.federation.registry.get(c.hub.nodeId)?.url).toBe(c.url)
   })
 

@@ -237,7 +237,7 @@ describe("revocation across two hubs", () => {
       const repBefore = fed.reputation(before).get(c.hub.nodeId)!
       expect(repBefore).toBeGreaterThan(0)
 
-      const res = await fetch(`${a.url}/api/endorse/${c.hub.nodeId}`, {
+      const res = await fetch(`${a.localUrl}/api/endorse/${c.hub.nodeId}`, {
         method: "DELETE",
         headers: { authorization: `Bearer ${a.hub.adminToken}` },
       })
@@ -254,7 +254,7 @@ describe("revocation across two hubs", () => {
       expect(fed.reputation(after).get(c.hub.nodeId) ?? 0).toBeLessThan(repBefore)
 
       // nothing left to revoke on a; a new endorsement makes c verified on b again
-      const again = await fetch(`${a.url}/api/endorse/${c.hub.nodeId}`, { method: "DELETE", headers: { authorization: `Bearer ${a.hub.adminToken}` } })
+      const again = await fetch(`${a.localUrl}/api/endorse/${c.hub.nodeId}`, { method: "DELETE", headers: { authorization: `Bearer ${a.hub.adminToken}` } })
       expect(again.status).toBe(404)
       const renewed = a.hub.federation.endorse(c.hub.nodeId)
       await waitForDoc(aDir, d => d.endorsements?.[pair] !== undefined && String(d.endorsements[pair]).includes(renewed.sig))

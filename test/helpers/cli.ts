@@ -31,7 +31,10 @@ export function fedhub(args: string[], env: Record<string, string> = {}): Promis
 
 export interface HubProcess {
   child: ChildProcess
+  /** The hub's URL (https:// with TLS). */
   url: string
+  /** Plain http:// on loopback, for local clients (the same port). */
+  localUrl: string
   nodeId: string
   line: string
   stderr: () => string
@@ -55,12 +58,13 @@ export function startHubProcess(args: string[], env: Record<string, string> = {}
     child.stdout.on("data", c => {
       out += c
       const line = out.split("\n")[0]!
-      const m = /^fedhub (\S+) listening on (http:\/\/\S+)/.exec(line)
+      const m = /^fedhub (\S+) listening on (https?:\/\/\S+)/.exec(line)
       if (m && out.includes("\n"))
         resolve({
           child,
           nodeId: m[1]!,
           url: m[2]!,
+          localUrl: m[2]!.replace(/^https:/, "http:"),
           line,
           stderr: () => err,
           stop: async (signal = "SIGTERM") => {

@@ -30,7 +30,7 @@ export async function rawPeer(
   opts: { offer?: Offer; peerMetadata?: Record<string, unknown> } = {},
 ): Promise<RawPeer> {
   const hs = await performHandshake(identity, url, opts.offer ? { offer: opts.offer } : {})
-  const ws = new WebSocket(hs.endpoint, { headers: { [PROOF_HEADER]: hs.proof } })
+  const ws = new WebSocket(hs.endpoint, { headers: { [PROOF_HEADER]: hs.proof }, ...(hs.createConnection ? { createConnection: hs.createConnection as never } : {}) })
   ws.on("error", () => {})
   const received: Record<string, unknown>[] = []
   const waiters = new Set<() => void>()

@@ -27,7 +27,7 @@ describe("replication between hubs", () => {
       }
     })
     const link = b.hub.links()[0]
-    expect(link?.url).toBe(`ws://${new URL(a.url).host}/sync`)
+    expect(link?.url).toBe(`wss://${new URL(a.url).host}/sync`) // TLS by default
 
     const fromA = await a.hub.docs.create({ title: "made on a" }, { writers: [b.hub.nodeId] })
     const seenOnB = await b.hub.docs.find(fromA.url)

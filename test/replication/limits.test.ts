@@ -15,7 +15,7 @@ const newDocId = () => parseAutomergeUrl(generateAutomergeUrl()).documentId
 
 /** GET /healthz, failing the test if it takes longer than `boundMs` (a generous bound: the bench measures the real figure). */
 async function healthy(hub: RunningHub, boundMs = 2_000): Promise<void> {
-  const res = await fetch(`${hub.url}/healthz`, { signal: AbortSignal.timeout(boundMs) })
+  const res = await fetch(`${hub.localUrl}/healthz`, { signal: AbortSignal.timeout(boundMs) })
   expect(res.status).toBe(200)
 }
 

@@ -25,7 +25,7 @@ const MAX_FRAME = 64 * 1024
 
 /** Asks the hub for a challenge as `identity`; returns what was sent and the answer. */
 async function challenge(hub: RunningHub, identity: Identity) {
-  const endpoint = syncEndpoint(hub.url)
+  const endpoint = syncEndpoint(hub.localUrl)
   const clientNonce = randomNonce()
   const res = await fetch(challengeUrl(endpoint), {
     method: "POST",
@@ -91,13 +91,13 @@ describe("the /sync endpoint", () => {
   })
 
   it("refuses an upgrade with no credentials with 401", async () => {
-    const r = await open(syncEndpoint(hub.url))
+    const r = await open(syncEndpoint(hub.localUrl))
     expect(r.status).toBe(401)
     expect(r.body?.code).toBe("UNAUTHORIZED")
   })
 
   it("refuses a wrong admin token with 401", async () => {
-    const r = await open(`${syncEndpoint(hub.url)}?token=nope`)
+    const r = await open(`${syncEndpoint(hub.localUrl)}?token=nope`)
     expect(r.status).toBe(401)
     expect(r.body?.code).toBe("UNAUTHORIZED")
   })
@@ -141,7 +141,7 @@ describe("the /sync endpoint", () => {
 
   it("refuses a reused client nonce at the challenge", async () => {
     const me = Identity.generate("again")
-    const endpoint = syncEndpoint(hub.url)
+    const endpoint = syncEndpoint(hub.localUrl)
     const body = JSON.stringify({ protocol: HANDSHAKE_PROTOCOL, clientId: me.nodeId, clientNonce: randomNonce(), endpoint })
     const post = () => fetch(challengeUrl(endpoint), { method: "POST", headers: { "content-type": "application/json" }, body })
     expect((await post()).status).toBe(200)
@@ -161,14 +161,14 @@ describe("the /sync endpoint", () => {
   })
 
   it("refuses a malformed challenge request with problem+json", async () => {
-    const res = await fetch(challengeUrl(syncEndpoint(hub.url)), {
+    const res = await fetch(challengeUrl(syncEndpoint(hub.localUrl)), {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: "{not json",
     })
     expect(res.status).toBe(400)
     expect(res.headers.get("content-type")).toContain("application/problem+json")
-    const bad = await fetch(challengeUrl(syncEndpoint(hub.url)), {
+    const bad = await fetch(challengeUrl(syncEndpoint(hub.localUrl)), {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ protocol: HANDSHAKE_PROTOCOL, clientId: "fh1nope", clientNonce: "x", endpoint: "ws://x" }),
@@ -187,7 +187,7 @@ describe("the /sync endpoint", () => {
   })
 
   it("closes a token client's socket that joins as a node id", async () => {
-    const { ws } = await open(`${syncEndpoint(hub.url)}?token=${hub.hub.adminToken}`)
+    const { ws } = await open(`${syncEndpoint(hub.localUrl)}?token=${hub.hub.adminToken}`)
     const code = closed(ws!)
     join(ws!, hubs[1]!.hub.nodeId)
     expect(await code).toBe(4403)
@@ -237,7 +237,7 @@ describe("the /sync endpoint", () => {
     expect(await code).toBe(4400)
     const counted = Object.entries(hub.hub.server.refusals).filter(([k, n]) => n !== (before[k] ?? 0))
     expect(counted).toEqual([["MALFORMED_FRAME", (before.MALFORMED_FRAME ?? 0) + 1]])
-    const res = await fetch(`${hub.url}/healthz`)
+    const res = await fetch(`${hub.localUrl}/healthz`)
     expect(res.status).toBe(200)
     // a plain automerge-repo client with the token still syncs
     const made = await hub.hub.docs.create({ still: "here" })

@@ -3,6 +3,8 @@ import { Router } from "express"
 import type { Hub } from "../../hub/Hub.ts"
 import { CHALLENGE_SUFFIX } from "../../replication/handshake.ts"
 import { SYNC_PATH } from "../../replication/syncEndpoint.ts"
+import { serverTlsView } from "../../replication/tlsLink.ts"
+import { FedhubError } from "../../errors.ts"
 
 export function nodeRoutes(hub: Hub): Router {
   const r = Router()
@@ -23,7 +25,10 @@ export function nodeRoutes(hub: Hub): Router {
     res.json(hub.descriptor())
   })
   r.post(SYNC_PATH + CHALLENGE_SUFFIX, (req, res) => {
-    res.json(hub.handshake.challenge(req.body, req.headers.host))
+    const tls = serverTlsView(req.socket)
+    if (hub.config.requireEncryption && !tls.encrypted)
+      throw new FedhubError("PLAINTEXT_REFUSED", "this hub accepts hub links over TLS only (dial wss://)")
+    res.json(hub.handshake.challenge(req.body, req.headers.host, Date.now(), tls))
   })
   return r
 }
