@@ -70,6 +70,11 @@ export const ERRORS = {
   RATING_INVALID: { status: 400, exit: 2, title: "Not a valid signed rating, or not one that counts" },
   NOT_A_PARTICIPANT: { status: 403, exit: 3, title: "This node is not a participant of the marketplace" },
   NOT_A_MARKETPLACE: { status: 404, exit: 4, title: "The document is not a marketplace" },
+  SESSION_INVALID: { status: 400, exit: 2, title: "Not a valid session (every problem is listed)" },
+  NOT_INVITED: { status: 403, exit: 3, title: "Node not invited to this session" },
+  NOT_A_SESSION: { status: 404, exit: 4, title: "The document is not a session" },
+  SESSION_STATE: { status: 409, exit: 2, title: "The session's state does not allow this" },
+  SESSION_CLOSED: { status: 409, exit: 2, title: "The session is completed or failed" },
 } as const satisfies Record<string, { status: number; exit: number; title: string }>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -38,6 +38,7 @@ import { httpBase } from "../federation/verifyCandidate.ts"
 import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
 import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
 import { MarketplaceService } from "../marketplace/MarketplaceService.ts"
+import { SessionService } from "../collaboration/SessionService.ts"
 
 export type { LinkInfo }
 
@@ -64,6 +65,7 @@ interface HubParts {
   federation: FederationManager
   docs: DocStore
   market: MarketplaceService
+  sessions: SessionService
 }
 
 export class Hub {
@@ -75,6 +77,8 @@ export class Hub {
   readonly docs: DocStore
   /** Marketplaces: create, list, show, join by signed votes (issue 13). */
   readonly market: MarketplaceService
+  /** Cross-instance sessions: invitations, channels, shared documents, decisions, agreements (issue 14). */
+  readonly sessions: SessionService
   readonly server: SyncServerAdapter
   readonly handshake: HandshakeServer
   readonly adminToken: string
@@ -127,6 +131,7 @@ export class Hub {
     this.federation = p.federation
     this.docs = p.docs
     this.market = p.market
+    this.sessions = p.sessions
     this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url })
     this.#wireServer()
     this.#wireLinks()
@@ -268,9 +273,20 @@ export class Hub {
       federation: fed,
       docs,
       market: new MarketplaceService({ repo, identity, policies, authorship, log }),
+      sessions: new SessionService({
+        repo,
+        identity,
+        policies,
+        authorship,
+        log,
+        minTrust: config.collaboration?.minParticipantTrust ?? "basic",
+        trustOf: id => fed.trust().levels.get(id)?.level,
+        reputationOf: id => fed.reputation().get(id) ?? 0,
+      }),
     })
     // reload every document this hub holds, so it is offered to peers again
     await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
+    hub.sessions.start()
     return hub
   }
 
@@ -456,6 +472,7 @@ export class Hub {
     await this.#announcer?.stop().catch(e => this.log.warn({ err: (e as Error).message }, "stopping the mDNS announcer failed"))
     await this.federation.close().catch(e => this.log.error({ err: e }, "closing federation failed"))
     clearInterval(this.#sweep)
+    this.sessions.close()
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
     await this.signatures.close()
   }

@@ -28,6 +28,8 @@ export interface ResolvedConfig {
   requiredCapabilities: string[]
   requireEncryption: boolean
   heartbeatMs: number
+  /** Cross-instance sessions (config `collaboration`; the service's defaults when unset). */
+  collaboration?: HubConfig["collaboration"]
 }
 
 /** The limits of one hub, all set (see README "Limits"). */
