@@ -571,6 +571,9 @@ export class SessionService {
         this.#purged.add(id)
         if (await this.#drop(id)) purged.push(id)
       }
+      // what this hub kept in memory of the channel goes too; the counts stay
+      const live = this.#live.get(handle.documentId)
+      if (live) live.recent.length = 0
     }
     return { purged }
   }
@@ -583,8 +586,17 @@ export class SessionService {
     } catch (e) {
       this.#log.warn({ documentId: id, err: (e as Error).message }, "could not drop a purged document")
     }
-    await this.#repo.storageSubsystem?.removeDoc(id as DocumentId)
-    return true
+    // the Repo removes the stored chunks too, without waiting; this waits for their removal
+    // (two removals of one folder may race: the later one retries once the earlier is done)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#repo.storageSubsystem?.removeDoc(id as DocumentId)
+        return true
+      } catch (e) {
+        if (attempt >= 20) throw e
+        await new Promise(resolve => setImmediate(resolve))
+      }
+    }
   }
 
   #contentIds(handle: DocHandle<SessionDoc>, def: SessionDefinition): string[] {
