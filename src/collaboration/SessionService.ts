@@ -52,7 +52,7 @@ import type {
 } from "../schema/index.ts"
 import { ChannelInbox, type DeliveredMessage, type InboxCounts } from "./channel.ts"
 import { createDefinition, definitionProblems, participantOf } from "./config.ts"
-import { agreementsOf, decisionsOf, signAgreement, signAgreementText, signDecisionVote, signProposal, type AgreementView, type DecisionView } from "./decisions.ts"
+import { agreementsOf, decisionsOf, sha256Hex, signAgreement, signAgreementText, signDecisionVote, signProposal, verifyAgreementText, type AgreementView, type DecisionView } from "./decisions.ts"
 import { qualityOf, type QualityView } from "./quality.ts"
 import { contentExpired, contentExpiresAt } from "./retention.ts"
 import { byCodeUnit, openSigned, parseJson, SESSION_PURPOSE, textOf } from "./signed.ts"
@@ -541,6 +541,19 @@ export class SessionService {
   /** Every agreement of a session with who signed what and whether it verifies. */
   async agreements(ref: string): Promise<{ agreements: AgreementView[] }> {
     return { agreements: this.#agreements(await this.#findSession(ref)) }
+  }
+
+  /**
+   * Checks every signature of an agreement against `text` (default: the text the session
+   * holds): who signed exactly this text. One changed character and none verifies.
+   */
+  async verify(ref: string, agreementId: string, opts: { text?: string } = {}): Promise<{ agreementId: string; textHash: string; matchesSession: boolean; signatures: { signer: string; verified: boolean; reason?: string }[] }> {
+    const handle = await this.#findSession(ref)
+    const held = this.#agreements(handle).find(a => a.agreementId === agreementId)
+    if (!held && opts.text === undefined) throw new FedhubError("NOT_FOUND", `no valid agreement ${agreementId} in ${handle.url}`)
+    const text = opts.text ?? held!.text
+    const sigs = Object.entries(entries(handle.doc().signatures)).filter(([k]) => k.startsWith(`${agreementId}:`)).map(([, v]) => v)
+    return { agreementId, textHash: sha256Hex(text), matchesSession: held?.text === text, signatures: verifyAgreementText(handle.documentId, agreementId, text, sigs).sort((a, b) => byCodeUnit(a.signer, b.signer)) }
   }
 
   /** This hub's signed rating of the session. */

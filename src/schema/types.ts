@@ -431,6 +431,17 @@ export interface SessionTransitionBody {
   fail?: boolean
 }
 
+// api-session-verify
+/**
+ * POST /api/sessions/{ref}/agreements/{id}/verify: checks every signature of the agreement against a text (default: the text the session holds).
+ */
+export interface SessionVerifyBody {
+  /**
+   * The text to check the signatures against.
+   */
+  text?: string
+}
+
 // api-session-vote
 /**
  * POST /api/sessions/{ref}/proposals/{id}/votes: this hub's signed vote.
@@ -2375,6 +2386,7 @@ export const SCHEMA_NAMES = [
   "api-session-respond",
   "api-session-send",
   "api-session-transition",
+  "api-session-verify",
   "api-session-vote",
   "api-trust-set",
   "common#NodeId",
@@ -2491,6 +2503,7 @@ export interface SchemaTypes {
   "api-session-respond": SessionRespondBody
   "api-session-send": SessionSendBody
   "api-session-transition": SessionTransitionBody
+  "api-session-verify": SessionVerifyBody
   "api-session-vote": SessionVoteBody
   "api-trust-set": TrustSetBody
   "common#NodeId": NodeId

@@ -82,10 +82,11 @@ describe("shared documents converge", () => {
                 }
                 return
               }
-              const h = hubs[o.hub]!
+              const e = o as Extract<Op, { hub: number }>
+              const h = hubs[e.hub]!
               const text = (await h.hub.sessions.document(made.url, doc.documentId)).text
-              const pos = Math.floor(o.at * text.length)
-              if (o.kind === "insert") {
+              const pos = Math.floor(e.at * text.length)
+              if (e.kind === "insert") {
                 const ch = String.fromCodePoint(unique++)
                 await h.hub.sessions.edit(made.url, doc.documentId, { splice: { pos, insert: ch } })
                 inserted.add(ch)
