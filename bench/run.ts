@@ -17,6 +17,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   peers: () => benchPeers(),
   limits: () => benchLimits(),
   cli: async () => (await import("./cli.ts")).benchCli(),
+  sessions: async () => (await import("./sessions.ts")).benchSessions(),
+  messaging: async () => (await import("./sessions.ts")).benchMessaging(),
 }
 
 const names = process.argv.slice(2)

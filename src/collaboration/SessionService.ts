@@ -205,7 +205,8 @@ export class SessionService {
   readonly #kinds = new Map<string, string | null>()
   readonly #attached = new Set<string>()
   readonly #live = new Map<string, Live>()
-  readonly #states = new Map<string, { heads: string; state: SessionState; def: SessionDefinition }>()
+  /** Per session, the state computed at `at` for the document at `heads` (only the active time grows after). */
+  readonly #states = new Map<string, { heads: string; state: SessionState; def: SessionDefinition; at: number }>()
   /** Transcript and shared documents of sessions whose content expired and was purged here. */
   readonly #purged = new Set<string>()
   #gapTimer?: NodeJS.Timeout
@@ -395,7 +396,8 @@ export class SessionService {
     const env = signEnvelope(this.#identity, SESSION_PURPOSE.message, payload, this.#now())
     const text = canonicalJson(env)
     handle.broadcast({ fedhubSession: text })
-    const delivered = this.#deliver(handle.documentId, live.inbox.accept(env, this.#now()))
+    // our own message: delivered here as signed, without verifying what we just signed
+    const delivered = this.#deliver(handle.documentId, live.inbox.acceptOwn(env, envelopeId(env), this.#now()))
     if (def.configuration.recordingEnabled && def.transcript) {
       const t = this.#repo.handles[def.transcript as DocumentId] as DocHandle<TranscriptDoc> | undefined
       if (t?.isReady() && mayWrite(this.#policies.effective(t.documentId), this.#self)) {
@@ -764,10 +766,13 @@ export class SessionService {
     const doc = handle.doc()
     const heads = A.getHeads(doc as A.Doc<unknown>).join(",")
     const cached = this.#states.get(handle.documentId)
-    if (cached && cached.heads === heads && cached.state.status !== "active") return cached
-    const def = cached?.heads === heads ? cached.def : this.#definitionOf(handle)
+    if (cached && cached.heads === heads && now >= cached.at) {
+      const { def, state, at } = cached
+      return { def, state: state.status === "active" ? { ...state, durationMs: state.durationMs + (now - at) } : state }
+    }
+    const def = this.#definitionOf(handle)
     const state = sessionState(def, { responses: entries(doc.responses), transitions: entries(doc.transitions), invites: entries(doc.invites) }, now)
-    this.#states.set(handle.documentId, { heads, state, def })
+    this.#states.set(handle.documentId, { heads, state, def, at: now })
     return { def, state }
   }
 
@@ -932,6 +937,9 @@ export class SessionService {
   async #findSession(ref: string): Promise<DocHandle<SessionDoc>> {
     const { documentId, url } = parseDocRef(ref)
     if (this.#policies.has(documentId)) assertMayRead(this.#policies.effective(documentId), this.#self)
+    // a session this hub already follows: no lookup
+    const held = this.#repo.handles[documentId as DocumentId] as DocHandle<SessionDoc> | undefined
+    if (held?.isReady() && this.#attached.has(documentId) && this.#kinds.get(documentId) === SESSION_KIND) return held
     let handle: DocHandle<SessionDoc>
     try {
       handle = await this.#repo.find<SessionDoc>(documentId as DocumentId, { signal: AbortSignal.timeout(this.#findTimeoutMs) })

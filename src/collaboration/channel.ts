@@ -65,15 +65,24 @@ export class ChannelInbox {
       this.counts.droppedNotParticipant++
       return []
     }
-    const p = o.env.payload
-    const msg: DeliveredMessage = { id: o.id, sessionId: p.sessionId, channel: p.channel, sender: o.env.signer, epoch: p.epoch, seq: p.seq, text: p.text, time: o.env.time, envelope: o.env }
+    return this.#take(o.env, o.id, now, opts.recorded === true)
+  }
+
+  /** This hub's own message, just signed (not verified again). */
+  acceptOwn(env: SignedEnvelope<ChannelMessage>, id: string, now: number): DeliveredMessage[] {
+    return this.#take(env, id, now, false)
+  }
+
+  #take(env: SignedEnvelope<ChannelMessage>, id: string, now: number, recorded: boolean): DeliveredMessage[] {
+    const p = env.payload
+    const msg: DeliveredMessage = { id, sessionId: p.sessionId, channel: p.channel, sender: env.signer, epoch: p.epoch, seq: p.seq, text: p.text, time: env.time, envelope: env }
     let s = this.#senders.get(msg.sender)
     if (!s || p.epoch > s.epoch) {
       s = { epoch: p.epoch, next: 1, buffer: new Map(), skipped: new Set() }
       this.#senders.set(msg.sender, s)
     }
     const dup = (): [] => {
-      if (!opts.recorded) this.counts.duplicates++
+      if (!recorded) this.counts.duplicates++
       return []
     }
     if (p.epoch < s.epoch) return dup()
