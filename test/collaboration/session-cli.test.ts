@@ -75,6 +75,7 @@ describe("fedhub session", () => {
     expect(await session(a, "pause", made.url)).toMatchObject({ status: "paused" })
     expect(await session(a, "resume", made.url)).toMatchObject({ status: "active" })
     expect(await session(a, "close", made.url, "--reason", "done")).toMatchObject({ status: "completed" })
+    await until(b, () => b.hub.sessions.show(made.url), v => v.status === "completed", "B sees the session closed")
     await expect(session(b, "send", made.url, "late")).rejects.toMatchObject({ code: "SESSION_STATE" })
     await expect(session(a, "create", "--participant", "fh1nope")).rejects.toMatchObject({ code: "SCHEMA_INVALID" })
     await expect(session(a, "create", "--participant", Identity.generate().nodeId)).rejects.toMatchObject({ code: "SESSION_INVALID", detail: expect.stringMatching(/not a known node/) })
