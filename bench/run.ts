@@ -20,6 +20,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   catalog: async () => (await import("./catalog.ts")).benchCatalog(process.argv.slice(2)),
   storage: async () => (await import("./storage.ts")).benchStorage(),
   search: async () => (await import("./search.ts")).benchSearch(),
+  sessions: async () => (await import("./sessions.ts")).benchSessions(),
+  messaging: async () => (await import("./sessions.ts")).benchMessaging(),
 }
 
 const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--")) // options (--items N) are the benches' own

@@ -76,6 +76,11 @@ export const ERRORS = {
   DISPUTE_INVALID: { status: 400, exit: 2, title: "Not a valid dispute by the buyer of a purchase the ledger applied" },
   DISPUTE_VOTE_INVALID: { status: 400, exit: 2, title: "Not a valid signed dispute vote, or not one that counts" },
   METADATA_EDIT_INVALID: { status: 400, exit: 2, title: "Not a valid metadata edit by the marketplace's owner or an admin" },
+  SESSION_INVALID: { status: 400, exit: 2, title: "Not a valid session (every problem is listed)" },
+  NOT_INVITED: { status: 403, exit: 3, title: "Node not invited to this session" },
+  NOT_A_SESSION: { status: 404, exit: 4, title: "The document is not a session" },
+  SESSION_STATE: { status: 409, exit: 2, title: "The session's state does not allow this" },
+  SESSION_CLOSED: { status: 409, exit: 2, title: "The session is completed or failed" },
 } as const satisfies Record<string, { status: number; exit: number; title: string }>
 
 export type ErrorCode = keyof typeof ERRORS

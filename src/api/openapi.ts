@@ -104,6 +104,7 @@ export function buildOpenApi(opts: { version: string; serverUrl?: string; routes
     tags: [
       { name: "node", description: "Public: health, descriptor, handshake, metrics" },
       { name: "documents", description: "Automerge documents and their policies" },
+      { name: "collaboration", description: "Cross-instance sessions: invitations, channels, shared documents, decisions, agreements" },
       { name: "federation", description: "Peers, discovery, trust, endorsements, directory" },
       { name: "center", description: "The Federation Center dashboard and its feeds" },
     ],

@@ -28,7 +28,7 @@ export interface Route {
   summary: string
   /** `admin`: `Authorization: Bearer <admin token>` (src/api/auth.ts). */
   auth: "none" | "admin"
-  tag: "node" | "documents" | "federation" | "center"
+  tag: "node" | "documents" | "collaboration" | "federation" | "center"
   /** The body's schema; `optional` when the route accepts no body at all. */
   request?: { schema: SchemaName; optional?: boolean }
   status: number
@@ -39,6 +39,8 @@ export interface Route {
 const ref: RouteParam = { name: "ref", in: "path", description: "An automerge: URL (URL-encoded) or a bare document id." }
 const nodeId: RouteParam = { name: "nodeId", in: "path", description: "A fedhub node id (fh1…)." }
 const json = (description: string): RouteBody => ({ json: description })
+const doc: RouteParam = { name: "doc", in: "path", description: "A shared document: an automerge: URL (URL-encoded) or a bare document id." }
+const id = (description: string): RouteParam => ({ name: "id", in: "path", description })
 
 /** The route table: one row per route express serves (src/api/routes/*.ts and server.ts). */
 export const ROUTES: readonly Route[] = [
@@ -127,6 +129,29 @@ export const ROUTES: readonly Route[] = [
   { method: "POST", path: "/api/markets/{ref}/disputes/{dispute}/votes", summary: "An arbitrator votes on a dispute (signed); the outcome adjusts the ledger", auth: "admin", tag: "documents", request: { schema: "api-market-dispute-vote" }, status: 201, response: json("the dispute's decision"), params: [ref, { name: "dispute", in: "path", description: "the dispute id", required: true }] },
   { method: "GET", path: "/api/markets/{ref}/conflicts", summary: "The marketplace metadata: effective values, every same-field conflict with who wrote each value, refused edits", auth: "admin", tag: "documents", status: 200, response: json("{ values, setBy, conflicts: [{ field, values: [{ value, by, time, verified }] }], refused }"), params: [ref] },
   { method: "PUT", path: "/api/markets/{ref}/meta/{field}", summary: "An owner or admin sets a metadata field, or resolves its conflict by choosing one of its values", auth: "admin", tag: "documents", request: { schema: "api-market-meta" }, status: 200, response: json("the metadata view"), params: [ref, { name: "field", in: "path", description: "the metadata field", required: true }] },
+  // sessions (issue 14)
+  { method: "POST", path: "/api/sessions", summary: "Start a session initiated by this hub (participants must be known nodes at or above collaboration.minParticipantTrust; a bad request lists every problem)", auth: "admin", tag: "collaboration", request: { schema: "api-session-create", optional: true }, status: 201, response: json("the session: { url, documentId, status, participantList, configuration, metadata, decisions, agreements, metrics, … }") },
+  { method: "GET", path: "/api/sessions", summary: "The sessions this hub holds and may read", auth: "admin", tag: "collaboration", status: 200, response: json("{ sessions: [summary] }") },
+  { method: "GET", path: "/api/sessions/invites", summary: "Sessions this hub is invited to and has not answered", auth: "admin", tag: "collaboration", status: 200, response: json("{ invites: [summary] }") },
+  { method: "GET", path: "/api/sessions/{ref}", summary: "One session: definition, participants and their status, state and duration, documents, decisions, agreements, metrics, refused records", auth: "admin", tag: "collaboration", status: 200, response: json("the session"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/join", summary: "Join a session this hub is invited to (a signed response under its own key)", auth: "admin", tag: "collaboration", request: { schema: "api-session-respond", optional: true }, status: 200, response: json("the session"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/decline", summary: "Decline an invitation (signed)", auth: "admin", tag: "collaboration", request: { schema: "api-session-respond", optional: true }, status: 200, response: json("the session"), params: [ref] },
+  { method: "GET", path: "/api/sessions/{ref}/messages", summary: "The channel's messages this hub has (the transcript when recorded) and its inbox counts", auth: "admin", tag: "collaboration", status: 200, response: json("{ messages: [{ id, sender, epoch, seq, text, time }], counts }"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/messages", summary: "Send a signed message on the channel (live to linked participants; recorded when recordingEnabled)", auth: "admin", tag: "collaboration", request: { schema: "api-session-send" }, status: 201, response: json("the message"), params: [ref] },
+  { method: "GET", path: "/api/sessions/{ref}/stream", summary: "Server-sent events of one session: `event: message` per channel message, `event: session` on every change", auth: "admin", tag: "collaboration", status: 200, response: { media: "text/event-stream", description: "`event: message` and `event: session` frames with a JSON `data` line" }, params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/documents", summary: "Create a shared document held by this hub (kept here when dataSharing.allowContent is false)", auth: "admin", tag: "collaboration", request: { schema: "api-session-document" }, status: 201, response: json("{ documentId, url, title, holder, shared, text, data, heads, conflicts }"), params: [ref] },
+  { method: "GET", path: "/api/sessions/{ref}/documents/{doc}", summary: "A shared document as this hub holds it", auth: "admin", tag: "collaboration", status: 200, response: json("the shared document"), params: [ref, doc] },
+  { method: "POST", path: "/api/sessions/{ref}/documents/{doc}/edit", summary: "Edit a shared document: text (a character diff), splice, or set a structured value", auth: "admin", tag: "collaboration", request: { schema: "api-session-edit" }, status: 200, response: json("the shared document"), params: [ref, doc] },
+  { method: "POST", path: "/api/sessions/{ref}/proposals", summary: "Propose a decision (signed)", auth: "admin", tag: "collaboration", request: { schema: "api-session-propose" }, status: 201, response: json("{ proposalId, title, status, tally, votes, refusedVotes }"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/proposals/{id}/votes", summary: "Vote on a proposal (signed, kept under votes[proposalId:voter]); decided by the session's consensus rule", auth: "admin", tag: "collaboration", request: { schema: "api-session-vote" }, status: 201, response: json("the decision"), params: [ref, id("The proposal id (hex).")] },
+  { method: "GET", path: "/api/sessions/{ref}/agreements", summary: "Every agreement with who signed its exact text and whether each signature verifies", auth: "admin", tag: "collaboration", status: 200, response: json("{ agreements: [{ agreementId, title, text, textHash, signatures, missing, complete }] }"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/agreements", summary: "Propose an agreement text; this hub signs it first", auth: "admin", tag: "collaboration", request: { schema: "api-session-agreement" }, status: 201, response: json("the agreement"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/agreements/{id}/sign", summary: "Sign the exact text of an agreement", auth: "admin", tag: "collaboration", status: 201, response: json("the agreement"), params: [ref, id("The agreement id (hex).")] },
+  { method: "POST", path: "/api/sessions/{ref}/agreements/{id}/verify", summary: "Check every signature of an agreement against a text (default: the held one)", auth: "admin", tag: "collaboration", request: { schema: "api-session-verify", optional: true }, status: 200, response: json("{ agreementId, textHash, matchesSession, signatures: [{ signer, verified, reason }] }"), params: [ref, id("The agreement id (hex).")] },
+  { method: "POST", path: "/api/sessions/{ref}/ratings", summary: "Rate the session (signed, one per participant)", auth: "admin", tag: "collaboration", request: { schema: "api-session-rate" }, status: 201, response: json("the session"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/pause", summary: "Pause an active session (initiator or moderator, signed)", auth: "admin", tag: "collaboration", request: { schema: "api-session-transition", optional: true }, status: 200, response: json("the session"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/resume", summary: "Resume a paused session", auth: "admin", tag: "collaboration", request: { schema: "api-session-transition", optional: true }, status: 200, response: json("the session"), params: [ref] },
+  { method: "POST", path: "/api/sessions/{ref}/close", summary: "Complete the session (or fail it with fail: true)", auth: "admin", tag: "collaboration", request: { schema: "api-session-transition", optional: true }, status: 200, response: json("the session"), params: [ref] },
   // federation
   { method: "GET", path: "/api/peers", summary: "The peers view: trust, reputation, link state, latency, uptime, verified descriptor", auth: "admin", tag: "federation", status: 200, response: json("[PeerView]"), params: [{ name: "blocked", in: "query", description: "`true`: only blocked nodes." }] },
   { method: "POST", path: "/api/peers", summary: "Verify the hub at a URL (descriptor + proof of key), record it and keep a link", auth: "admin", tag: "federation", request: { schema: "api-peer-add" }, status: 201, response: json("{ nodeId, url, name, latencyMs }") },

@@ -13,6 +13,7 @@ import { problemHandler, sendProblem } from "./problem.ts"
 import { nodeRoutes } from "./routes/node.ts"
 import { docRoutes } from "./routes/docs.ts"
 import { marketRoutes } from "./routes/market.ts"
+import { sessionRoutes } from "./routes/session.ts"
 import { requireAdmin } from "./auth.ts"
 import { federationRoutes } from "./routes/federation.ts"
 import { jsonBody } from "./jsonBody.ts"
@@ -78,7 +79,8 @@ export function buildApp(hub: Hub, parts: AppParts = createParts(hub)): express.
   app.use(centerRoutes())
   app.use("/api/docs", requireAdmin(hub), body, docRoutes(hub))
   app.use("/api/markets", requireAdmin(hub), body, marketRoutes(hub))
-  app.use("/api", requireAdmin(hub), eventRoutes(events), settingsRoutes(hub))
+  app.use("/api/sessions", requireAdmin(hub), body, sessionRoutes(hub))
+  app.use("/api", requireAdmin(hub), eventRoutes(events, hub), settingsRoutes(hub))
   app.use("/api", requireAdmin(hub), body, federationRoutes(hub))
   app.use((req, res) => sendProblem(res, new FedhubError("NOT_FOUND", `no route ${req.method} ${req.path}`)))
   // a refused handshake challenge is counted by its code, then answered as every error is

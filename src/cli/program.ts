@@ -8,6 +8,7 @@ import { resolveHome } from "../hub/home.ts"
 import { docCommand } from "./docCommand.ts"
 import { collect } from "./options.ts"
 import { marketCommand } from "./marketCommand.ts"
+import { sessionCommand } from "./sessionCommand.ts"
 import { discoverCommand, endorseCommand, peersCommand, trustCommand } from "./federationCommands.ts"
 
 
@@ -72,6 +73,7 @@ export function program(): Command {
 
   cli.addCommand(docCommand())
   cli.addCommand(marketCommand())
+  cli.addCommand(sessionCommand())
   cli.addCommand(peersCommand())
   cli.addCommand(discoverCommand())
   cli.addCommand(trustCommand())

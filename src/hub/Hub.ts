@@ -43,6 +43,7 @@ import { httpBase } from "../federation/verifyCandidate.ts"
 import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
 import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
 import { MarketplaceService } from "../marketplace/MarketplaceService.ts"
+import { SessionService } from "../collaboration/SessionService.ts"
 
 export type { LinkInfo }
 
@@ -70,6 +71,7 @@ interface HubParts {
   docs: DocStore
   market: MarketplaceService
   unloader?: IdleUnloader
+  sessions: SessionService
 }
 
 export class Hub {
@@ -81,6 +83,8 @@ export class Hub {
   readonly docs: DocStore
   /** Marketplaces: create, list, show, join by signed votes (issue 13). */
   readonly market: MarketplaceService
+  /** Cross-instance sessions: invitations, channels, shared documents, decisions, agreements (issue 14). */
+  readonly sessions: SessionService
   readonly server: SyncServerAdapter
   readonly handshake: HandshakeServer
   readonly adminToken: string
@@ -138,6 +142,7 @@ export class Hub {
     this.market = p.market
     this.unloader = p.unloader
     this.#wireUnloading()
+    this.sessions = p.sessions
     this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url })
     this.#wireServer()
     this.#wireLinks()
@@ -287,6 +292,16 @@ export class Hub {
       federation: fed,
       docs,
       market,
+      sessions: new SessionService({
+        repo,
+        identity,
+        policies,
+        authorship,
+        log,
+        minTrust: config.collaboration?.minParticipantTrust ?? "basic",
+        trustOf: id => fed.trust().levels.get(id)?.level,
+        reputationOf: id => fed.reputation().get(id) ?? 0,
+      }),
       unloader:
         c.storage.idleUnloadMs > 0
           ? new IdleUnloader(repo, {
@@ -301,6 +316,7 @@ export class Hub {
     // unloading none is: each is offered (a batch at a time) to a hub when it connects
     if (!hub.unloader) await Promise.allSettled(index.ids().map(id => repo.find(id as never, { signal: AbortSignal.timeout(5_000) })))
     hub.market.resume()
+    hub.sessions.start()
     return hub
   }
 
@@ -514,6 +530,7 @@ export class Hub {
     clearInterval(this.#sweep)
     this.unloader?.stop()
     this.#reoffer?.stop()
+    this.sessions.close()
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
     await this.signatures.close()
   }

@@ -32,6 +32,8 @@ export interface ResolvedConfig {
   storage: ResolvedStorage
   /** TLS on the hub's port (README "Encryption"). */
   tls: { enabled: boolean; cert?: string; key?: string; plain: "loopback" | "any" | "none"; ca?: string }
+  /** Cross-instance sessions (config `collaboration`; the service's defaults when unset). */
+  collaboration?: HubConfig["collaboration"]
 }
 
 /** config.json `storage` with its defaults filled in (`url` is set when `kind` is postgres). */

@@ -434,6 +434,225 @@ export interface PeerAddBody {
   url: string
 }
 
+// api-session-agreement
+/**
+ * POST /api/sessions/{ref}/agreements: an agreement text, signed by this hub as its proposer (and its first signer).
+ */
+export interface SessionAgreementBody {
+  /**
+   * Its title.
+   */
+  title: string
+  /**
+   * The exact text.
+   */
+  text: string
+}
+
+// api-session-create
+/**
+ * POST /api/sessions: starts a session initiated by this hub. Every participant must be a known node at or above the hub's collaboration.minParticipantTrust; the seed's defaults fill what is not given, and a bad request is answered with one error listing every problem.
+ */
+export interface SessionCreateBody {
+  /**
+   * Its name.
+   */
+  name?: string
+  /**
+   * What it is about.
+   */
+  description?: string
+  type?: SessionType
+  /**
+   * @maxItems 1000
+   *
+   * Items: A participant: a node id, or { nodeId, role, permissions } (role participant and its default permissions when only a node id).
+   */
+  participants?: (
+    | NodeId
+    | {
+        nodeId: NodeId
+        role?: "moderator" | "participant" | "observer"
+        /**
+         * @maxItems 6
+         */
+        permissions?: SessionPermission[]
+      }
+  )[]
+  /**
+   * Any part of the configuration laid over the defaults (private, content shared, no consensus, recording on, 30 days retention).
+   */
+  configuration?: {
+    [k: string]: unknown
+  }
+  expectedDuration?: number
+  /**
+   * @maxItems 32
+   */
+  tags?: string[]
+  /**
+   * A category.
+   */
+  category?: string
+}
+
+// api-session-document
+/**
+ * POST /api/sessions/{ref}/documents: a shared document created and held by this hub, co-edited by the participants (kept on this hub when dataSharing.allowContent is false).
+ */
+export interface SessionDocumentBody {
+  /**
+   * Its title.
+   */
+  title: string
+  /**
+   * Its first text.
+   */
+  text?: string
+}
+
+// api-session-edit
+/**
+ * POST /api/sessions/{ref}/documents/{doc}/edit: an edit of a shared document's text, merged character by character: `text` replaces it by a diff, or `splice` inserts and deletes at a position; `set` writes a structured value.
+ */
+export interface SessionEditBody {
+  /**
+   * The new text (the change is the character diff).
+   */
+  text?: string
+  splice?: {
+    pos: number
+    del?: number
+    /**
+     * Inserted text.
+     */
+    insert?: string
+  }
+  set?: {
+    /**
+     * A key of the document's data map.
+     */
+    key: string
+    /**
+     * Any JSON value.
+     */
+    value: unknown
+  }
+}
+
+// api-session-invite
+/**
+ * POST /api/sessions/{ref}/invite: the initiator invites one more participant (in a restricted session, naming an approved decision).
+ */
+export interface SessionInviteBody {
+  /**
+   * A participant: a node id, or { nodeId, role, permissions } (role participant and its default permissions when only a node id).
+   */
+  participant:
+    | NodeId
+    | {
+        nodeId: NodeId
+        role?: "moderator" | "participant" | "observer"
+        /**
+         * @maxItems 6
+         */
+        permissions?: SessionPermission[]
+      }
+  decisionId?: string
+}
+
+// api-session-propose
+/**
+ * POST /api/sessions/{ref}/proposals: a proposed decision, signed by this hub.
+ */
+export interface SessionProposeBody {
+  /**
+   * What is proposed.
+   */
+  title: string
+  /**
+   * Details.
+   */
+  description?: string
+}
+
+// api-session-rate
+/**
+ * POST /api/sessions/{ref}/ratings: this hub's signed rating of the session.
+ */
+export interface SessionRateBody {
+  satisfaction: number
+  outputQuality: number
+  /**
+   * A comment.
+   */
+  comment?: string
+}
+
+// api-session-respond
+/**
+ * POST /api/sessions/{ref}/join and /decline: this hub's signed answer to its invitation.
+ */
+export interface SessionRespondBody {
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
+// api-session-send
+/**
+ * POST /api/sessions/{ref}/messages: a signed message on the session's channel.
+ */
+export interface SessionSendBody {
+  /**
+   * The message.
+   */
+  text: string
+  /**
+   * The channel (default main).
+   */
+  channel?: string
+}
+
+// api-session-transition
+/**
+ * POST /api/sessions/{ref}/pause, /resume, /close: a signed state change by the initiator or a moderator (close: complete, or fail with --fail).
+ */
+export interface SessionTransitionBody {
+  /**
+   * Why.
+   */
+  reason?: string
+  /**
+   * close only: the session failed rather than completed.
+   */
+  fail?: boolean
+}
+
+// api-session-verify
+/**
+ * POST /api/sessions/{ref}/agreements/{id}/verify: checks every signature of the agreement against a text (default: the text the session holds).
+ */
+export interface SessionVerifyBody {
+  /**
+   * The text to check the signatures against.
+   */
+  text?: string
+}
+
+// api-session-vote
+/**
+ * POST /api/sessions/{ref}/proposals/{id}/votes: this hub's signed vote.
+ */
+export interface SessionVoteBody {
+  approve: boolean
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
 // api-trust-set
 /**
  * PUT /api/trust/:nodeId: the administrator's trust in a node.
@@ -719,6 +938,15 @@ export interface HubConfig {
      * @maxItems 3
      */
     dialScopes?: ("loopback" | "private" | "public")[]
+  }
+  /**
+   * Cross-instance sessions (src/collaboration/).
+   */
+  collaboration?: {
+    /**
+     * A session's participants must be known nodes at or above this trust level (default basic: proved its key by connecting).
+     */
+    minParticipantTrust?: TrustLevel
   }
 }
 
@@ -2128,6 +2356,321 @@ export interface Problem {
   [k: string]: unknown
 }
 
+// session
+/**
+ * A cross-instance collaboration session as its initiator signed it (purpose fedhub/session/v1), held in the session document (every field of the seed's CrossInstanceSession that is not derived: status, participants' statuses, times, metrics and state are computed from the signed records). $defs hold the session's other signed payloads.
+ */
+export interface SessionDefinition {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  /**
+   * Its name.
+   */
+  name: string
+  /**
+   * What it is about.
+   */
+  description: string
+  type: SessionType
+  initiator: NodeId
+  /**
+   * Every participant, the initiator first.
+   *
+   * @minItems 1
+   * @maxItems 1000
+   */
+  participants: SessionParticipant[]
+  configuration: SessionConfiguration
+  metadata: SessionMetadata
+  /**
+   * The transcript document, when recordingEnabled.
+   */
+  transcript?: string
+}
+
+// session#SessionType
+/**
+ * What the session is for.
+ */
+export type SessionType =
+  "persona_collaboration" | "knowledge_sharing" | "joint_research" | "model_training" | "consultation" | "brainstorming"
+
+// session#SessionRole
+/**
+ * initiator: started the session and owns its document; moderator: may pause, resume and close it; participant: takes part; observer: reads and follows, never sends, votes or signs.
+ */
+export type SessionRole = "initiator" | "moderator" | "participant" | "observer"
+
+// session#SessionPermission
+/**
+ * What a participant may do: read, send (messages), edit (shared documents), vote, sign (agreements), moderate (pause, resume, close).
+ */
+export type SessionPermission = "read" | "send" | "edit" | "vote" | "sign" | "moderate"
+
+// session#SessionParticipant
+/**
+ * A participant as the initiator named it: node, role and permissions (the seed's SessionParticipant; status and joinedAt are derived from the signed responses).
+ */
+export interface SessionParticipant {
+  nodeId: NodeId
+  role: SessionRole
+  /**
+   * @maxItems 6
+   */
+  permissions: SessionPermission[]
+}
+
+// session#SessionDataSharing
+/**
+ * What the session may share between hubs.
+ */
+export interface SessionDataSharing {
+  /**
+   * false: shared documents never leave the hub that holds them; only their metadata is in the session document.
+   */
+  allowContent: boolean
+  /**
+   * Whether personal data may be exchanged (declared; fedhub does not inspect content).
+   */
+  allowPersonalData: boolean
+  /**
+   * Whether models may be shared (declared).
+   */
+  allowModelSharing: boolean
+  /**
+   * Days the content (transcript, shared documents) is kept after the session ends; then every participant hub purges it from storage. 0: kept.
+   */
+  retentionPeriod: number
+}
+
+// session#SessionConfiguration
+/**
+ * How the session runs (the seed's configuration).
+ */
+export interface SessionConfiguration {
+  /**
+   * public: every hub may read the session document; private: participants only, the initiator may invite more; restricted: participants only, and a new participant needs an approved decision too.
+   */
+  privacyLevel: "public" | "private" | "restricted"
+  dataSharing: SessionDataSharing
+  /**
+   * true: a decision needs every joined voter's yes; false: more than half of the joined voters.
+   */
+  consensusRequired: boolean
+  /**
+   * true: messages are also kept in a transcript document, so a participant that was offline catches up.
+   */
+  recordingEnabled: boolean
+  /**
+   * Most participants, initiator included.
+   */
+  maxParticipants: number
+}
+
+// session#SessionMetadata
+/**
+ * Descriptive metadata.
+ */
+export interface SessionMetadata {
+  createdAt: TimestampMs
+  /**
+   * Expected duration in minutes.
+   */
+  expectedDuration: number
+  /**
+   * @maxItems 32
+   */
+  tags: string[]
+  /**
+   * A category.
+   */
+  category: string
+}
+
+// session#SessionResponse
+/**
+ * Payload of a participant's answer to its invitation (purpose fedhub/session-response/v1), signed by it and kept under responses[nodeId] (rule 3).
+ */
+export interface SessionResponse {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  nodeId: NodeId
+  response: "join" | "decline"
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
+// session#SessionTransition
+/**
+ * Payload of a state change (purpose fedhub/session-transition/v1), signed by the initiator or a moderator: pause, resume, complete, fail.
+ */
+export interface SessionTransition {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  action: "pause" | "resume" | "complete" | "fail"
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
+// session#SessionInvite
+/**
+ * Payload of a later invitation (purpose fedhub/session-invite/v1), signed by the initiator; in a restricted session it names the approved decision that allows it.
+ */
+export interface SessionInvite {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  participant: SessionParticipant
+  decisionId?: string
+}
+
+// session#ChannelMessage
+/**
+ * Payload of a channel message (purpose fedhub/session-message/v1), signed by its sender: per sender, epoch (its service's start) and seq (1, 2, …) order it and make duplicates visible.
+ */
+export interface ChannelMessage {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  /**
+   * The channel.
+   */
+  channel: string
+  epoch: number
+  seq: number
+  /**
+   * The message.
+   */
+  text: string
+}
+
+// session#Proposal
+/**
+ * Payload of a proposed decision (purpose fedhub/session-proposal/v1), signed by its proposer; its id is the envelope id.
+ */
+export interface Proposal {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  /**
+   * What is proposed.
+   */
+  title: string
+  /**
+   * Details.
+   */
+  description?: string
+}
+
+// session#DecisionVote
+/**
+ * Payload of a vote (purpose fedhub/session-vote/v1), kept under votes[proposalId:voter].
+ */
+export interface DecisionVote {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  proposalId: string
+  approve: boolean
+  /**
+   * Why.
+   */
+  reason?: string
+}
+
+// session#SessionAgreement
+/**
+ * Payload of an agreement (purpose fedhub/session-agreement/v1), signed by its proposer; its id is the envelope id, and every participant signs the SHA-256 of its exact text.
+ */
+export interface SessionAgreement {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  /**
+   * Its title.
+   */
+  title: string
+  /**
+   * The exact text signed.
+   */
+  text: string
+}
+
+// session#AgreementSignature
+/**
+ * Payload of a participant's signature of an agreement (purpose fedhub/session-agreement-signature/v1), kept under signatures[agreementId:signer].
+ */
+export interface AgreementSignature {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  agreementId: string
+  /**
+   * Hex SHA-256 of the agreement's text (UTF-8).
+   */
+  textHash: string
+}
+
+// session#SessionRating
+/**
+ * Payload of a participant's rating of the session (purpose fedhub/session-rating/v1), kept under ratings[nodeId].
+ */
+export interface SessionRating {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  /**
+   * 1 (poor) … 5 (excellent).
+   */
+  satisfaction: number
+  /**
+   * 1 … 5.
+   */
+  outputQuality: number
+  /**
+   * A comment.
+   */
+  comment?: string
+}
+
+// session#SharedDocumentEntry
+/**
+ * Payload of a shared document's entry in the session (purpose fedhub/session-document/v1), signed by the hub that created and holds it; metadata only.
+ */
+export interface SharedDocumentEntry {
+  /**
+   * The session (its Automerge document id) this record belongs to; binds the signature to one session.
+   */
+  sessionId: string
+  documentId: string
+  /**
+   * Its title.
+   */
+  title: string
+  holder: NodeId
+  /**
+   * false when the session's dataSharing.allowContent is false: the document stays on its holder.
+   */
+  shared: boolean
+}
+
 // signed-envelope
 /**
  * A payload signed by one node for one purpose at one time. The ed25519 signature covers the canonical JSON (RFC 8785) of { v, purpose, signer, time, payload }.
@@ -2204,6 +2747,18 @@ export const SCHEMA_NAMES = [
   "api-market-update",
   "api-market-vote",
   "api-peer-add",
+  "api-session-agreement",
+  "api-session-create",
+  "api-session-document",
+  "api-session-edit",
+  "api-session-invite",
+  "api-session-propose",
+  "api-session-rate",
+  "api-session-respond",
+  "api-session-send",
+  "api-session-transition",
+  "api-session-verify",
+  "api-session-vote",
   "api-trust-set",
   "common#NodeId",
   "common#Base64",
@@ -2277,6 +2832,24 @@ export const SCHEMA_NAMES = [
   "marketplace#ItemApproval",
   "policy",
   "problem",
+  "session",
+  "session#SessionType",
+  "session#SessionRole",
+  "session#SessionPermission",
+  "session#SessionParticipant",
+  "session#SessionDataSharing",
+  "session#SessionConfiguration",
+  "session#SessionMetadata",
+  "session#SessionResponse",
+  "session#SessionTransition",
+  "session#SessionInvite",
+  "session#ChannelMessage",
+  "session#Proposal",
+  "session#DecisionVote",
+  "session#SessionAgreement",
+  "session#AgreementSignature",
+  "session#SessionRating",
+  "session#SharedDocumentEntry",
   "signed-envelope",
   "signed-heads",
 ] as const
@@ -2307,6 +2880,18 @@ export interface SchemaTypes {
   "api-market-update": MarketUpdateBody
   "api-market-vote": MarketVoteBody
   "api-peer-add": PeerAddBody
+  "api-session-agreement": SessionAgreementBody
+  "api-session-create": SessionCreateBody
+  "api-session-document": SessionDocumentBody
+  "api-session-edit": SessionEditBody
+  "api-session-invite": SessionInviteBody
+  "api-session-propose": SessionProposeBody
+  "api-session-rate": SessionRateBody
+  "api-session-respond": SessionRespondBody
+  "api-session-send": SessionSendBody
+  "api-session-transition": SessionTransitionBody
+  "api-session-verify": SessionVerifyBody
+  "api-session-vote": SessionVoteBody
   "api-trust-set": TrustSetBody
   "common#NodeId": NodeId
   "common#Base64": Base64
@@ -2380,6 +2965,24 @@ export interface SchemaTypes {
   "marketplace#ItemApproval": ItemApproval
   policy: Policy
   problem: Problem
+  session: SessionDefinition
+  "session#SessionType": SessionType
+  "session#SessionRole": SessionRole
+  "session#SessionPermission": SessionPermission
+  "session#SessionParticipant": SessionParticipant
+  "session#SessionDataSharing": SessionDataSharing
+  "session#SessionConfiguration": SessionConfiguration
+  "session#SessionMetadata": SessionMetadata
+  "session#SessionResponse": SessionResponse
+  "session#SessionTransition": SessionTransition
+  "session#SessionInvite": SessionInvite
+  "session#ChannelMessage": ChannelMessage
+  "session#Proposal": Proposal
+  "session#DecisionVote": DecisionVote
+  "session#SessionAgreement": SessionAgreement
+  "session#AgreementSignature": AgreementSignature
+  "session#SessionRating": SessionRating
+  "session#SharedDocumentEntry": SharedDocumentEntry
   "signed-envelope": SignedEnvelope
   "signed-heads": SignedHeads
 }

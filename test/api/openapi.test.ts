@@ -181,7 +181,53 @@ describe("GET /api/openapi.json", () => {
       }
       await next
     }
+    // sessions: A's own with B joined (active), and two of B's inviting A, for the join and decline rows
+    const session = await a.hub.sessions.create({ name: "for the table", participants: [B] })
+    const sRef = encodeURIComponent(session.url)
+    for (;;) {
+      const next = nextEvent(b.hub.sessions.events, "updated", 15_000) // listening before looking
+      if (b.hub.sessions.invites().invites.some(s => s.documentId === session.documentId)) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
+    await b.hub.sessions.join(session.url)
+    const invitedA = [await b.hub.sessions.create({ name: "join", participants: [a.hub.nodeId] }), await b.hub.sessions.create({ name: "decline", participants: [a.hub.nodeId] })]
+    for (;;) {
+      const next = nextEvent(a.hub.sessions.events, "updated", 15_000)
+      const s = await a.hub.sessions.show(session.url).catch(() => undefined)
+      if (s?.status === "active" && a.hub.sessions.invites().invites.length === 2) {
+        next.catch(() => {})
+        break
+      }
+      await next
+    }
+    const shared = await a.hub.sessions.createDocument(session.url, { title: "for the table" })
+    const proposal = await a.hub.sessions.propose(session.url, { title: "for the table" })
+    const agreement = await a.hub.sessions.agree(session.url, { title: "for the table", text: "agreed" })
+    const inS = (rest: string) => `/api/sessions/${sRef}${rest}`
     const fill: Partial<Record<string, { path?: string; body?: unknown }>> = {
+      "POST /api/sessions": { body: { name: "made by the table test", participants: [B] } },
+      "GET /api/sessions/{ref}": { path: inS("") },
+      "POST /api/sessions/{ref}/join": { path: `/api/sessions/${encodeURIComponent(invitedA[0]!.url)}/join` },
+      "POST /api/sessions/{ref}/decline": { path: `/api/sessions/${encodeURIComponent(invitedA[1]!.url)}/decline`, body: { reason: "busy" } },
+      "GET /api/sessions/{ref}/messages": { path: inS("/messages") },
+      "POST /api/sessions/{ref}/messages": { path: inS("/messages"), body: { text: "hello" } },
+      "GET /api/sessions/{ref}/stream": { path: inS("/stream") },
+      "POST /api/sessions/{ref}/documents": { path: inS("/documents"), body: { title: "another" } },
+      "GET /api/sessions/{ref}/documents/{doc}": { path: inS(`/documents/${shared.documentId}`) },
+      "POST /api/sessions/{ref}/documents/{doc}/edit": { path: inS(`/documents/${shared.documentId}/edit`), body: { text: "edited" } },
+      "POST /api/sessions/{ref}/proposals": { path: inS("/proposals"), body: { title: "another" } },
+      "POST /api/sessions/{ref}/proposals/{id}/votes": { path: inS(`/proposals/${proposal.proposalId}/votes`), body: { approve: true } },
+      "GET /api/sessions/{ref}/agreements": { path: inS("/agreements") },
+      "POST /api/sessions/{ref}/agreements": { path: inS("/agreements"), body: { title: "another", text: "also agreed" } },
+      "POST /api/sessions/{ref}/agreements/{id}/sign": { path: inS(`/agreements/${agreement.agreementId}/sign`) },
+      "POST /api/sessions/{ref}/agreements/{id}/verify": { path: inS(`/agreements/${agreement.agreementId}/verify`), body: { text: "agreed!" } },
+      "POST /api/sessions/{ref}/ratings": { path: inS("/ratings"), body: { satisfaction: 5, outputQuality: 4 } },
+      "POST /api/sessions/{ref}/pause": { path: inS("/pause"), body: { reason: "coffee" } },
+      "POST /api/sessions/{ref}/resume": { path: inS("/resume") },
+      "POST /api/sessions/{ref}/close": { path: inS("/close") },
       "POST /api/markets/{ref}/items": { path: `/api/markets/${shopRef}/items`, body: { items: [plugin("one"), plugin("two")] } },
       "GET /api/markets/{ref}/items": { path: `/api/markets/${shopRef}/items?text=bx&limit=5` },
       "GET /api/markets/{ref}/items/{item}": { path: `/api/markets/${shopRef}/items/${bxRef}` },

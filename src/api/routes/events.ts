@@ -65,6 +65,7 @@ export class CenterEvents {
     on(hub.server.events, "left", "peer left")
     on(hub.repo.networkSubsystem, "peer", "link up")
     on(hub.repo.networkSubsystem, "peer-disconnected", "link down")
+    on(hub.sessions.events, "updated", "session changed")
     this.pulseMs = opts.pulseMs ?? hub.config.heartbeatMs
     this.#sampler = setInterval(() => this.#sample(), SAMPLE_EVERY_MS)
     this.#sampler.unref()
@@ -193,8 +194,12 @@ const send = (res: Response, s: CenterState): void => {
   res.write(`event: state\ndata: ${JSON.stringify(s)}\n\n`)
 }
 
-/** The SSE route; mount under /api behind the admin check. */
-export function eventRoutes(events: CenterEvents): Router {
+/**
+ * The SSE route; mount under /api behind the admin check. With the hub it also streams
+ * sessions live: `event: session` (a session's summary, on every change) and
+ * `event: session-message` ({ sessionId, message }, each channel message delivered here).
+ */
+export function eventRoutes(events: CenterEvents, hub?: Hub): Router {
   const r = Router()
   const handler: RequestHandler = (req, res) => {
     res.status(200).set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no", connection: "keep-alive" })
@@ -202,6 +207,20 @@ export function eventRoutes(events: CenterEvents): Router {
     res.write("retry: 2000\n\n")
     const off = events.subscribe(s => send(res, s))
     req.on("close", off)
+    if (hub) {
+      const sessions = hub.sessions
+      const onSession = (id: string) => {
+        const summary = sessions.list().sessions.find(x => x.documentId === id)
+        if (summary) res.write(`event: session\ndata: ${JSON.stringify(summary)}\n\n`)
+      }
+      const onMessage = (sessionId: string, message: unknown) => void res.write(`event: session-message\ndata: ${JSON.stringify({ sessionId, message })}\n\n`)
+      sessions.events.on("updated", onSession)
+      sessions.events.on("message", onMessage)
+      req.on("close", () => {
+        sessions.events.off("updated", onSession)
+        sessions.events.off("message", onMessage)
+      })
+    }
     events.state("connected").then(
       s => send(res, s),
       (e: unknown) => {
