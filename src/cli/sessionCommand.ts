@@ -7,7 +7,7 @@ import { request as httpsRequest } from "node:https"
 import { Command, Option } from "commander"
 import { FedhubError } from "../errors.ts"
 import { readAdminToken, readRunInfo, resolveHome } from "../hub/home.ts"
-import { openAdminClient } from "./adminClient.ts"
+import { adminBase, openAdminClient } from "./adminClient.ts"
 import { collect, printResult as out, withHubOptions as common, type CommonOptions as Common } from "./options.ts"
 import type { MessageView, SessionSummary, SessionView, SharedDocView } from "../collaboration/SessionService.ts"
 import type { AgreementView, DecisionView } from "../collaboration/decisions.ts"
@@ -58,7 +58,7 @@ async function follow(o: Common, path: string, onEvent: (event: string, data: un
   const base = o.hub ?? process.env.FEDHUB_URL ?? (await readRunInfo(paths))?.url
   if (!base) throw new FedhubError("HUB_UNREACHABLE", `no hub is running on ${paths.home}: start one, or pass --hub URL`)
   const token = o.token ?? process.env.FEDHUB_TOKEN ?? (await readAdminToken(paths))
-  const url = new URL(`${base}/api${path}`)
+  const url = new URL(`${adminBase(base)}/api${path}`)
   await new Promise<void>((resolve, reject) => {
     const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } }, res => {
       if (res.statusCode !== 200) {

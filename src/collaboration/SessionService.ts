@@ -36,6 +36,7 @@ import type { Authorship } from "../replication/Authorship.ts"
 import { parseDocRef } from "../replication/docRef.ts"
 import { fromPlain, toPlain } from "../replication/docValues.ts"
 import { conflicts } from "../replication/history.ts"
+import { forgetStored } from "../replication/createRepo.ts"
 import { createOwnedDocument } from "../replication/ownedDocument.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
 import type {
@@ -596,6 +597,7 @@ export class SessionService {
   async #drop(id: string): Promise<boolean> {
     const held = this.#repo.handles[id as DocumentId]
     if (!held) return false
+    forgetStored(this.#repo, id)
     try {
       this.#repo.delete(id as DocumentId)
     } catch (e) {

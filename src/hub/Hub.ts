@@ -533,6 +533,7 @@ export class Hub {
     this.sessions.close()
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
     await this.signatures.close()
+    await this.policies.close()
   }
 
   /** A peer went away: it gets every record again on its next connection. */

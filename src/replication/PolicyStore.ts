@@ -102,7 +102,16 @@ export class PolicyStore {
     return state
   }
 
+  /** Waits for the last write and writes no more: a stopped hub leaves its home alone (records added later stay in memory). */
+  async close(): Promise<void> {
+    this.#closed = true
+    await this.#saving.catch(() => {})
+  }
+
+  #closed = false
+
   #save(): Promise<void> {
+    if (this.#closed) return Promise.resolve()
     this.#saving = this.#saving
       .catch(() => {})
       .then(async () => {

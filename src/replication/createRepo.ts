@@ -45,6 +45,11 @@ export function createRepo(opts: RepoOptions): Repo {
 
 const storages = new WeakMap<Repo, { storage: ClosableStorage; backend?: StorageBackend }>()
 
+/** Drops every later save of a document the hub purged (a throttled save may still be queued in the Repo). */
+export function forgetStored(repo: Repo, documentId: string): void {
+  storages.get(repo)?.storage.forget(documentId)
+}
+
 /** Flushes, shuts the Repo down, and closes its storage to any write that comes later. */
 export async function closeRepo(repo: Repo): Promise<void> {
   try {
