@@ -13,6 +13,9 @@ export interface IdleUnloaderOptions {
   onError?: (documentId: string, err: unknown) => void
 }
 
+/** Longer than the Repo's save throttle (automerge-repo's default saveDebounceRate is 100 ms). */
+const SAVE_DRAIN_MS = 150
+
 export class IdleUnloader {
   readonly #repo: Repo
   readonly #opts: IdleUnloaderOptions
@@ -72,6 +75,10 @@ export class IdleUnloader {
       else if (now - seen.at >= this.#opts.idleMs) idle.push(id as DocumentId)
     }
     if (idle.length === 0) return []
+    await this.#repo.flush(idle)
+    // a save the Repo throttled (it fires up to its debounce later, and may compact) must not
+    // run while the document is reloaded from storage: let it fire, then flush once more
+    await new Promise(resolve => setTimeout(resolve, SAVE_DRAIN_MS).unref())
     await this.#repo.flush(idle)
     const done: string[] = []
     for (const id of idle) {
