@@ -37,12 +37,12 @@ export function benchItem(i: number): ItemInput {
   }
 }
 
-const QUERIES: Record<string, string>[] = [
+const QUERIES: Record<string, string | number>[] = [
   { text: "review" },
   { text: "translate plan", category: "tools" },
-  { category: "data", maxPrice: "500" },
-  { type: "persona", minPrice: "1000", limit: "20" },
-  { origin: "", offset: "1000", limit: "50" },
+  { category: "data", maxPrice: 500 },
+  { type: "persona", minPrice: 1000, limit: 20, sort: "price" },
+  { origin: "", offset: 1000, limit: 50, sort: "-rating" },
 ]
 
 const peerScript = fileURLToPath(new URL("./catalogPeer.ts", import.meta.url))
@@ -55,7 +55,12 @@ function child(script: string, args: string[] = []) {
   const waiting: ((l: string) => void)[] = []
   lines.on("line", l => (waiting.length > 0 ? waiting.shift()!(l) : queue.push(l)))
   return {
-    next: <T>(): Promise<T> => new Promise<T>(r => (queue.length > 0 ? r(JSON.parse(queue.shift()!) as T) : waiting.push(l => r(JSON.parse(l) as T)))),
+    next: <T>(): Promise<T> =>
+      new Promise<T>((r, reject) => {
+        if (queue.length > 0) return r(JSON.parse(queue.shift()!) as T)
+        waiting.push(l => r(JSON.parse(l) as T))
+        p.once("exit", code => reject(new Error(`${script} exited (${code}) before answering`)))
+      }),
     send: (msg: object) => p.stdin!.write(`${JSON.stringify(msg)}\n`),
     done: new Promise<void>(r => p.once("exit", () => r())),
   }

@@ -20,7 +20,7 @@ say({ nodeId: h.hub.nodeId })
 
 const lines = createInterface({ input: process.stdin })
 for await (const line of lines) {
-  const { dial, nodeId, market, items, queries } = JSON.parse(line) as { dial: string; nodeId: string; market: string; items: number; queries: Record<string, string>[] }
+  const { dial, nodeId, market, items, queries } = JSON.parse(line) as { dial: string; nodeId: string; market: string; items: number; queries: Record<string, string | number>[] }
   const t0 = performance.now()
   const link = h.hub.dial(dial, nodeId as never)
   // verified: every item of every shard counted by its manifest; searchable: answered by the catalog query
