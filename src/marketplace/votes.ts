@@ -10,6 +10,8 @@
  *   weigh by stake) by a participant below minimumStake; under centralized, any
  *   vote but the creator's.
  * - The deadline is the request's signed time + voteDeadlineHours.
+ * - With no eligible voter (nobody holds minimumStake yet) the request waits until the
+ *   deadline, then is refused.
  * - Thresholds over all eligible voters (not only those who voted): distributed
  *   and proof_of_stake need more than half (a tie refuses), consortium two thirds
  *   or more. The outcome is final as soon as it can no longer change; when the
@@ -175,8 +177,11 @@ export function decideJoin(
   const requirements = [rule, `before ${new Date(deadline).toISOString()}`]
   if (byStake && type !== "centralized") requirements.push(`voters hold at least ${parameters.minimumStake} credits of stake`)
   const result = { ...base, tally, counted, refusedVotes }
+  // nobody holds the minimum stake yet: the owner may still grant some, so the vote stays open until its deadline
   if (total === 0n)
-    return { ...result, success: false, status: "refused", reason: "no participant is eligible to vote", requirements }
+    return now > deadline
+      ? { ...result, success: false, status: "refused", reason: "the vote closed: no participant was eligible to vote", requirements }
+      : { ...result, success: false, status: "pending", reason: "no participant is eligible to vote yet (none holds the minimum stake)", requirements }
   const passes = (w: bigint): boolean => (type === "consortium" ? w * 3n >= total * 2n : w * 2n > total)
   if (passes(yes)) return { ...result, success: true, status: "approved", reason: `approved: ${rule}`, requirements: [] }
   if (!passes(total - no))

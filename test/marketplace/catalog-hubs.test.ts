@@ -11,31 +11,14 @@ import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { ItemInput } from "../../src/marketplace/CatalogService.ts"
 import type { ShardDoc } from "../../src/marketplace/marketDocs.ts"
 import { chunkIdFor, encodeChunk } from "../../src/marketplace/shard.ts"
-import { hubPool, linkReaches, nextEvent, waitForDoc } from "../helpers/hubs.ts"
+import { hubPool, waitForDoc } from "../helpers/hubs.ts"
+import { link, until } from "../helpers/market.ts"
 
 const pool = hubPool()
 const hub = pool.start
 afterEach(pool.cleanup)
 
-const link = async (from: RunningHub, to: RunningHub) => linkReaches(from.hub.dial(to.url, to.hub.nodeId), "established")
-
 /** Re-checks `fn` until `ok` accepts it: at once, then whenever `h` syncs, its marketplace service records something, or a policy changes. */
-async function until<T>(h: RunningHub, fn: () => T | Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const left = end - Date.now()
-    const next = Promise.race([
-      nextEvent(h.hub.repo, "doc-metrics", left),
-      nextEvent(h.hub.market.events, "updated", left),
-      nextEvent(h.hub.policies.events, "changed", left),
-    ]).catch(() => undefined)
-    const v = await fn()
-    if (ok(v)) return v
-    if (left <= 0) throw new Error(`${what}: not reached in ${timeoutMs} ms (last: ${JSON.stringify(v)?.slice(0, 2000)})`)
-    await next
-  }
-}
-
 const plugin = (itemId: string, extra: Partial<ItemInput> = {}): ItemInput => ({
   itemId,
   type: "plugin",
@@ -125,6 +108,12 @@ describe("the catalog across hubs", () => {
     const rejected = await until(c, () => c.hub.market.catalogOf(market.url).then(v => v.rejected), r => r.length > 0, "C refuses A's change")
     expect(rejected[0]).toMatchObject({ via: a.hub.nodeId, reason: expect.stringMatching(/unbound-actor|NOT_A_WRITER/) })
     expect((await c.hub.market.item(market.url, fmt!.globalId)).item.pricing.price).toBe(900)
+    // a pointer a participant forged under B's key, to a document A owns, never counts as B's shard
+    const own = await a.hub.docs.create({ kind: "fedhub/market-shard/v1" })
+    await a.hub.docs.put(market.url, ["catalog", `${b.hub.nodeId}/s99`], own.documentId)
+    const forged = await until(c, () => c.hub.market.catalogOf(market.url).then(v => v.rejected), r => r.some(x => /s99/.test(x.reason)), "C refuses the forged pointer")
+    expect(forged.find(x => /s99/.test(x.reason))!.reason).toMatch(new RegExp(`owned by ${a.hub.nodeId}, not ${b.hub.nodeId}|not available to this hub`))
+    expect((await c.hub.market.catalogOf(market.url)).shards.map(s => s.key)).not.toContain(`${b.hub.nodeId}/s99`)
     // on A itself the shard no longer matches B's manifest: nothing of it is shown, everything listed
     const onAView = await a.hub.market.catalogOf(market.url)
     expect(onAView.total).toBe(0)

@@ -9,34 +9,12 @@ import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { MarketView } from "../../src/marketplace/MarketplaceService.ts"
 import { signVote } from "../../src/marketplace/votes.ts"
 import { openSigned, MARKET_PURPOSE } from "../../src/marketplace/signed.ts"
-import { hubPool, nextEvent, linkReaches, waitForDoc } from "../helpers/hubs.ts"
+import { hubPool, waitForDoc } from "../helpers/hubs.ts"
+import { link, until } from "../helpers/market.ts"
 
 const pool = hubPool()
 const hub = pool.start
 afterEach(pool.cleanup)
-
-const link = async (from: RunningHub, to: RunningHub) => linkReaches(from.hub.dial(to.url, to.hub.nodeId), "established")
-
-/**
- * Re-checks `fn` until `ok` accepts its value: at once, then whenever hub `h` receives a
- * sync message, its marketplace service records something, or a policy changes.
- */
-async function until<T>(h: RunningHub, fn: () => T | Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const left = end - Date.now()
-    // listening before looking, so nothing that happens while `fn` runs is missed
-    const next = Promise.race([
-      nextEvent(h.hub.repo, "doc-metrics", left),
-      nextEvent(h.hub.market.events, "updated", left),
-      nextEvent(h.hub.policies.events, "changed", left),
-    ]).catch(() => undefined)
-    const v = await fn()
-    if (ok(v)) return v
-    if (left <= 0) throw new Error(`${what}: not reached in ${timeoutMs} ms (last: ${JSON.stringify(v)})`)
-    await next
-  }
-}
 
 const distributed = { federation: { governanceModel: "distributed", consensusMechanism: { type: "distributed", parameters: { minimumStake: 0, votingPower: "one_node_one_vote", voteDeadlineHours: 24 } } } }
 

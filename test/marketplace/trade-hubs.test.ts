@@ -6,29 +6,12 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { ItemInput } from "../../src/marketplace/CatalogService.ts"
 import { nextPolicy } from "../../src/replication/access/policy.ts"
-import { hubPool, linkReaches, nextEvent } from "../helpers/hubs.ts"
+import { hubPool } from "../helpers/hubs.ts"
+import { link, until } from "../helpers/market.ts"
 
 const pool = hubPool()
 const hub = pool.start
 afterEach(pool.cleanup)
-
-const link = async (from: RunningHub, to: RunningHub) => linkReaches(from.hub.dial(to.url, to.hub.nodeId), "established")
-
-async function until<T>(h: RunningHub, fn: () => T | Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const left = end - Date.now()
-    const next = Promise.race([
-      nextEvent(h.hub.repo, "doc-metrics", left),
-      nextEvent(h.hub.market.events, "updated", left),
-      nextEvent(h.hub.policies.events, "changed", left),
-    ]).catch(() => undefined)
-    const v = await fn()
-    if (ok(v)) return v
-    if (left <= 0) throw new Error(`${what}: not reached in ${timeoutMs} ms (last: ${JSON.stringify(v)?.slice(0, 1500)})`)
-    await next
-  }
-}
 
 const item = (itemId: string, price: number): ItemInput => ({
   itemId,
@@ -89,8 +72,9 @@ describe("trading across hubs", () => {
     const market = await a.hub.market.create({ name: "Staked" }) // the seed's default: proof_of_stake, minimumStake 100
     const before = await b.hub.market.join(market.url, { owner: a.hub.nodeId })
     const pending = await until(a, () => a.hub.market.show(market.url), v => v.requests.length === 1, "A records the request")
-    // nobody holds the minimum stake yet: no vote could count
-    expect(pending.requests[0]!.result.tally.eligible).toBe(0)
+    // nobody holds the minimum stake yet: no vote could count, and the request waits (it is not refused)
+    expect(pending.requests[0]!.result).toMatchObject({ status: "pending", tally: { eligible: 0 } })
+    expect(b.hub.market.list().joining[0]?.status).toBe("pending")
     await a.hub.market.grant(market.url, a.hub.nodeId, 500)
     const staked = await a.hub.market.vote(market.url, { requester: b.hub.nodeId, approve: true })
     expect(staked.result).toMatchObject({ status: "approved" })

@@ -69,7 +69,9 @@ describe("decideJoin", () => {
       requirements: expect.arrayContaining([expect.stringMatching(/at least 100 credits/)]),
     })
     expect(decideJoin(c, members, stakes, request, [v(alice, false)], now).status).toBe("refused")
-    expect(decideJoin(c, members, {}, request, [v(alice, true)], now)).toMatchObject({ status: "refused", reason: expect.stringMatching(/eligible/) })
+    // with no stake anywhere, the request waits (stakes may still be granted), and is refused at the deadline
+    expect(decideJoin(c, members, {}, request, [v(alice, true)], now)).toMatchObject({ status: "pending", reason: expect.stringMatching(/eligible/) })
+    expect(decideJoin(c, members, {}, request, [v(alice, true)], now + 400 * 3_600_000)).toMatchObject({ status: "refused", reason: expect.stringMatching(/no participant was eligible/) })
   })
 
   it("the latest vote of a voter counts", () => {
