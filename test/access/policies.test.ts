@@ -66,6 +66,8 @@ describe("policies", () => {
     // a stranger signs a version adding c and sends it to a as a policy frame
     const stranger = Identity.generate()
     const genesis = a.hub.policies.state(made.documentId)!.heads[0]!
+    // one instant for the payload and the envelope: only the signer is wrong (a millisecond between them was a second refusal reason)
+    const at = Date.now()
     const forged = signEnvelope(stranger, POLICY_PURPOSE, {
       documentId: made.documentId,
       version: 2,
@@ -75,8 +77,8 @@ describe("policies", () => {
       readers: [c.hub.nodeId],
       relays: [],
       parents: [genesis],
-      issuedAt: Date.now(),
-    })
+      issuedAt: at,
+    }, at)
     const peer = await rawPeer(a.url, stranger)
     peer.send({ type: POLICY_FRAME, senderId: stranger.nodeId, targetId: peer.hubId, documentId: made.documentId, records: [forged] })
     // the frame was handled before a probe on the same socket is answered
