@@ -218,6 +218,10 @@ export class Hub {
       },
     })
     const before = (m: Message) => framesBefore(identity, policyFrames, signatureFrames, m)
+    // a policy that changes reaches the peers holding the document now, not with its next change
+    policies.events.on("changed", documentId => {
+      for (const frame of policyFrames.pushFor(identity.nodeId as string as PeerId, documentId)) repo.networkSubsystem.send(frame as unknown as Parameters<typeof repo.networkSubsystem.send>[0])
+    })
     const rewrite = (m: Message) => share.outgoing(m)
     const server = new SyncServerAdapter({ gate, agreementOf: id => handshake.agreementFor(id as NodeId), before, rewrite })
     repo.networkSubsystem.addNetworkAdapter(server)

@@ -16,7 +16,7 @@
  */
 import { EventEmitter } from "node:events"
 import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
-import type { Patch } from "@automerge/automerge"
+import { getConflicts, type Patch } from "@automerge/automerge"
 import { isNodeId, type Identity, type NodeId } from "../identity/index.ts"
 import { mayRead, nextPolicy, PUBLIC, type Reader } from "../replication/access/policy.ts"
 import type { Authorship } from "../replication/Authorship.ts"
@@ -158,8 +158,7 @@ export class MemberDocs {
     const doc = market.doc()
     const marketId = market.documentId
     for (const [section, kind] of [["catalog", SHARD_KIND], ["activity", ACTIVITY_KIND]] as const)
-      for (const [key, value] of Object.entries(doc[section] ?? {})) {
-        const docId = str(value)
+      for (const [key, docId] of pointersOf(doc[section])) {
         if (!docId || this.#members.has(docId) || this.#finding.has(docId)) continue
         const owner = section === "catalog" ? key.slice(0, key.indexOf("/")) : key
         const pointer = { section, key, reason: "" }
@@ -228,4 +227,17 @@ export class MemberDocs {
         .catch(e => this.#ctx.log.warn({ documentId: m.handle.documentId, err: (e as Error).message }, "could not widen a member document's readers"))
     }
   }
+}
+
+/**
+ * Every document a section points to, concurrent values included: one node running twice
+ * (a restored backup beside the original) creates two activity documents and points to
+ * both at once; Automerge shows one, and following only it would hide the other's records.
+ */
+function pointersOf(section: MarketDoc["catalog"] | undefined): [key: string, docId: string][] {
+  if (!section) return []
+  return Object.keys(section).flatMap(key => {
+    const values = Object.values(getConflicts(section, key) ?? { one: section[key] })
+    return values.flatMap(v => (str(v) ? [[key, str(v)!] as [string, string]] : []))
+  })
 }

@@ -6,13 +6,16 @@
 import * as A from "@automerge/automerge"
 import type { DocHandle } from "@automerge/automerge-repo"
 import type { Identity } from "../identity/index.ts"
-import { actorIdFor, bindActor } from "./access/actorBinding.ts"
+import { randomInt } from "node:crypto"
+import { MAX_EPOCH, actorIdFor, bindActor } from "./access/actorBinding.ts"
 import { signHeads, type SignedHeadsRecord } from "./access/signedHeads.ts"
 import type { SignatureStore } from "./SignatureStore.ts"
 
 export class Authorship {
   readonly identity: Identity
   readonly store: SignatureStore
+  /** The epoch this run writes each document under (chosen on its first write). */
+  readonly #epochs = new Map<string, number>()
 
   constructor(identity: Identity, store: SignatureStore) {
     this.identity = identity
@@ -20,21 +23,21 @@ export class Authorship {
   }
 
   /**
-   * The actor this hub writes `documentId` under, its binding signed and kept. A new epoch
-   * (a new actor) is taken when `doc` lacks this hub's last signed change of the current
-   * one: its history of that actor is incomplete (a restored backup), and reusing the actor
-   * would repeat sequence numbers.
+   * The actor this hub writes `documentId` under, its binding signed and kept. Each run of
+   * the hub (each `Authorship`) takes a fresh random epoch on its first write to a document:
+   * two processes of one identity (a restored backup started beside the original, several
+   * processes on one database) then never write two different changes under one actor and
+   * sequence number, which Automerge cannot merge ("duplicate seq") — their forks merge, and
+   * what one signed twice (a double spend) is seen by the records' own rules.
    */
-  actorFor(documentId: string, doc?: A.Doc<unknown>): string {
+  actorFor(documentId: string): string {
     const nodeId = this.identity.nodeId
-    const epochs = this.store
-      .bindings(documentId)
-      .filter(b => b.signer === nodeId)
-      .map(b => b.payload.epoch)
-    let epoch = epochs.length > 0 ? Math.max(...epochs) : 0
-    if (epochs.length > 0 && doc) {
-      const last = this.store.headsOf(documentId, actorIdFor(nodeId, documentId, epoch)).at(-1)
-      if (last && !A.hasHeads(doc, last.payload.heads)) epoch++
+    let epoch = this.#epochs.get(documentId)
+    if (epoch === undefined) {
+      const taken = new Set(this.store.bindings(documentId).filter(b => b.signer === nodeId).map(b => b.payload.epoch))
+      do epoch = randomInt(0, MAX_EPOCH + 1)
+      while (taken.has(epoch))
+      this.#epochs.set(documentId, epoch)
     }
     const actor = actorIdFor(nodeId, documentId, epoch)
     if (!this.store.binding(documentId, actor)) this.store.keepOwn(documentId, bindActor(this.identity, documentId, { epoch }), "binding")
@@ -44,7 +47,7 @@ export class Authorship {
   /** Makes this hub's next changes to the handle's document under its bound actor (call before `change`). */
   adopt<T>(handle: DocHandle<T>): void {
     const doc = handle.doc()
-    const actor = this.actorFor(handle.documentId, doc as A.Doc<unknown>)
+    const actor = this.actorFor(handle.documentId)
     if (A.getActorId(doc) !== actor) handle.update(d => A.clone(d, { actor }))
   }
 

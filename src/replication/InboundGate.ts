@@ -17,6 +17,7 @@ import { MAX_SIGNATURE_RECORDS_PER_FRAME, SIGNATURES_FRAME } from "./SignatureAn
 import type { SignatureStore } from "./SignatureStore.ts"
 import { verifyEphemeral, type SignedEphemeralMessage } from "./access/ephemeralSignature.ts"
 import { isNodeId } from "../identity/index.ts"
+import { SequenceGuard } from "./SequenceGuard.ts"
 
 /**
  * What to do with a message that passed: hand the Repo the message rebuilt from its known
@@ -79,7 +80,7 @@ export interface RefusedChange {
   actor: string
   /** The node its actor is bound to, when known. */
   author?: string
-  reason: Exclude<Attribution, { ok: true }>["reason"]
+  reason: Exclude<Attribution, { ok: true }>["reason"] | "equivocation"
   /** The hub that sent it (the relay, when it is not the author). */
   from: string
   at: number
@@ -143,6 +144,7 @@ export class InboundGate implements InboundCheck {
   unheldRequestsAnswered = 0
   /** Objects created by messages that passed but may not be applied yet, per document. */
   #pending = new Map<string, Map<string, number>>()
+  readonly #guard = new SequenceGuard()
 
   constructor(opts: InboundGateOptions) {
     this.#opts = opts
@@ -200,12 +202,14 @@ export class InboundGate implements InboundCheck {
       },
     )
     try {
+      if (doc) this.#sequences(from, documentId, doc, measure.metas)
       if (governed) this.#attribute(from, documentId, doc, measure.metas)
     } catch (e) {
       if (measure.document) A.free(measure.document)
       throw e
     }
     if (measure.created.size > 0) this.#remember(documentId, measure.created)
+    this.#guard.passed(documentId, measure.metas)
     return { deliver: { type, ...base, data: measure.document ? this.#preload(documentId, data, measure.document) : data } as Message }
   }
 
@@ -308,6 +312,33 @@ export class InboundGate implements InboundCheck {
   }
 
   /**
+   * Refuses the message when a change in it reuses the actor and sequence number of a
+   * change the replica holds: an equivocation by the actor's author, reported like a
+   * refused author (Automerge could not apply it anyway).
+   */
+  #sequences(from: PeerId, documentId: string, doc: A.Doc<unknown>, metas: readonly (ChangeMeta & { seq: number })[]): void {
+    const backend = A.getBackend(doc)
+    const fresh = metas.filter(c => backend.getChangeMetaByHash(c.hash) === null)
+    const twins = this.#guard.duplicates(documentId, backend, fresh)
+    if (twins.length === 0) return
+    const at = Date.now()
+    const refused = twins.map(t => ({ documentId, hash: t.hash, actor: t.actor, author: this.#opts.signatures?.authorOf(documentId, t.actor), reason: "equivocation" as const, from, at }))
+    this.changesRefused.equivocation = (this.changesRefused.equivocation ?? 0) + refused.length
+    this.#keepRefused(refused)
+    const first = refused[0]!
+    throw new FedhubError(
+      "EQUIVOCATION",
+      `${refused.length} change(s) to ${documentId} refused, first ${first.hash.slice(0, 12)} ${first.author ? `by ${first.author}` : `by actor ${first.actor}`}: an equivocation, sequence ${twins[0]!.seq} of its actor is already ${twins[0]!.held.slice(0, 12)} (sent by ${from})`,
+      { documentId, from, changes: refused.slice(0, 10).map(r => ({ hash: r.hash, actor: r.actor, author: r.author, reason: r.reason })) },
+    )
+  }
+
+  #keepRefused(refused: readonly RefusedChange[]): void {
+    this.#refusedChanges.push(...refused)
+    if (this.#refusedChanges.length > MAX_REFUSED_CHANGES) this.#refusedChanges.splice(0, this.#refusedChanges.length - MAX_REFUSED_CHANGES)
+  }
+
+  /**
    * Refuses the message unless every change in it that the replica does not hold is
    * attributed to a writer under the document's policy, or vouched for by an admin.
    */
@@ -330,11 +361,8 @@ export class InboundGate implements InboundCheck {
     const refused = report.results.filter(r => !accepted(r)) as Exclude<Attribution, { ok: true }>[]
     if (refused.length === 0) return
     const at = Date.now()
-    for (const r of refused) {
-      this.changesRefused[r.reason] = (this.changesRefused[r.reason] ?? 0) + 1
-      this.#refusedChanges.push({ documentId, hash: r.hash, actor: r.actor, author: r.author, reason: r.reason, from, at })
-    }
-    if (this.#refusedChanges.length > MAX_REFUSED_CHANGES) this.#refusedChanges.splice(0, this.#refusedChanges.length - MAX_REFUSED_CHANGES)
+    for (const r of refused) this.changesRefused[r.reason] = (this.changesRefused[r.reason] ?? 0) + 1
+    this.#keepRefused(refused.map(r => ({ documentId, hash: r.hash, actor: r.actor, author: r.author, reason: r.reason, from, at })))
     const first = refused[0]!
     const who = first.author ? `by ${first.author}` : `by unbound actor ${first.actor}`
     throw new FedhubError(

@@ -11,9 +11,10 @@ import type { GateVerdict, InboundCheck, LinkAgreement } from "./InboundGate.ts"
 
 /**
  * Refusals that drop the one message and keep the link: over a budget, or changes whose
- * author is not a writer (a relay forwarding them may be honest; the link carries other documents).
+ * author is not a writer or that equivocate (a relay forwarding them may be honest; the link
+ * carries other documents).
  */
-export const KEEPS_LINK: ReadonlySet<string> = new Set(["RATE_LIMITED", "NOT_A_WRITER", "CHANGE_UNATTRIBUTED"])
+export const KEEPS_LINK: ReadonlySet<string> = new Set(["RATE_LIMITED", "NOT_A_WRITER", "CHANGE_UNATTRIBUTED", "EQUIVOCATION"])
 
 export interface InboundSink {
   /** Hands a checked message to the Repo. */

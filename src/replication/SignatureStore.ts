@@ -15,7 +15,7 @@ import { recordId, type RefusedRecord } from "./access/policy.ts"
 
 /** Signed heads kept per (document, actor): the newest ones (only the latest applied is ever needed). */
 const HEADS_PER_ACTOR = 16
-/** Bindings kept per (document, node): one per epoch, the highest epochs. */
+/** Bindings kept per (document, node) that name no signed change yet (those that do are all kept, up to MAX_ACTORS). */
 const BINDINGS_PER_NODE = 16
 /** Actors kept per document. */
 const MAX_ACTORS = 4096
@@ -145,12 +145,11 @@ export class SignatureStore {
         const d = docOf()
         if (d.bindings.has(b.payload.actorId)) continue
         if (d.bindings.size >= MAX_ACTORS) throw new FedhubError("RATE_LIMITED", `${documentId} already has ${MAX_ACTORS} actors`)
-        const ofNode = [...d.bindings.values()].filter(x => x.signer === b.signer)
-        if (ofNode.length >= BINDINGS_PER_NODE) {
-          const lowest = ofNode.reduce((a, x) => (x.payload.epoch < a.payload.epoch ? x : a))
-          if (lowest.payload.epoch > b.payload.epoch) continue
-          d.bindings.delete(lowest.payload.actorId)
-        }
+        // past the cap a node's bindings that name no signed change make room; the ones its
+        // changes need are kept (every run of a hub writes under a new epoch), up to MAX_ACTORS
+        const idle = [...d.bindings.values()].filter(x => x.signer === b.signer && !d.heads.has(x.payload.actorId))
+        const ofNode = [...d.bindings.values()].filter(x => x.signer === b.signer).length
+        if (ofNode >= BINDINGS_PER_NODE && idle.length > 0) d.bindings.delete(idle.reduce((a, x) => (x.payload.epoch < a.payload.epoch ? x : a)).payload.actorId)
         d.bindings.set(b.payload.actorId, b)
         this.verified.add(recordCacheKey(recordId(b)!, b.sig))
         lines.push({ d: documentId, b })

@@ -29,8 +29,8 @@ export interface ChangeMeasure {
   created: Map<string, number>
   /** The whole document the message carried, loaded (with `keepDocument`); the caller frees it. */
   document?: A.Doc<unknown>
-  /** Hash, actor and deps of every change carried as a change chunk (for attribution; whole documents go to `onDocument`). */
-  metas: ChangeMeta[]
+  /** Hash, actor, deps and sequence number of every change carried as a change chunk (for attribution; whole documents go to `onDocument`). */
+  metas: (ChangeMeta & { seq: number })[]
 }
 
 /** Automerge's raw backend (what `A.getBackend` returns). */
@@ -183,7 +183,7 @@ function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimi
 
 function measureChange(change: A.DecodedChange, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf): void {
   m.changes++
-  m.metas.push({ hash: change.hash, actor: change.actor, deps: change.deps })
+  m.metas.push({ hash: change.hash, actor: change.actor, deps: change.deps, seq: change.seq })
   if (change.ops.length > limits.changeOps)
     throw new FedhubError("TOO_MANY_OPS", `a change holds ${change.ops.length} operations; this hub accepts ${limits.changeOps}`)
   m.ops += change.ops.length

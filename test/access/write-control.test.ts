@@ -61,7 +61,7 @@ describe("write control", () => {
     const before = onA.heads()
     // the relay forges a change under b's actor, says it is b's, and signs the heads itself
     const peer = await rawPeer(a.url, forger)
-    const bActor = actorIdFor(b.hub.nodeId, made.documentId)
+    const bActor = a.hub.signatures.bindings(made.documentId).find(x => x.signer === b.hub.nodeId)!.payload.actorId
     const forged = changeAs(onA.doc(), bActor, d => void (d.title = new A.ImmutableString("forged")), `put title (by ${b.hub.nodeId})`)
     const refused = nextRefusal(a, "CHANGE_UNATTRIBUTED")
     sendChange(peer, made.documentId, forged, [a.hub.signatures.binding(made.documentId, bActor)], [signHeads(forger, made.documentId, bActor, [forged.hash])])
@@ -199,7 +199,7 @@ describe("write control", () => {
     expect(a.hub.signatures.bindings(made.documentId).length).toBe(keptBefore)
   })
 
-  it("keeps writing under the same bound actor across a restart", async () => {
+  it("takes a new bound actor after a restart, so two runs of one identity never repeat an actor's sequence number", async () => {
     const a = await hub()
     const b = await hub()
     const made = await a.hub.docs.create({ v: 1 }, { readers: [b.hub.nodeId] })
@@ -207,9 +207,42 @@ describe("write control", () => {
     await pool.stop(a)
     const a2 = await hub(a.paths.home)
     await a2.hub.docs.put(made.url, "v", 3)
+    await a2.hub.docs.put(made.url, "v", 4)
     const actors = new Set(A.getChangesMetaSince((await a2.hub.docs.find(made.url)).doc(), []).map(c => c.actor))
-    expect([...actors]).toEqual([actorIdFor(a.hub.nodeId, made.documentId)])
+    expect(actors.size).toBe(2) // one per run; the second run's two changes share its actor
+    for (const actor of actors) expect(a2.hub.signatures.authorOf(made.documentId, actor)).toBe(a.hub.nodeId)
+    expect(a2.hub.signatures.bindings(made.documentId).map(x => x.payload.actorId).sort()).toEqual([...actors].sort())
     await link(b, a2)
-    await waitForDoc(await b.hub.docs.find(made.url), d => (d as Doc).v === 3)
+    const onB = await b.hub.docs.find(made.url)
+    await waitForDoc(onB, d => (d as Doc).v === 4)
+    for (const actor of actors) expect(b.hub.signatures.authorOf(made.documentId, actor)).toBe(a.hub.nodeId)
+  })
+  it("a writer that signs two different changes with one actor and sequence number is refused as equivocating; the hub keeps serving", async () => {
+    const a = await hub()
+    const writer = Identity.generate()
+    const made = await a.hub.docs.create({ v: 1 }, { writers: [writer.nodeId] })
+    const onA = (await a.hub.docs.find(made.url)) as DocHandle<Doc>
+    const peer = await rawPeer(a.url, writer)
+    const binding = bindActor(writer, made.documentId)
+    const actor = binding.payload.actorId
+    const base = onA.doc()
+    const first = changeAs(base, actor, d => void (d.v = 2))
+    sendChange(peer, made.documentId, first, [binding], [signHeads(writer, made.documentId, actor, [first.hash])])
+    await waitForDoc(onA, d => d.v === 2)
+    const heads = onA.heads()
+    // the same actor and sequence number again, other content: Automerge cannot hold both
+    const twin = changeAs(base, actor, d => void (d.v = 3))
+    const refused = nextRefusal(a, "EQUIVOCATION")
+    sendChange(peer, made.documentId, twin, [], [signHeads(writer, made.documentId, actor, [twin.hash])])
+    expect((await refused).detail).toContain("equivocation")
+    expect(onA.heads()).toEqual(heads)
+    expect(a.hub.gate.refusedChanges(made.documentId)).toEqual([
+      expect.objectContaining({ hash: twin.hash, actor, author: writer.nodeId, reason: "equivocation", from: writer.nodeId }),
+    ])
+    // the link and the document go on: the writer's next change (sequence 2) is applied
+    const next = changeAs(onA.doc(), actor, d => void (d.v = 4))
+    sendChange(peer, made.documentId, next, [], [signHeads(writer, made.documentId, actor, [next.hash])])
+    await waitForDoc(onA, d => d.v === 4)
+    peer.ws.close()
   })
 })

@@ -2,11 +2,12 @@
  * Credits, purchases, disputes, stakes and metadata conflicts across real hubs (issue 13,
  * parts 2, 7, 8, 9): every hub folds the same signed records into the same ledger.
  */
+import { cp } from "node:fs/promises"
 import { afterEach, describe, expect, it } from "vitest"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { ItemInput } from "../../src/marketplace/CatalogService.ts"
 import { nextPolicy } from "../../src/replication/access/policy.ts"
-import { hubPool } from "../helpers/hubs.ts"
+import { hubPool, tempDir } from "../helpers/hubs.ts"
 import { link, until } from "../helpers/market.ts"
 
 const pool = hubPool()
@@ -86,9 +87,9 @@ describe("trading across hubs", () => {
     const { a, c, market } = await setup()
     // C becomes an admin of the marketplace (an owner-signed policy version)
     await a.hub.policies.add(market.documentId, [nextPolicy(a.hub.identity, a.hub.policies.state(market.documentId)!, { add: { admins: [c.hub.nodeId] } })])
-    // (policy records travel with the document's next sync message)
-    await a.hub.market.edit(market.url, "name", "Shop")
+    // the new policy reaches C at once, with no change to the document
     await until(c, () => c.hub.policies.effective(market.documentId)?.admins ?? [], l => l.includes(c.hub.nodeId), "C is an admin")
+    await a.hub.market.edit(market.url, "name", "Shop")
     await until(c, () => c.hub.market.conflicts(market.url), v => v.values.name === "Shop", "C holds A's first edit")
     expect(c.hub.hangUp(a.url)).toBe(true)
     await a.hub.market.edit(market.url, "name", "Shop A")
@@ -107,5 +108,39 @@ describe("trading across hubs", () => {
       const v = await until(h, () => h.hub.market.conflicts(market.url), x => x.conflicts.length === 0, "the resolution reaches the hub")
       expect(v.values).toMatchObject({ name: "Shop A", tagline: "tools for all" })
     }
+  })
+  it("a buyer that spends the same credits on two partitioned hubs is reported as equivocating on every hub once they reconnect, and neither purchase moves credits", async () => {
+    const { a, b, c, market } = await setup()
+    await a.hub.market.grant(market.url, c.hub.nodeId, 1000)
+    await b.hub.market.publish(market.url, [item("left", 700), item("right", 600)])
+    await until(c, () => c.hub.market.ledger(market.url), l => l.balances[c.hub.nodeId] === 1000, "C holds its grant")
+    await until(c, () => c.hub.market.catalogOf(market.url), v => v.total === 2, "C holds the items")
+    // C's identity and documents now run on two hubs (a restored backup, a second machine)
+    await pool.stop(c)
+    const twinHome = await tempDir()
+    await cp(c.paths.home, twinHome, { recursive: true })
+    // partition {A, C} | {B, C'}
+    expect(b.hub.hangUp(a.url)).toBe(true)
+    const [c1, c2] = [await hub(c.paths.home), await hub(twinHome)]
+    expect(c2.hub.nodeId).toBe(c1.hub.nodeId)
+    await link(c1, a)
+    await link(c2, b)
+    // each side sees a balance that covers its own purchase: both are sequence 1
+    const left = await c1.hub.market.buy(market.url, `${b.hub.nodeId}:left`)
+    const right = await c2.hub.market.buy(market.url, `${b.hub.nodeId}:right`)
+    expect([left.balance, right.balance]).toEqual([300, 400])
+    await until(a, () => a.hub.market.ledger(market.url), l => l.applied.length === 1, "A applies the purchase it saw")
+
+    await link(b, a)
+    for (const h of [a, b, c1, c2]) {
+      const l = await until(h, () => h.hub.market.ledger(market.url), v => v.equivocations.length === 1, "both purchases reach the hub")
+      expect(l.equivocations[0]).toMatchObject({ buyer: c.hub.nodeId, sequence: 1 })
+      expect(new Set(l.equivocations[0]!.records.map(r => r.payload.itemGlobalId))).toEqual(new Set([`${b.hub.nodeId}:left`, `${b.hub.nodeId}:right`]))
+      expect(l.applied).toEqual([])
+      expect(l.balances[c.hub.nodeId]).toBe(1000)
+      expect(Object.values(l.balances).reduce((x, y) => x + y, 0)).toBe(l.minted)
+    }
+    // the buyer goes on from the merged history: its next purchase takes the next sequence number and counts
+    await expect(c1.hub.market.buy(market.url, `${b.hub.nodeId}:left`)).resolves.toMatchObject({ balance: 300 })
   })
 })
