@@ -26,7 +26,7 @@ import { FedhubError } from "../errors.ts"
 import { contentId, type Identity, type NodeId, signEnvelope, type SignedEnvelope } from "../identity/index.ts"
 import type { Dispute, DisputeOutcome, DisputeVote, MarketplaceConfig, Purchase } from "../schema/index.ts"
 import { purchaseIdOf, type LedgerEntry, type PurchaseId } from "./ledger.ts"
-import { byCodeUnit, MARKET_PURPOSE, openSigned, stableKey } from "./signed.ts"
+import { byCodeUnit, MARKET_PURPOSE, openEach, openSigned } from "./signed.ts"
 import { schemaProblems } from "./schemaCheck.ts"
 
 /** A dispute id: hex SHA-256 of the canonical dispute payload. */
@@ -179,16 +179,8 @@ export function decideDispute(
 
   const refusedVotes: RefusedDisputeVote[] = []
   const valid: { env: SignedEnvelope<DisputeVote>; id: string }[] = []
-  const seen = new Set<string>()
-  for (const value of votes) {
-    const v = openSigned(value, MARKET_PURPOSE.disputeVote, "market-trade#DisputeVote")
-    const key = v.ok ? v.id : stableKey(value)
-    if (seen.has(key)) continue
-    seen.add(key)
-    if (!v.ok) {
-      refusedVotes.push({ id: key, reason: `does not verify: ${v.reason}` })
-      continue
-    }
+  for (const v of openEach(votes, MARKET_PURPOSE.disputeVote, "market-trade#DisputeVote", (id, reason) => refusedVotes.push({ id, reason: `does not verify: ${reason}` }))) {
+    const key = v.id
     const voter = v.env.signer
     const refuse = (reason: string): void => void refusedVotes.push({ id: key, voter, reason })
     if (v.env.payload.disputeId !== disputeId) refuse("a vote on another dispute")

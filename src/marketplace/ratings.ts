@@ -9,7 +9,7 @@ import { FedhubError } from "../errors.ts"
 import { type Identity, type NodeId, signEnvelope, type SignedEnvelope } from "../identity/index.ts"
 import type { MarketplaceConfig, Rating, RatingModeration } from "../schema/index.ts"
 import type { LedgerEntry } from "./ledger.ts"
-import { byCodeUnit, MARKET_PURPOSE, openSigned, stableKey } from "./signed.ts"
+import { byCodeUnit, MARKET_PURPOSE, openEach, openSigned } from "./signed.ts"
 
 /** Signs `rater`'s rating of an item: `stars` is 1–5 in steps of 0.5. */
 export function signRating(rater: Identity, marketplaceId: string, itemGlobalId: string, stars: number, comment?: string, time?: number): SignedEnvelope<Rating> {
@@ -58,16 +58,8 @@ export function ratingsOf(config: MarketplaceConfig, itemGlobalId: string, ratin
   const buyers = new Set(ctx.purchases.filter((e) => e.purchase.payload.itemGlobalId === itemGlobalId).map((e) => e.purchase.payload.buyer))
   const refused: { id: string; reason: string }[] = []
   const latest = new Map<string, { env: SignedEnvelope<Rating>; id: string }>()
-  const seen = new Set<string>()
-  for (const value of ratings) {
-    const r = openSigned(value, MARKET_PURPOSE.rating, "marketplace#Rating")
-    const key = r.ok ? r.id : stableKey(value)
-    if (seen.has(key)) continue
-    seen.add(key)
-    if (!r.ok) {
-      refused.push({ id: key, reason: r.reason })
-      continue
-    }
+  for (const r of openEach(ratings, MARKET_PURPOSE.rating, "marketplace#Rating", (id, reason) => refused.push({ id, reason }))) {
+    const key = r.id
     const p = r.env.payload
     const rater = r.env.signer
     if (p.itemGlobalId !== itemGlobalId) continue // another item's rating: not this view's business

@@ -53,6 +53,27 @@ export function openSigned<N extends SchemaName>(
   return { ok: true, env, id: envelopeId(env) }
 }
 
+/**
+ * Opens each distinct record of `values` (a record repeated counts once): yields the ones
+ * that verify, and hands each one that does not to `refused` with its stable key and reason.
+ */
+export function* openEach<N extends SchemaName>(
+  values: Iterable<unknown>,
+  purpose: string,
+  schema: N,
+  refused: (id: string, reason: string) => void,
+): Generator<{ env: SignedEnvelope<SchemaTypes[N]>; id: string }> {
+  const seen = new Set<string>()
+  for (const value of values) {
+    const v = openSigned(value, purpose, schema)
+    const key = v.ok ? v.id : stableKey(value)
+    if (seen.has(key)) continue
+    seen.add(key)
+    if (v.ok) yield { env: v.env, id: v.id }
+    else refused(key, v.reason)
+  }
+}
+
 /** A stable sort key for anything, even unparseable input: its envelope id, else its content id, else its text. */
 export function stableKey(value: unknown): string {
   try {

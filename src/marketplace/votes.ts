@@ -21,7 +21,7 @@
  */
 import { envelopeId, type Identity, type NodeId, signEnvelope, type SignedEnvelope } from "../identity/index.ts"
 import type { JoinRequest, JoinVote, MarketplaceConfig } from "../schema/index.ts"
-import { byCodeUnit, MARKET_PURPOSE, openSigned, stableKey } from "./signed.ts"
+import { byCodeUnit, MARKET_PURPOSE, openEach, openSigned } from "./signed.ts"
 
 /** Id of a join request: its envelope id. */
 export type JoinRequestId = string & { __joinRequestId: true }
@@ -131,16 +131,8 @@ export function decideJoin(
 
   const refusedVotes: RefusedVote[] = []
   const latest = new Map<string, { env: SignedEnvelope<JoinVote>; id: string }>()
-  const seen = new Set<string>()
-  for (const value of votes) {
-    const v = openSigned(value, MARKET_PURPOSE.vote, "marketplace#JoinVote")
-    const key = v.ok ? v.id : stableKey(value)
-    if (seen.has(key)) continue
-    seen.add(key)
-    if (!v.ok) {
-      refusedVotes.push({ id: key, reason: `does not verify: ${v.reason}` })
-      continue
-    }
+  for (const v of openEach(votes, MARKET_PURPOSE.vote, "marketplace#JoinVote", (id, reason) => refusedVotes.push({ id, reason: `does not verify: ${reason}` }))) {
+    const key = v.id
     const voter = v.env.signer
     const refuse = (reason: string): void => void refusedVotes.push({ id: key, voter, reason })
     if (v.env.payload.requestId !== requestId) refuse("a vote on another request")
