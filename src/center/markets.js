@@ -93,6 +93,15 @@ export function initMarkets(ctx) {
       .finally(() => (submit.disabled = false))
   })
 
+  // the minimum stake matters only under proof of stake
+  const stakeShown = () => {
+    const pos = $("mc-consensus").value === "proof_of_stake"
+    $("mc-stake").closest(".stake").hidden = !pos
+  }
+  $("mc-consensus").addEventListener("change", stakeShown)
+  $("market-create").addEventListener("reset", () => setTimeout(stakeShown))
+  stakeShown()
+
   function fillOwners() {
     const sel = $("mj-owner")
     const keep = sel.value
@@ -208,7 +217,7 @@ export function initMarkets(ctx) {
         ...v.requests.map(r => {
           const who = peerName(r.requester)
           const t = r.result.tally
-          const li = h("li", { "data-requester": r.requester }, h("strong", {}, who), ` — ${r.result.status}`, ` (yes ${t.yes}, no ${t.no}, of ${t.eligible} eligible)`, r.message ? h("span", { className: "meta" }, ` “${r.message}”`) : "", r.result.reason ? h("span", { className: "meta" }, ` ${r.result.reason}`) : "")
+          const li = h("li", { "data-requester": r.requester }, h("strong", {}, who), ` — ${r.result.status}`, r.result.status === "pending" ? ` (yes ${t.yes}, no ${t.no}, of ${t.eligible} eligible)` : "", r.message ? h("span", { className: "meta" }, ` “${r.message}”`) : "", r.result.reason ? h("span", { className: "meta" }, ` ${r.result.reason}`) : "")
           if (r.result.status === "pending" && isMember())
             li.append(
               " ",
