@@ -513,7 +513,8 @@ export function initMarkets(ctx) {
       return void box.replaceChildren(h("p", { className: "empty" }, `Could not load the metadata: ${e.message}`))
     }
     const fields = Object.entries(c.values)
-    const admin = isAdmin()
+    // the owner and the policy's admins may edit; a participant is told by the API if it is neither
+    const admin = isMember()
     box.replaceChildren(
       fields.length ? h("dl", { className: "facts" }, ...fields.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v), c.setBy[k] ? h("span", { className: "meta" }, ` — ${peerName(c.setBy[k].by)}, ${fmtTime(c.setBy[k].time)}`) : "")])) : h("p", { className: "empty" }, "No metadata edited yet."),
       c.conflicts.length === 0

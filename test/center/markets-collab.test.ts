@@ -12,7 +12,9 @@ import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { chromium, type Browser, type Page } from "playwright-core"
 import type { RunningHub } from "../../src/hub/startHub.ts"
+import { nextPolicy } from "../../src/replication/access/policy.ts"
 import { linkReaches, startTestHub } from "../helpers/hubs.ts"
+import { until } from "../helpers/market.ts"
 
 const CHROMIUM = "/usr/bin/chromium"
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url))
@@ -179,6 +181,33 @@ describe.skipIf(skip)("the Fed. Markets and Collaboration tabs, on two hubs at o
     await textIncludes(pb, `#md-items tr[data-global-id="${b.hub.nodeId}:lint-kit"]`, "4.5 ★ (1)")
     await shot(pa, "fed-markets")
     await shot(pb, "fed-markets-joined")
+  })
+
+  it("two admins set one metadata field while apart: both pages show the conflict, A resolves it, both show one value", async () => {
+    const documentId = marketUrl.replace("automerge:", "")
+    // B becomes an admin (an owner-signed policy version; it travels with the document's next change)
+    await a.hub.policies.add(documentId, [nextPolicy(a.hub.identity, a.hub.policies.state(documentId)!, { add: { admins: [b.hub.nodeId] } })])
+    await pa.locator("#mm-field").fill("name")
+    await pa.locator("#mm-value").fill("Plugins")
+    await pa.getByRole("button", { name: "Set", exact: true }).click()
+    await until(b, () => b.hub.policies.effective(documentId)?.admins ?? [], l => l.includes(b.hub.nodeId), "B is an admin")
+    await textIncludes(pb, "#md-conflicts-body", "tools for personas")
+    expect(a.hub.hangUp(b.url)).toBe(true)
+    for (const [page, value] of [[pa, "alpha's tagline"], [pb, "beta's tagline"]] as const) {
+      await page.locator("#mm-field").fill("tagline")
+      await page.locator("#mm-value").fill(value)
+      await page.getByRole("button", { name: "Set", exact: true }).click()
+      await textIncludes(page, "#md-conflicts-body", value)
+    }
+    await linkReaches(a.hub.dial(b.url, b.hub.nodeId), "established")
+    for (const page of [pa, pb]) {
+      await textIncludes(page, '#md-conflicts-body li[data-field="tagline"]', "alpha's tagline")
+      await textIncludes(page, '#md-conflicts-body li[data-field="tagline"]', "beta's tagline")
+    }
+    await shot(pa, "fed-markets-conflict")
+    await pa.getByRole("button", { name: "Resolve tagline to beta's tagline" }).click()
+    for (const page of [pa, pb]) await textIncludes(page, "#md-no-conflict", "No conflict")
+    expect(await text(pb, "#md-conflicts-body")).toContain("beta's tagline")
   })
 
   it("A starts a session with B; B accepts the invitation; the channel carries messages both ways", async () => {
