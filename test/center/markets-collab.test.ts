@@ -20,7 +20,8 @@ const CHROMIUM = "/usr/bin/chromium"
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url))
 const skip = process.env.FEDHUB_SKIP_BROWSER === "1"
 
-describe.skipIf(skip)("the Fed. Markets and Collaboration tabs, on two hubs at once", () => {
+// two hubs, two pages and every step awaited through both: a loaded 2-core machine needs more than the default 30 s for some steps
+describe.skipIf(skip)("the Fed. Markets and Collaboration tabs, on two hubs at once", { timeout: 90_000 }, () => {
   let a: RunningHub
   let b: RunningHub
   let browser: Browser
