@@ -201,6 +201,10 @@ function render(s) {
   $("stat-sessions-trend").textContent = trendText(s.stats.trend.activeSessions, s.stats.trend.sinceMs)
   markets.onState(s)
   collab.onState(s)
+  if (s.reason === "connected") {
+    markets.resync()
+    collab.resync()
+  }
   renderMap(s)
   renderPeers(s)
   renderBlocked(s)

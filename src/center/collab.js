@@ -439,6 +439,12 @@ export function initCollab(ctx) {
       listTimer = setTimeout(() => void loadLists(), 0)
       if (summary && summary.documentId === s.documentId) void refresh()
     },
+    /** The event stream (re)opened: what was missed while it was down is fetched again. */
+    resync() {
+      if (s.sessions === undefined) return
+      void loadLists()
+      if (s.url) void refresh().then(loadMessages)
+    },
     /** `event: session-message`: a channel message was delivered here. */
     onMessage({ sessionId, message }) {
       if (sessionId !== s.documentId || !message) return

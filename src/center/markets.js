@@ -585,6 +585,11 @@ export function initMarkets(ctx) {
       listTimer = setTimeout(() => void loadList(), 0)
       if (m.documentId && documentIds.includes(m.documentId)) void refreshDetail()
     },
-    load: loadList,
+    /** The event stream (re)opened: what was missed while it was down is fetched again. */
+    resync() {
+      if (m.list === undefined) return
+      void loadList()
+      void refreshDetail()
+    },
   }
 }

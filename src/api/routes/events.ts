@@ -179,8 +179,18 @@ export class CenterEvents {
       knownNodes: known,
       networkHealthPct: known === 0 ? 100 : Math.round((Math.min(connected, known) / known) * 100),
       documents: hub.index.size,
-      markets: hub.market.list().marketplaces.length,
-      activeSessions: hub.sessions.list().sessions.filter(x => x.status === "active").length,
+      markets: this.#count("marketplaces", () => hub.market.list().marketplaces.length),
+      activeSessions: this.#count("sessions", () => hub.sessions.list().sessions.filter(x => x.status === "active").length),
+    }
+  }
+
+  /** A card's count; 0 (and a warning) when its service cannot list, so the other cards still show. */
+  #count(what: string, fn: () => number): number {
+    try {
+      return fn()
+    } catch (e) {
+      this.#hub.log.warn({ err: (e as Error).message }, `counting ${what} for the dashboard failed`)
+      return 0
     }
   }
 
@@ -214,7 +224,9 @@ export function followMarkets(hub: Hub, fn: (documentIds: string[]) => void): ()
   const kinds = new Map<string, boolean>()
   const pending = new Set<string>()
   let timer: NodeJS.Timeout | undefined
+  let closed = false
   const add = (id: string) => {
+    if (closed) return
     pending.add(id)
     timer ??= setTimeout(() => {
       timer = undefined
@@ -229,7 +241,8 @@ export function followMarkets(hub: Hub, fn: (documentIds: string[]) => void): ()
     const h = hub.repo.handles[id as keyof typeof hub.repo.handles]
     if (!h?.isReady()) return false
     const kind = (h.doc() as { kind?: { val?: string } } | undefined)?.kind
-    const yes = MARKET_KINDS.has(String(kind?.val ?? kind))
+    if (kind === undefined) return false // not known yet: looked at again with its next message
+    const yes = MARKET_KINDS.has(String(kind.val ?? kind))
     kinds.set(id, yes)
     return yes
   }
@@ -242,6 +255,7 @@ export function followMarkets(hub: Hub, fn: (documentIds: string[]) => void): ()
   hub.policies.events.on("changed", onPolicy)
   hub.repo.on("doc-metrics", onSync)
   return () => {
+    closed = true
     clearTimeout(timer)
     hub.market.events.off("updated", add)
     hub.policies.events.off("changed", onPolicy)
