@@ -14,9 +14,17 @@ export function sendProblem(res: Response, err: FedhubError, instance?: string):
         status: err.status,
         detail: err.detail,
         code: err.code,
+        ...problemsOf(err),
         ...(instance ? { instance } : {}),
       }),
     )
+}
+
+/** The extension member `problems`: every problem a refused body had (config, item, session, search), for a form to show at its fields. */
+function problemsOf(err: FedhubError): { problems?: string[] } {
+  const extra = err.extra as { problems?: unknown; failures?: unknown } | undefined
+  const list = extra?.problems ?? extra?.failures
+  return Array.isArray(list) && list.every(p => typeof p === "string") ? { problems: list } : {}
 }
 
 /** Turns anything thrown by a route (or by body parsing) into problem+json. */

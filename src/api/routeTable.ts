@@ -169,7 +169,7 @@ export const ROUTES: readonly Route[] = [
   { method: "GET", path: "/api/directory", summary: "This hub's directory view: nodes, rotations, endorsements, revocations, refused entries", auth: "admin", tag: "federation", status: 200, response: json("{ url, nodes, rotations, endorsements, revocations, refused }") },
   // center
   { method: "GET", path: "/api/settings", summary: "The hub's resolved settings (policies, federation mode, discovery, limits); read-only", auth: "admin", tag: "center", status: 200, response: { schema: "config" } },
-  { method: "GET", path: "/api/events", summary: "Server-sent events: a `state` snapshot (node, peers, links, stats) on every change", auth: "admin", tag: "center", status: 200, response: { media: "text/event-stream", description: "`event: state` frames with a JSON `data` line" } },
+  { method: "GET", path: "/api/events", summary: "Server-sent events: a `state` snapshot (node, peers, links, stats) on every change; `session`, `session-message` and `market` ({ documentIds }) as they happen", auth: "admin", tag: "center", status: 200, response: { media: "text/event-stream", description: "`event: state` frames with a JSON `data` line" } },
 ]
 
 const matchers = ROUTES.map(r => ({

@@ -3,6 +3,9 @@
 // GET /api/events streams (server-sent events read through fetch, so the token stays
 // in a header), and acts through the REST API. It never polls.
 
+import { initCollab } from "./collab.js"
+import { initMarkets } from "./markets.js"
+
 const TOKEN_KEY = "fedhub-admin-token"
 const $ = id => document.getElementById(id)
 
@@ -15,6 +18,7 @@ class ApiError extends Error {
     super(problem.detail || problem.title || `HTTP ${status}`)
     this.status = status
     this.code = problem.code
+    this.problems = Array.isArray(problem.problems) ? problem.problems : undefined
   }
 }
 
@@ -141,6 +145,9 @@ function onFrame(frame) {
   if (data.length === 0) return
   if (event === "state") render(JSON.parse(data.join("\n")))
   else if (event === "failure") showError(JSON.parse(data.join("\n")).detail)
+  else if (event === "market") markets.onMarket(JSON.parse(data.join("\n")))
+  else if (event === "session") collab.onSession(JSON.parse(data.join("\n")))
+  else if (event === "session-message") collab.onMessage(JSON.parse(data.join("\n")))
 }
 
 // ---------------------------------------------------------------- messages
@@ -188,6 +195,16 @@ function render(s) {
   $("stat-nodes-trend").textContent = trendText(s.stats.trend.connectedNodes, s.stats.trend.sinceMs)
   $("stat-health").textContent = `${s.stats.networkHealthPct}%`
   $("stat-health-trend").textContent = trendText(s.stats.trend.networkHealthPct, s.stats.trend.sinceMs, " pts")
+  $("stat-markets").textContent = String(s.stats.markets)
+  $("stat-markets-trend").textContent = trendText(s.stats.trend.markets, s.stats.trend.sinceMs)
+  $("stat-sessions").textContent = String(s.stats.activeSessions)
+  $("stat-sessions-trend").textContent = trendText(s.stats.trend.activeSessions, s.stats.trend.sinceMs)
+  markets.onState(s)
+  collab.onState(s)
+  if (s.reason === "connected") {
+    markets.resync()
+    collab.resync()
+  }
   renderMap(s)
   renderPeers(s)
   renderBlocked(s)
@@ -518,6 +535,8 @@ function selectTab(tab, focus) {
   if (focus) tab.focus()
   if (tab.id === "tab-map") state.cy?.resize().fit(undefined, 30)
   if (tab.id === "tab-settings") void loadSettings()
+  if (tab.id === "tab-markets") markets.open()
+  if (tab.id === "tab-collab") collab.open()
 }
 
 for (const t of tabs) {
@@ -530,6 +549,19 @@ for (const t of tabs) {
     selectTab(tabs[(next + tabs.length) % tabs.length], true)
   })
 }
+
+// ---- Fed. Markets and Collaboration (markets.js, collab.js)
+
+/** A node's name as this hub knows it ("this hub" for itself), else its short id. */
+function peerName(nodeId) {
+  const s = state.last
+  if (s && nodeId === s.node.nodeId) return `${s.node.name} (this hub)`
+  const p = s?.peers.find(x => x.nodeId === nodeId) ?? s?.blocked.find(x => x.nodeId === nodeId)
+  return p?.name || short(nodeId)
+}
+const tabContext = { api, act, notice, short, enc, peerName, peers: () => state.last?.peers ?? [], self: () => state.last?.node }
+const markets = initMarkets(tabContext)
+const collab = initCollab(tabContext)
 
 // ---------------------------------------------------------------- start
 

@@ -2,7 +2,8 @@
  * The Federation Center in a real browser (Debian's chromium through playwright-core)
  * over two real hubs: sign in to A's dashboard, add B by URL, see B on the Network Map
  * and in Connected Nodes, block B and see it leave the map without a reload. A
- * screenshot of every tab (desktop and phone width) is written under test/artifacts/.
+ * screenshot of every tab (desktop and phone width) is written under test/artifacts/
+ * (the Markets and Collaboration tabs in use: markets-collab.test.ts).
  */
 import { existsSync } from "node:fs"
 import { mkdir, rm } from "node:fs/promises"
@@ -108,17 +109,21 @@ describe.skipIf(skip)("the Federation Center in a browser", () => {
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("tab-settings")
   })
 
-  it("shows the settings read-only, and Markets and Collaboration as not yet available", async () => {
+  it("shows the settings read-only, and the Markets and Collaboration tabs empty on a hub that has neither yet", async () => {
     await tab("Fed. Settings")
     await page.waitForFunction(() => document.getElementById("settings")?.textContent?.includes("Federation mode"))
     expect(await page.textContent("#settings")).toContain("open")
     await shot("fed-settings")
     await tab("Fed. Markets")
-    expect(await page.textContent("#panel-markets")).toContain("not yet available")
-    await shot("fed-markets")
+    await page.waitForFunction(() => document.getElementById("markets-empty")?.textContent?.includes("No marketplace yet"))
+    expect(await page.textContent("#market-detail")).toContain("Choose a marketplace")
+    expect(await page.textContent("#stat-markets")).toBe("0")
+    await shot("fed-markets-empty")
     await tab("Collaboration")
-    expect(await page.textContent("#panel-collab")).toContain("not yet available")
-    await shot("collaboration")
+    await page.waitForFunction(() => document.getElementById("sessions-empty")?.textContent?.includes("No session yet"))
+    expect(await page.textContent("#invites-empty")).toContain("No invitation waiting")
+    expect(await page.textContent("#stat-sessions")).toBe("0")
+    await shot("collaboration-empty")
   })
 
   it("blocks B from the dashboard: B leaves the map and the list without a reload, and is listed as blocked", async () => {

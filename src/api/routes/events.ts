@@ -9,6 +9,7 @@
 import { Router, type RequestHandler, type Response } from "express"
 import type { Hub } from "../../hub/Hub.ts"
 import type { PeerView } from "../../federation/FederationManager.ts"
+import { JOIN_REQUEST_KIND, MARKETPLACE_KIND } from "../../marketplace/marketDocs.ts"
 
 /** The numbers on the dashboard's header cards. */
 export interface CenterStats {
@@ -19,6 +20,10 @@ export interface CenterStats {
   /** connected / known, in percent; 100 when none is known. */
   networkHealthPct: number
   documents: number
+  /** Marketplaces this hub holds and may read. */
+  markets: number
+  /** Sessions this hub holds whose status is active. */
+  activeSessions: number
 }
 
 /** One sample of the stats, kept for an hour for the cards' trends. */
@@ -34,7 +39,7 @@ export interface CenterState {
   peers: PeerView[]
   blocked: { nodeId: string; name?: string; url?: string }[]
   links: { url: string; state: string; remoteNodeId?: string; latencyMs: number | null; uptimePct: number }[]
-  stats: CenterStats & { trend: { connectedNodes: number; networkHealthPct: number; documents: number; sinceMs: number } }
+  stats: CenterStats & { trend: { connectedNodes: number; networkHealthPct: number; documents: number; markets: number; activeSessions: number; sinceMs: number } }
 }
 
 const HOUR = 3_600_000
@@ -66,6 +71,7 @@ export class CenterEvents {
     on(hub.repo.networkSubsystem, "peer", "link up")
     on(hub.repo.networkSubsystem, "peer-disconnected", "link down")
     on(hub.sessions.events, "updated", "session changed")
+    on(hub.market.events, "updated", "marketplace changed")
     this.pulseMs = opts.pulseMs ?? hub.config.heartbeatMs
     this.#sampler = setInterval(() => this.#sample(), SAMPLE_EVERY_MS)
     this.#sampler.unref()
@@ -123,6 +129,8 @@ export class CenterEvents {
           connectedNodes: stats.connectedNodes - hourAgo.connectedNodes,
           networkHealthPct: stats.networkHealthPct - hourAgo.networkHealthPct,
           documents: stats.documents - hourAgo.documents,
+          markets: stats.markets - hourAgo.markets,
+          activeSessions: stats.activeSessions - hourAgo.activeSessions,
           sinceMs: Date.now() - hourAgo.at,
         },
       },
@@ -171,6 +179,18 @@ export class CenterEvents {
       knownNodes: known,
       networkHealthPct: known === 0 ? 100 : Math.round((Math.min(connected, known) / known) * 100),
       documents: hub.index.size,
+      markets: this.#count("marketplaces", () => hub.market.list().marketplaces.length),
+      activeSessions: this.#count("sessions", () => hub.sessions.list().sessions.filter(x => x.status === "active").length),
+    }
+  }
+
+  /** A card's count; 0 (and a warning) when its service cannot list, so the other cards still show. */
+  #count(what: string, fn: () => number): number {
+    try {
+      return fn()
+    } catch (e) {
+      this.#hub.log.warn({ err: (e as Error).message }, `counting ${what} for the dashboard failed`)
+      return 0
     }
   }
 
@@ -194,10 +214,61 @@ const send = (res: Response, s: CenterState): void => {
   res.write(`event: state\ndata: ${JSON.stringify(s)}\n\n`)
 }
 
+const MARKET_KINDS = new Set([MARKETPLACE_KIND, JOIN_REQUEST_KIND])
+
+/**
+ * Calls `fn` with the marketplaces and join requests that changed here (by this hub's
+ * service, by sync or by a policy change), at most once per 100 ms; returns its remover.
+ */
+export function followMarkets(hub: Hub, fn: (documentIds: string[]) => void): () => void {
+  const kinds = new Map<string, boolean>()
+  const pending = new Set<string>()
+  let timer: NodeJS.Timeout | undefined
+  let closed = false
+  const add = (id: string) => {
+    if (closed) return
+    pending.add(id)
+    timer ??= setTimeout(() => {
+      timer = undefined
+      const ids = [...pending]
+      pending.clear()
+      fn(ids)
+    }, 100)
+  }
+  const isMarket = (id: string): boolean => {
+    const known = kinds.get(id)
+    if (known !== undefined) return known
+    const h = hub.repo.handles[id as keyof typeof hub.repo.handles]
+    if (!h?.isReady()) return false
+    const kind = (h.doc() as { kind?: { val?: string } } | undefined)?.kind
+    if (kind === undefined) return false // not known yet: looked at again with its next message
+    const yes = MARKET_KINDS.has(String(kind.val ?? kind))
+    kinds.set(id, yes)
+    return yes
+  }
+  const onSync = (m: { type: string; documentId?: string }) => {
+    const id = m.documentId
+    if (m.type === "receive-sync-message" && id && kinds.get(id) !== false) setImmediate(() => isMarket(id) && add(id))
+  }
+  const onPolicy = (id: string) => void (isMarket(id) && add(id))
+  hub.market.events.on("updated", add)
+  hub.policies.events.on("changed", onPolicy)
+  hub.repo.on("doc-metrics", onSync)
+  return () => {
+    closed = true
+    clearTimeout(timer)
+    hub.market.events.off("updated", add)
+    hub.policies.events.off("changed", onPolicy)
+    hub.repo.off("doc-metrics", onSync)
+  }
+}
+
 /**
  * The SSE route; mount under /api behind the admin check. With the hub it also streams
  * sessions live: `event: session` (a session's summary, on every change) and
- * `event: session-message` ({ sessionId, message }, each channel message delivered here).
+ * `event: session-message` ({ sessionId, message }, each channel message delivered here),
+ * and marketplaces: `event: market` ({ documentIds }, marketplaces and join requests that
+ * changed here, coalesced per 100 ms; the page fetches what it shows of them again).
  */
 export function eventRoutes(events: CenterEvents, hub?: Hub): Router {
   const r = Router()
@@ -216,9 +287,11 @@ export function eventRoutes(events: CenterEvents, hub?: Hub): Router {
       const onMessage = (sessionId: string, message: unknown) => void res.write(`event: session-message\ndata: ${JSON.stringify({ sessionId, message })}\n\n`)
       sessions.events.on("updated", onSession)
       sessions.events.on("message", onMessage)
+      const offMarkets = followMarkets(hub, documentIds => void res.write(`event: market\ndata: ${JSON.stringify({ documentIds })}\n\n`))
       req.on("close", () => {
         sessions.events.off("updated", onSession)
         sessions.events.off("message", onMessage)
+        offMarkets()
       })
     }
     events.state("connected").then(
