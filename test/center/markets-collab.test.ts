@@ -50,7 +50,12 @@ describe.skipIf(skip)("the Fed. Markets and Collaboration tabs, on two hubs at o
   }
   const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true })
   const text = (page: Page, sel: string) => page.waitForSelector(sel).then(el => el.textContent())
-  const textIncludes = (page: Page, sel: string, what: string) => page.waitForFunction(([s, w]) => document.querySelector(s!)?.textContent?.includes(w!) === true, [sel, what])
+  /** Waits until `sel` shows `what`; on a timeout, says what it showed (and the page's notice). */
+  const textIncludes = (page: Page, sel: string, what: string) =>
+    page.waitForFunction(([s, w]) => document.querySelector(s!)?.textContent?.includes(w!) === true, [sel, what]).catch(async (e: Error) => {
+      const shown = await page.evaluate(([s]) => [document.querySelector(s!)?.textContent, document.querySelector("#notice")?.textContent], [sel])
+      throw new Error(`${sel} never showed ${JSON.stringify(what)}; it showed ${JSON.stringify(shown[0]?.slice(0, 500))}, notice ${JSON.stringify(shown[1])} (${e.message.split("\n")[0]})`)
+    })
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or FEDHUB_SKIP_BROWSER=1 to skip the browser tests)`)
