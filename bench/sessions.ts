@@ -27,7 +27,9 @@ interface Worker {
 }
 
 async function worker(): Promise<Worker> {
-  const child = fork(WORKER, [], { execArgv: ["--import", "tsx", "--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] })
+  // FEDHUB_BENCH_PROF=DIR: each worker writes a CPU profile there (node --cpu-prof)
+  const prof = process.env.FEDHUB_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.FEDHUB_BENCH_PROF] : []
+  const child = fork(WORKER, [], { execArgv: ["--import", "tsx", "--expose-gc", ...prof], stdio: ["ignore", "inherit", "inherit", "ipc"] })
   let next = 0
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   child.on("message", (m: { id: number; ok: boolean; value: unknown }) => {
@@ -124,7 +126,8 @@ export async function benchMessaging(): Promise<void> {
     let best = 0
     let seq = 0
     const seconds = Number(process.env.FEDHUB_BENCH_SECONDS ?? 2)
-    for (const rate of [50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000]) {
+    const rates = process.env.FEDHUB_BENCH_RATES?.split(",").map(Number) ?? [50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000]
+    for (const rate of rates) {
       for (const via of ["ws", "hub"] as const) {
         const tag = via === "ws" ? "ws" : `hub:${sessionId}`
         await b.call("reset", { tag })
@@ -142,6 +145,7 @@ export async function benchMessaging(): Promise<void> {
     }
     printTable(`messaging: A → B, one active session, ${seconds} s per rate (highest fedhub rate held with p99 < 50 ms and every message delivered: ${best || "none"}/s)`, ["channel", "target rate", "sent rate", "p50", "p99", "delivered"], rows)
 
+    if (process.env.FEDHUB_BENCH_NO_CUT) return
     // delivery across a link cut and restore: live only, and recorded (the transcript)
     const cutRows: (string | number)[][] = []
     for (const recording of [false, true]) {

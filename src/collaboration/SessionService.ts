@@ -40,7 +40,8 @@ import { forgetStored } from "../replication/createRepo.ts"
 import { createOwnedDocument } from "../replication/ownedDocument.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
 import type {
-  ChannelMessage,
+  ChannelBatch,
+  ChannelBatchItem,
   SessionCreateBody,
   SessionDefinition,
   SessionEditBody,
@@ -51,7 +52,7 @@ import type {
   SharedDocumentEntry,
   TrustLevel,
 } from "../schema/index.ts"
-import { ChannelInbox, type DeliveredMessage, type InboxCounts } from "./channel.ts"
+import { batchMessages, ChannelInbox, type DeliveredMessage, type InboxCounts } from "./channel.ts"
 import { createDefinition, definitionProblems, participantOf } from "./config.ts"
 import { agreementsOf, decisionsOf, sha256Hex, signAgreement, signAgreementText, signDecisionVote, signProposal, verifyAgreementText, type AgreementView, type DecisionView } from "./decisions.ts"
 import { qualityOf, type QualityView } from "./quality.ts"
@@ -115,7 +116,7 @@ export interface SessionServiceOptions {
 }
 
 /** A message as the API shows it. */
-export type MessageView = Omit<DeliveredMessage, "envelope">
+export type MessageView = DeliveredMessage
 
 /** A shared document as listed in a session. */
 export interface SharedDocSummary {
@@ -177,14 +178,29 @@ const entries = (m: Entries | undefined): Record<string, unknown> => Object.from
 const kindOf = (doc: unknown): string | undefined => textOf((doc as { kind?: unknown } | undefined)?.kind)
 const utf8 = (s: string): number => Buffer.byteLength(s, "utf8")
 const RECENT = 10_000
+/** A batch goes out when this many messages wait (else at the end of the tick). */
+export const BATCH_MESSAGES = 256
+/** … or when its texts reach this many UTF-8 bytes (one message alone always goes). */
+export const BATCH_BYTES = 128 * 1024
 
-/** Per session, what this hub keeps in memory: the channel's inbox and what it delivered. */
+/** A message waiting for its batch to be signed and sent. */
+interface Outgoing {
+  item: ChannelBatchItem
+  bytes: number
+  resolve: (m: MessageView) => void
+  reject: (e: unknown) => void
+}
+
+/** Per session, what this hub keeps in memory: the channel's inbox, what it delivered, and what waits to go out. */
 interface Live {
   inbox: ChannelInbox
   recent: MessageView[]
   seq: number
   transcriptSeen: Set<string>
   bytes: number
+  outbox: Outgoing[]
+  outboxBytes: number
+  flushQueued: boolean
 }
 
 export class SessionService {
@@ -386,30 +402,62 @@ export class SessionService {
 
   // ---- channel
 
-  /** Sends a signed message on the session's channel (live to every linked participant; in the transcript when recorded). */
+  /**
+   * Sends a message on the session's channel (live to every linked participant; in the
+   * transcript when recorded). Messages sent within one tick go out as one batch signed
+   * once (at most BATCH_MESSAGES or BATCH_BYTES), each keeping its own seq; the promise
+   * resolves once its batch is signed, sent and, when recorded, stored.
+   */
   async send(ref: string, opts: { text: string; channel?: string }): Promise<MessageView> {
     const handle = await this.#findSession(ref)
-    const { def, state } = this.#stateOf(handle)
+    const { state } = this.#stateOf(handle)
     this.#mustBe(state, "send")
     if (state.status !== "active") throw new FedhubError("SESSION_STATE", `the session is ${state.status}: messages go to active sessions`)
     const live = this.#liveOf(handle)
-    const payload: ChannelMessage = { sessionId: def.sessionId, channel: opts.channel ?? "main", epoch: this.#epoch, seq: ++live.seq, text: opts.text }
-    const env = signEnvelope(this.#identity, SESSION_PURPOSE.message, payload, this.#now())
-    const text = canonicalJson(env)
-    handle.broadcast({ fedhubSession: text })
-    // our own message: delivered here as signed, without verifying what we just signed
-    const delivered = this.#deliver(handle.documentId, live.inbox.acceptOwn(env, envelopeId(env), this.#now()))
-    if (def.configuration.recordingEnabled && def.transcript) {
-      const t = this.#repo.handles[def.transcript as DocumentId] as DocHandle<TranscriptDoc> | undefined
-      if (t?.isReady() && mayWrite(this.#policies.effective(t.documentId), this.#self)) {
-        const key = `${this.#self}:${payload.epoch}:${payload.seq}`
-        live.transcriptSeen.add(key)
-        this.#write(t, d => void (d.messages[key] = imm(text)), "message")
-        await this.#repo.flush([t.documentId])
+    const item: ChannelBatchItem = { channel: opts.channel ?? "main", seq: ++live.seq, text: opts.text }
+    const bytes = utf8(opts.text)
+    // a batch that this one would overflow goes first
+    if (live.outbox.length > 0 && (live.outbox.length >= BATCH_MESSAGES || live.outboxBytes + bytes > BATCH_BYTES)) void this.#flushOutbox(handle)
+    return new Promise<MessageView>((resolve, reject) => {
+      live.outbox.push({ item, bytes, resolve, reject })
+      live.outboxBytes += bytes
+      if (!live.flushQueued) {
+        live.flushQueued = true
+        setImmediate(() => void this.#flushOutbox(handle))
       }
+    })
+  }
+
+  /** Signs what waits in a session's outbox as one batch, broadcasts it, delivers it here and records it. */
+  async #flushOutbox(handle: DocHandle<SessionDoc>): Promise<void> {
+    const live = this.#liveOf(handle)
+    const out = live.outbox.splice(0, live.outbox.length)
+    live.outboxBytes = 0
+    live.flushQueued = false
+    if (out.length === 0) return
+    try {
+      const { def } = this.#stateOf(handle)
+      const payload: ChannelBatch = { sessionId: def.sessionId, epoch: this.#epoch, messages: out.map(o => o.item) }
+      const env = signEnvelope(this.#identity, SESSION_PURPOSE.messages, payload, this.#now())
+      const text = canonicalJson(env)
+      handle.broadcast({ fedhubSession: text })
+      // our own messages: delivered here as signed, without verifying what we just signed
+      const id = envelopeId(env)
+      this.#deliver(handle.documentId, live.inbox.acceptOwn(env, id, this.#now()))
+      if (def.configuration.recordingEnabled && def.transcript) {
+        const t = this.#repo.handles[def.transcript as DocumentId] as DocHandle<TranscriptDoc> | undefined
+        if (t?.isReady() && mayWrite(this.#policies.effective(t.documentId), this.#self)) {
+          // one entry (and one signed change) per batch, keyed by its first message
+          const key = `${this.#self}:${payload.epoch}:${out[0]!.item.seq}`
+          live.transcriptSeen.add(key)
+          this.#write(t, d => void (d.messages[key] = imm(text)), `${out.length} message(s)`)
+          await this.#repo.flush([t.documentId])
+        }
+      }
+      for (const o of out) o.resolve({ id: `${id}:${o.item.seq}`, sessionId: def.sessionId, channel: o.item.channel, sender: this.#self, epoch: payload.epoch, seq: o.item.seq, text: o.item.text, time: env.time })
+    } catch (e) {
+      for (const o of out) o.reject(e)
     }
-    const mine = delivered.find(m => m.seq === payload.seq && m.sender === this.#self)
-    return mine ?? { id: "", sessionId: def.sessionId, channel: payload.channel, sender: this.#self, epoch: payload.epoch, seq: payload.seq, text: payload.text, time: env.time }
   }
 
   /** The messages this hub has of a session: the transcript when recorded, else those it saw live. */
@@ -702,14 +750,13 @@ export class SessionService {
     }
     const live = this.#live.get(sessionId)
     for (const m of list) {
-      const { envelope: _e, ...view } = m
       if (live) {
-        live.recent.push(view)
+        live.recent.push(m)
         live.bytes += utf8(m.text)
-        if (live.recent.length > RECENT) live.recent.shift()
       }
-      this.events.emit("message", sessionId, view)
+      this.events.emit("message", sessionId, m)
     }
+    if (live && live.recent.length > RECENT) live.recent.splice(0, live.recent.length - RECENT)
     this.#armGapTimer()
     return list
   }
@@ -736,6 +783,9 @@ export class SessionService {
         seq: 0,
         transcriptSeen: new Set(),
         bytes: 0,
+        outbox: [],
+        outboxBytes: 0,
+        flushQueued: false,
       }
       this.#live.set(handle.documentId, live)
     }
@@ -845,13 +895,21 @@ export class SessionService {
     if (!t?.isReady()) return undefined
     const participants = got!.state.participants
     const out: MessageView[] = []
+    // each entry a batch (keyed sender:epoch:first seq); a message two entries hold counts once
+    const seen = new Set<string>()
     for (const [key, value] of Object.entries(t.doc()?.messages ?? {})) {
-      const o = openSigned(envOf(value), SESSION_PURPOSE.message, "session#ChannelMessage")
+      const o = openSigned(envOf(value), SESSION_PURPOSE.messages, "session#ChannelBatch")
       if (!o.ok || o.env.payload.sessionId !== handle.documentId) continue
-      if (key !== `${o.env.signer}:${o.env.payload.epoch}:${o.env.payload.seq}`) continue
+      if (key !== `${o.env.signer}:${o.env.payload.epoch}:${o.env.payload.messages[0]!.seq}`) continue
       if (!participants.some(p => p.nodeId === o.env.signer && p.permissions.includes("send"))) continue
-      const p = o.env.payload
-      out.push({ id: o.id, sessionId: p.sessionId, channel: p.channel, sender: o.env.signer, epoch: p.epoch, seq: p.seq, text: p.text, time: o.env.time })
+      const list = batchMessages(o.env, o.id)
+      if (typeof list === "string") continue
+      for (const m of list) {
+        const k = `${m.sender}:${m.epoch}:${m.seq}`
+        if (seen.has(k)) continue
+        seen.add(k)
+        out.push(m)
+      }
     }
     return out
   }

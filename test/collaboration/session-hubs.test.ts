@@ -62,7 +62,7 @@ describe("sessions across hubs", () => {
     // C declined: its hub refuses to send, and a message it signs and broadcasts anyway is dropped and counted
     await expect(c.hub.sessions.send(made.url, { text: "let me in" })).rejects.toMatchObject({ code: "NOT_A_PARTICIPANT" })
     const onC = await c.hub.docs.find(made.url)
-    const forged = signEnvelope(c.hub.identity, SESSION_PURPOSE.message, { sessionId: made.documentId, channel: "main", epoch: 1, seq: 1, text: "sneaky" })
+    const forged = signEnvelope(c.hub.identity, SESSION_PURPOSE.messages, { sessionId: made.documentId, epoch: 1, messages: [{ channel: "main", seq: 1, text: "sneaky" }] })
     const dropped = nextEvent<[string, { droppedNotParticipant: number }]>(a.hub.sessions.events, "dropped")
     onC.broadcast({ fedhubSession: canonicalJson(forged) })
     expect((await dropped)[1].droppedNotParticipant).toBe(1)
