@@ -99,6 +99,11 @@ const commands: Record<string, (a: Args) => Promise<unknown>> = {
     const c = process.cpuUsage()
     return { rss: m.rss, heapUsed: m.heapUsed, cpuMs: (c.user + c.system) / 1000, docs: Object.keys(running?.hub.repo.handles ?? {}).length }
   },
+  /** CPU time this process used so far (ms), without a GC. */
+  async cpu() {
+    const c = process.cpuUsage()
+    return (c.user + c.system) / 1000
+  },
   /** Sends `count` messages at `rate` per second on a session (or over raw ws), each carrying its seq and send time. */
   async send(a) {
     const rate = a.rate as number

@@ -33,7 +33,7 @@ import { atLeast } from "../federation/trust.ts"
 import { canonicalJson, envelopeId, signEnvelope, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import { assertMayRead, assertMayWrite, mayRead, mayWrite, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
 import type { Authorship } from "../replication/Authorship.ts"
-import { parseDocRef } from "../replication/docRef.ts"
+import { parseDocRef, type DocRef } from "../replication/docRef.ts"
 import { fromPlain, toPlain } from "../replication/docValues.ts"
 import { conflicts } from "../replication/history.ts"
 import { forgetStored } from "../replication/createRepo.ts"
@@ -52,7 +52,7 @@ import type {
   SharedDocumentEntry,
   TrustLevel,
 } from "../schema/index.ts"
-import { batchMessages, ChannelInbox, type DeliveredMessage, type InboxCounts } from "./channel.ts"
+import { ChannelInbox, openBatch, type DeliveredMessage, type InboxCounts } from "./channel.ts"
 import { createDefinition, definitionProblems, participantOf } from "./config.ts"
 import { agreementsOf, decisionsOf, sha256Hex, signAgreement, signAgreementText, signDecisionVote, signProposal, verifyAgreementText, type AgreementView, type DecisionView } from "./decisions.ts"
 import { qualityOf, type QualityView } from "./quality.ts"
@@ -110,6 +110,12 @@ export interface SessionServiceOptions {
   findTimeoutMs?: number
   /** How long a gap in a sender's messages is waited for before what follows is delivered (ms; default 1 s). */
   gapMs?: number
+  /**
+   * Batches of one session go out at most this often (ms; default 5): messages sent sooner
+   * after a batch wait for the next one (a message after a quiet spell goes at the end of
+   * its tick), so a fast sender signs, and every hub verifies, one batch per interval.
+   */
+  batchMs?: number
   /** How often expired content is purged (ms; default hourly, 0: never by itself). */
   purgeEveryMs?: number
   now?: () => number
@@ -201,6 +207,8 @@ interface Live {
   outbox: Outgoing[]
   outboxBytes: number
   flushQueued: boolean
+  /** When the last batch went out (performance.now()). */
+  lastFlush: number
 }
 
 export class SessionService {
@@ -216,6 +224,7 @@ export class SessionService {
   readonly #log: NonNullable<SessionServiceOptions["log"]>
   readonly #findTimeoutMs: number
   readonly #gapMs: number
+  readonly #batchMs: number
   readonly #now: () => number
   /** This service's epoch: a sender's messages are ordered by (epoch, seq). */
   readonly #epoch: number
@@ -226,6 +235,8 @@ export class SessionService {
   readonly #states = new Map<string, { heads: string; state: SessionState; def: SessionDefinition; at: number }>()
   /** Transcript and shared documents of sessions whose content expired and was purged here. */
   readonly #purged = new Set<string>()
+  /** Refs already parsed (a send names its session each time; parsing checks a checksum). */
+  readonly #refs = new Map<string, DocRef>()
   #gapTimer?: NodeJS.Timeout
   readonly #purgeTimer?: NodeJS.Timeout
 
@@ -240,6 +251,7 @@ export class SessionService {
     this.#log = opts.log ?? { warn: () => {} }
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
     this.#gapMs = opts.gapMs ?? 1_000
+    this.#batchMs = opts.batchMs ?? 5
     this.#now = opts.now ?? Date.now
     this.#epoch = this.#now()
     this.events.setMaxListeners(1_000)
@@ -423,7 +435,9 @@ export class SessionService {
       live.outboxBytes += bytes
       if (!live.flushQueued) {
         live.flushQueued = true
-        setImmediate(() => void this.#flushOutbox(handle))
+        const wait = live.lastFlush + this.#batchMs - performance.now()
+        if (wait <= 0) setImmediate(() => void this.#flushOutbox(handle))
+        else setTimeout(() => void this.#flushOutbox(handle), wait)
       }
     })
   }
@@ -435,26 +449,26 @@ export class SessionService {
     live.outboxBytes = 0
     live.flushQueued = false
     if (out.length === 0) return
+    live.lastFlush = performance.now()
     try {
       const { def } = this.#stateOf(handle)
       const payload: ChannelBatch = { sessionId: def.sessionId, epoch: this.#epoch, messages: out.map(o => o.item) }
       const env = signEnvelope(this.#identity, SESSION_PURPOSE.messages, payload, this.#now())
-      const text = canonicalJson(env)
-      handle.broadcast({ fedhubSession: text })
+      // every receiver verifies it against its canonical form: the wire needs no canonical text
+      handle.broadcast({ fedhubSession: JSON.stringify(env) })
       // our own messages: delivered here as signed, without verifying what we just signed
-      const id = envelopeId(env)
-      this.#deliver(handle.documentId, live.inbox.acceptOwn(env, id, this.#now()))
+      this.#deliver(handle.documentId, live.inbox.acceptOwn(env, this.#now()))
       if (def.configuration.recordingEnabled && def.transcript) {
         const t = this.#repo.handles[def.transcript as DocumentId] as DocHandle<TranscriptDoc> | undefined
         if (t?.isReady() && mayWrite(this.#policies.effective(t.documentId), this.#self)) {
           // one entry (and one signed change) per batch, keyed by its first message
           const key = `${this.#self}:${payload.epoch}:${out[0]!.item.seq}`
           live.transcriptSeen.add(key)
-          this.#write(t, d => void (d.messages[key] = imm(text)), `${out.length} message(s)`)
+          this.#write(t, d => void (d.messages[key] = imm(canonicalJson(env))), `${out.length} message(s)`)
           await this.#repo.flush([t.documentId])
         }
       }
-      for (const o of out) o.resolve({ id: `${id}:${o.item.seq}`, sessionId: def.sessionId, channel: o.item.channel, sender: this.#self, epoch: payload.epoch, seq: o.item.seq, text: o.item.text, time: env.time })
+      for (const o of out) o.resolve({ id: `${this.#self}:${payload.epoch}:${o.item.seq}`, sessionId: def.sessionId, channel: o.item.channel, sender: this.#self, epoch: payload.epoch, seq: o.item.seq, text: o.item.text, time: env.time })
     } catch (e) {
       for (const o of out) o.reject(e)
     }
@@ -786,6 +800,7 @@ export class SessionService {
         outbox: [],
         outboxBytes: 0,
         flushQueued: false,
+        lastFlush: -Infinity,
       }
       this.#live.set(handle.documentId, live)
     }
@@ -816,8 +831,10 @@ export class SessionService {
 
   #stateOf(handle: DocHandle<SessionDoc>, now = this.#now()): { def: SessionDefinition; state: SessionState } {
     const doc = handle.doc()
-    const heads = A.getHeads(doc as A.Doc<unknown>).join(",")
     const cached = this.#states.get(handle.documentId)
+    // a followed session's cache is dropped on each of its changes: no heads to compare (a send's hot path)
+    const fresh = cached !== undefined && now >= cached.at && this.#attached.has(handle.documentId)
+    const heads = fresh ? cached.heads : A.getHeads(doc as A.Doc<unknown>).join(",")
     if (cached && cached.heads === heads && now >= cached.at) {
       const { def, state, at } = cached
       return { def, state: state.status === "active" ? { ...state, durationMs: state.durationMs + (now - at) } : state }
@@ -898,13 +915,11 @@ export class SessionService {
     // each entry a batch (keyed sender:epoch:first seq); a message two entries hold counts once
     const seen = new Set<string>()
     for (const [key, value] of Object.entries(t.doc()?.messages ?? {})) {
-      const o = openSigned(envOf(value), SESSION_PURPOSE.messages, "session#ChannelBatch")
+      const o = openBatch(envOf(value))
       if (!o.ok || o.env.payload.sessionId !== handle.documentId) continue
       if (key !== `${o.env.signer}:${o.env.payload.epoch}:${o.env.payload.messages[0]!.seq}`) continue
       if (!participants.some(p => p.nodeId === o.env.signer && p.permissions.includes("send"))) continue
-      const list = batchMessages(o.env, o.id)
-      if (typeof list === "string") continue
-      for (const m of list) {
+      for (const m of o.messages) {
         const k = `${m.sender}:${m.epoch}:${m.seq}`
         if (seen.has(k)) continue
         seen.add(k)
@@ -994,8 +1009,18 @@ export class SessionService {
     if (!me.permissions.includes(permission)) throw new FedhubError("FORBIDDEN", `this hub's role ${me.role} has no ${permission} permission`)
   }
 
+  #parseRef(ref: string): DocRef {
+    let got = this.#refs.get(ref)
+    if (!got) {
+      got = parseDocRef(ref)
+      if (this.#refs.size >= 10_000) this.#refs.clear()
+      this.#refs.set(ref, got)
+    }
+    return got
+  }
+
   async #findSession(ref: string): Promise<DocHandle<SessionDoc>> {
-    const { documentId, url } = parseDocRef(ref)
+    const { documentId, url } = this.#parseRef(ref)
     if (this.#policies.has(documentId)) assertMayRead(this.#policies.effective(documentId), this.#self)
     // a session this hub already follows: no lookup
     const held = this.#repo.handles[documentId as DocumentId] as DocHandle<SessionDoc> | undefined

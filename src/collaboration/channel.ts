@@ -7,12 +7,13 @@
  * does not verify, is for another session, whose seqs are not consecutive, or whose signer
  * is not a participant is dropped and counted (once per message it carries).
  */
-import type { SignedEnvelope } from "../identity/index.ts"
-import type { ChannelBatch } from "../schema/index.ts"
-import { openSigned, SESSION_PURPOSE } from "./signed.ts"
+import { isFedhubError } from "../errors.ts"
+import { verifyEnvelope, type SignedEnvelope } from "../identity/index.ts"
+import { isValid, schemaProblems, type ChannelBatch } from "../schema/index.ts"
+import { SESSION_PURPOSE } from "./signed.ts"
 
 export interface DeliveredMessage {
-  /** `<batch envelope id>:<seq>`: names the signed batch that carries it. */
+  /** `<sender>:<epoch>:<seq>`: the slot it fills in its sender's order (one per message). */
   id: string
   sessionId: string
   channel: string
@@ -32,15 +33,32 @@ const claimed = (value: unknown): number => {
 }
 
 /** The messages of a batch (checked: consecutive seqs), or why it is refused. */
-export function batchMessages(env: SignedEnvelope<ChannelBatch>, id: string): DeliveredMessage[] | string {
+export function batchMessages(env: SignedEnvelope<ChannelBatch>): DeliveredMessage[] | string {
   const p = env.payload
   const first = p.messages[0]!.seq
   const out: DeliveredMessage[] = []
   for (const [i, m] of p.messages.entries()) {
     if (m.seq !== first + i) return `seq ${m.seq} at position ${i} of a batch starting at ${first}`
-    out.push({ id: `${id}:${m.seq}`, sessionId: p.sessionId, channel: m.channel, sender: env.signer, epoch: p.epoch, seq: m.seq, text: m.text, time: env.time })
+    out.push({ id: `${env.signer}:${p.epoch}:${m.seq}`, sessionId: p.sessionId, channel: m.channel, sender: env.signer, epoch: p.epoch, seq: m.seq, text: m.text, time: env.time })
   }
   return out
+}
+
+/**
+ * Opens an untrusted batch: its signature (purpose fedhub/session-messages/v1), its schema,
+ * its seqs; answers the batch with its messages, or why it is refused. Never throws.
+ */
+export function openBatch(value: unknown): { ok: true; env: SignedEnvelope<ChannelBatch>; messages: DeliveredMessage[] } | { ok: false; reason: string } {
+  let env: SignedEnvelope<ChannelBatch>
+  try {
+    env = verifyEnvelope<ChannelBatch>(value, { purpose: SESSION_PURPOSE.messages })
+  } catch (e) {
+    return { ok: false, reason: isFedhubError(e) ? `${e.code}: ${e.detail}` : String(e) }
+  }
+  // the first-error validator on the way in; every problem only for the reason
+  if (!isValid("session#ChannelBatch", env.payload)) return { ok: false, reason: `payload: ${schemaProblems("session#ChannelBatch", env.payload).join("; ")}` }
+  const messages = batchMessages(env)
+  return typeof messages === "string" ? { ok: false, reason: messages } : { ok: true, env, messages }
 }
 
 interface SenderState {
@@ -75,12 +93,12 @@ export class ChannelInbox {
    * (`recorded`), where every live message is expected again.
    */
   accept(value: unknown, now: number, opts: { recorded?: boolean } = {}): DeliveredMessage[] {
-    const o = openSigned(value, SESSION_PURPOSE.messages, "session#ChannelBatch")
-    const list = o.ok && o.env.payload.sessionId === this.sessionId ? batchMessages(o.env, o.id) : undefined
-    if (!o.ok || typeof list !== "object") {
+    const o = openBatch(value)
+    if (!o.ok || o.env.payload.sessionId !== this.sessionId) {
       this.counts.dropped += claimed(value)
       return []
     }
+    const list = o.messages
     if (!this.#isParticipant(o.env.signer)) {
       this.counts.dropped += list.length
       this.counts.droppedNotParticipant += list.length
@@ -90,8 +108,8 @@ export class ChannelInbox {
   }
 
   /** This hub's own batch, just signed (not verified again). */
-  acceptOwn(env: SignedEnvelope<ChannelBatch>, id: string, now: number): DeliveredMessage[] {
-    const list = batchMessages(env, id)
+  acceptOwn(env: SignedEnvelope<ChannelBatch>, now: number): DeliveredMessage[] {
+    const list = batchMessages(env)
     return typeof list === "string" ? [] : this.#takeAll(list, now, false)
   }
 
