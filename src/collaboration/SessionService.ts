@@ -31,7 +31,7 @@ import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { atLeast } from "../federation/trust.ts"
 import { canonicalJson, envelopeId, signEnvelope, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import { assertMayRead, assertMayWrite, mayRead, mayWrite, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
+import { assertMayRead, assertMayWrite, mayAdminister, mayRead, mayWrite, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
 import type { Authorship } from "../replication/Authorship.ts"
 import { parseDocRef, type DocRef } from "../replication/docRef.ts"
 import { fromPlain, toPlain } from "../replication/docValues.ts"
@@ -235,6 +235,8 @@ export class SessionService {
   readonly #states = new Map<string, { heads: string; state: SessionState; def: SessionDefinition; at: number }>()
   /** Transcript and shared documents of sessions whose content expired and was purged here. */
   readonly #purged = new Set<string>()
+  /** Per session, the run naming later participants in its content (one at a time). */
+  readonly #widening = new Map<string, Promise<void>>()
   /** Refs already parsed (a send names its session each time; parsing checks a checksum). */
   readonly #refs = new Map<string, DocRef>()
   #gapTimer?: NodeJS.Timeout
@@ -297,7 +299,8 @@ export class SessionService {
     )
     let transcript: string | undefined
     if (probe.configuration.recordingEnabled) {
-      const t = await createOwnedDocument<TranscriptDoc>(this.#ctx(), { kind: imm(TRANSCRIPT_KIND), session: imm(session.documentId), messages: {} }, { writers: others, readers } as Partial<PolicyLists>, `transcript of ${session.documentId}`)
+      // the transcript is content: readable by the participants only, also of a public session
+      const t = await createOwnedDocument<TranscriptDoc>(this.#ctx(), { kind: imm(TRANSCRIPT_KIND), session: imm(session.documentId), messages: {} }, { writers: others, readers: others } as Partial<PolicyLists>, `transcript of ${session.documentId}`)
       transcript = t.documentId
       this.#kinds.set(t.documentId, TRANSCRIPT_KIND)
     }
@@ -387,12 +390,11 @@ export class SessionService {
     this.#write(handle, d => void (d.invites[p.nodeId] = imm(canonicalJson(env))), `invite ${p.nodeId}`)
     await this.#repo.flush([handle.documentId])
     const add: Partial<PolicyLists> = { writers: [p.nodeId as NodeId], ...(def.configuration.privacyLevel === "public" ? {} : { readers: [p.nodeId as NodeId] }) }
-    for (const id of [handle.documentId, ...(def.transcript ? [def.transcript] : [])]) {
-      const st = this.#policies.state(id)
-      const h = this.#repo.handles[id as DocumentId]
-      if (st && h?.isReady()) await this.#policies.add(id, [nextPolicy(this.#identity, st, { add, documentHeads: A.getHeads(h.doc() as A.Doc<unknown>) })])
-    }
+    const st = this.#policies.state(handle.documentId)
+    if (st) await this.#policies.add(handle.documentId, [nextPolicy(this.#identity, st, { add, documentHeads: A.getHeads(handle.doc() as A.Doc<unknown>) })])
     this.#states.delete(handle.documentId)
+    // the transcript and the shared documents this hub holds name it too (their other holders do the same on seeing the invitation)
+    await this.#widenContent(handle)
     this.events.emit("updated", handle.documentId)
     return this.#view(handle)
   }
@@ -678,6 +680,42 @@ export class SessionService {
     }
   }
 
+  /**
+   * Later invitations reach the content: every participant that has not declined becomes a
+   * reader and writer of the transcript and of the shared documents whose policy this hub
+   * administers (the initiator for the transcript, each holder for its documents), unless
+   * `allowContent` is false. Runs after each change of a session, one run at a time per session.
+   */
+  #widenContent(handle: DocHandle<SessionDoc>): Promise<void> {
+    const id = handle.documentId
+    const run = (this.#widening.get(id) ?? Promise.resolve()).then(() => this.#widenNow(handle)).catch((e: unknown) => this.#log.warn({ documentId: id, err: (e as Error).message }, "naming later participants in the session's content failed"))
+    this.#widening.set(id, run)
+    void run.then(() => {
+      if (this.#widening.get(id) === run) this.#widening.delete(id)
+    })
+    return run
+  }
+
+  async #widenNow(handle: DocHandle<SessionDoc>): Promise<void> {
+    const got = this.#tryState(handle)
+    if (!got) return
+    const { def, state } = got
+    const want = state.participants.filter(p => p.status !== "declined").map(p => p.nodeId as NodeId)
+    const ids = [...(def.transcript ? [def.transcript] : []), ...this.#documents(handle).filter(d => d.shared && d.holder === this.#self).map(d => d.documentId)]
+    for (const id of ids) {
+      if (this.#purged.has(id)) continue
+      const st = this.#policies.state(id)
+      const eff = st?.effective
+      if (!st || !eff || !mayAdminister(eff, this.#self)) continue
+      const others = want.filter(n => n !== eff.owner)
+      const add: Partial<PolicyLists> = { readers: others.filter(n => !eff.readers.includes(n)), writers: others.filter(n => !eff.writers.includes(n)) }
+      if (add.readers!.length === 0 && add.writers!.length === 0) continue
+      const h = this.#repo.handles[id as DocumentId]
+      const documentHeads = h?.isReady() ? A.getHeads(h.doc() as A.Doc<unknown>) : undefined
+      await this.#policies.add(id, [nextPolicy(this.#identity, st, { add, ...(documentHeads ? { documentHeads } : {}) })])
+    }
+  }
+
   #contentIds(handle: DocHandle<SessionDoc>, def: SessionDefinition): string[] {
     return [...(def.transcript ? [def.transcript] : []), ...Object.keys(handle.doc().documents ?? {})]
   }
@@ -703,6 +741,7 @@ export class SessionService {
       this.events.emit("updated", documentId)
       const got = this.#tryState(handle as DocHandle<SessionDoc>)
       if (got?.def.transcript) this.#followTranscript(documentId, got.def.transcript)
+      if (Object.keys((handle.doc() as SessionDoc).invites ?? {}).length > 0) void this.#widenContent(handle as DocHandle<SessionDoc>)
       // content of an expired session that arrives again is dropped again
       if (got && contentExpired(got.def, got.state, this.#now())) void this.purgeExpired()
     } else if (kind === TRANSCRIPT_KIND) {
@@ -733,6 +772,7 @@ export class SessionService {
     handle.on("change", () => {
       this.#states.delete(handle.documentId)
       this.events.emit("updated", handle.documentId)
+      if (handle.doc()?.invites && Object.keys(handle.doc().invites).length > 0) void this.#widenContent(handle)
     })
   }
 
