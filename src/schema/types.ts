@@ -542,7 +542,7 @@ export interface SessionEditBody {
 
 // api-session-invite
 /**
- * POST /api/sessions/{ref}/invite: the initiator invites one more participant (in a restricted session, naming an approved decision).
+ * POST /api/sessions/{ref}/invites: the initiator invites one more participant (in a restricted session, naming an approved decision).
  */
 export interface SessionInviteBody {
   /**
