@@ -31,7 +31,7 @@ import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { atLeast } from "../federation/trust.ts"
 import { canonicalJson, envelopeId, signEnvelope, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import { assertMayRead, assertMayWrite, mayAdminister, mayRead, mayWrite, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
+import { assertMayRead, assertMayWrite, mayAdminister, mayRead, mayWrite, newDocumentId, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
 import type { Authorship } from "../replication/Authorship.ts"
 import { parseDocRef, type DocRef } from "../replication/docRef.ts"
 import { fromPlain, toPlain } from "../replication/docValues.ts"
@@ -284,30 +284,37 @@ export class SessionService {
 
   // ---- create, list, show
 
-  /** Starts a session initiated by this hub; SESSION_INVALID lists every problem. */
+  /**
+   * Starts a session initiated by this hub; SESSION_INVALID lists every problem. The
+   * document ids are drawn first, so the definition is checked once, before any document
+   * exists, and each document is created with its whole content in one signed change.
+   */
   async create(body: SessionCreateBody): Promise<SessionView> {
     const now = this.#now()
-    // checked before any document exists (and again with its ids)
-    const probe = createDefinition(body, { initiator: this.#self, sessionId: "1", now, trustOf: this.#trustOf, minTrust: this.#minTrust })
-    const others = probe.participants.slice(1).map(p => p.nodeId)
-    const readers = probe.configuration.privacyLevel === "public" ? [PUBLIC] : others
+    const sessionIds = newDocumentId(this.#self)
+    const transcriptIds = newDocumentId(this.#self)
+    const drafted = createDefinition(body, { initiator: this.#self, sessionId: sessionIds.documentId, now, trustOf: this.#trustOf, minTrust: this.#minTrust, transcript: transcriptIds.documentId })
+    const { transcript: _none, ...unrecorded } = drafted
+    const def: SessionDefinition = drafted.configuration.recordingEnabled ? drafted : unrecorded
+    const signed = signEnvelope(this.#identity, SESSION_PURPOSE.definition, def, now)
+    const others = def.participants.slice(1).map(p => p.nodeId as NodeId)
+    const readers = def.configuration.privacyLevel === "public" ? [PUBLIC] : others
+    const transcript = def.transcript
+    if (transcript) {
+      // the transcript is content: readable by the participants only, also of a public session
+      await createOwnedDocument<TranscriptDoc>(this.#ctx(), { kind: imm(TRANSCRIPT_KIND), session: imm(def.sessionId), messages: {} }, { writers: others, readers: others }, `transcript of ${def.sessionId}`, transcriptIds)
+      this.#kinds.set(transcript, TRANSCRIPT_KIND)
+    }
     const session = await createOwnedDocument<SessionDoc>(
       this.#ctx(),
-      { kind: imm(SESSION_KIND), responses: {}, invites: {}, transitions: {}, proposals: {}, votes: {}, agreements: {}, signatures: {}, ratings: {}, documents: {} },
+      { kind: imm(SESSION_KIND), definition: imm(canonicalJson(signed)), responses: {}, invites: {}, transitions: {}, proposals: {}, votes: {}, agreements: {}, signatures: {}, ratings: {}, documents: {} },
       { writers: others, readers } as Partial<PolicyLists>,
       `create session (by ${this.#self})`,
+      sessionIds,
     )
-    let transcript: string | undefined
-    if (probe.configuration.recordingEnabled) {
-      // the transcript is content: readable by the participants only, also of a public session
-      const t = await createOwnedDocument<TranscriptDoc>(this.#ctx(), { kind: imm(TRANSCRIPT_KIND), session: imm(session.documentId), messages: {} }, { writers: others, readers: others } as Partial<PolicyLists>, `transcript of ${session.documentId}`)
-      transcript = t.documentId
-      this.#kinds.set(t.documentId, TRANSCRIPT_KIND)
-    }
-    const def = createDefinition(body, { initiator: this.#self, sessionId: session.documentId, now, trustOf: this.#trustOf, minTrust: this.#minTrust, transcript })
-    const signed = signEnvelope(this.#identity, SESSION_PURPOSE.definition, def, now)
-    this.#write(session, d => void (d.definition = imm(canonicalJson(signed))), "definition")
     this.#kinds.set(session.documentId, SESSION_KIND)
+    // the state of what this hub just signed: no need to verify it again
+    this.#states.set(session.documentId, { heads: A.getHeads(session.doc() as A.Doc<unknown>).join(","), def, state: sessionState(def, { responses: {}, transitions: {}, invites: {} }, now), at: now })
     await this.#repo.flush([session.documentId, ...(transcript ? [transcript as DocumentId] : [])])
     this.#attach(session)
     if (transcript) this.#followTranscript(session.documentId, transcript)
