@@ -27,7 +27,9 @@ interface Worker {
 }
 
 async function worker(): Promise<Worker> {
-  const child = fork(WORKER, [], { execArgv: ["--import", "tsx", "--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] })
+  // FEDHUB_BENCH_PROF=DIR: each worker writes a CPU profile there (node --cpu-prof)
+  const prof = process.env.FEDHUB_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.FEDHUB_BENCH_PROF] : []
+  const child = fork(WORKER, [], { execArgv: ["--import", "tsx", "--expose-gc", ...prof], stdio: ["ignore", "inherit", "inherit", "ipc"] })
   let next = 0
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   child.on("message", (m: { id: number; ok: boolean; value: unknown }) => {
@@ -123,25 +125,36 @@ export async function benchMessaging(): Promise<void> {
     const rows: (string | number)[][] = []
     let best = 0
     let seq = 0
+    // warm-up (not measured): the first message compiles the schema validators on each hub
+    for (const via of ["ws", "hub"] as const) {
+      const sent = await a.call<{ sent: number }>("send", { rate: 200, count: 200, via, session: live, seqFrom: seq })
+      await b.call("waitReceived", { tag: via === "ws" ? "ws" : `hub:${sessionId}`, n: sent.sent, timeoutMs: 10_000 })
+      seq += 200
+    }
     const seconds = Number(process.env.FEDHUB_BENCH_SECONDS ?? 2)
-    for (const rate of [50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000]) {
+    const rates = process.env.FEDHUB_BENCH_RATES?.split(",").map(Number) ?? [50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000]
+    for (const rate of rates) {
       for (const via of ["ws", "hub"] as const) {
         const tag = via === "ws" ? "ws" : `hub:${sessionId}`
         await b.call("reset", { tag })
+        const cpu0 = await Promise.all([a.call<number>("cpu"), b.call<number>("cpu")])
         const count = rate * seconds
         // a rate the sender cannot hold stops after 1.5× the time: what it sent is measured
         const sent = await a.call<{ sent: number; seconds: number }>("send", { rate, count, via, session: live, seqFrom: seq, maxSeconds: seconds * 1.5 })
         seq += count
         await b.call("waitReceived", { tag, n: sent.sent, timeoutMs: 5_000 })
         const got = await b.call<{ count: number; lat: number[] }>("received", { tag })
+        const cpu1 = await Promise.all([a.call<number>("cpu"), b.call<number>("cpu")])
+        const perMsg = (i: number) => `${(((cpu1[i]! - cpu0[i]!) * 1000) / Math.max(1, sent.sent)).toFixed(0)} µs`
         const p99 = quantile(got.lat, 0.99)
         const held = sent.sent === count
         if (via === "hub" && p99 < 50 && held && got.count === sent.sent) best = Math.max(best, rate)
-        rows.push([via === "ws" ? "raw ws (baseline)" : "fedhub session", rate, `${(sent.sent / sent.seconds).toFixed(0)}/s${held ? "" : " (not held)"}`, `${quantile(got.lat, 0.5).toFixed(2)} ms`, `${p99.toFixed(2)} ms`, `${((got.count / sent.sent) * 100).toFixed(2)}%`])
+        rows.push([via === "ws" ? "raw ws (baseline)" : "fedhub session", rate, `${(sent.sent / sent.seconds).toFixed(0)}/s${held ? "" : " (not held)"}`, `${quantile(got.lat, 0.5).toFixed(2)} ms`, `${p99.toFixed(2)} ms`, `${((got.count / sent.sent) * 100).toFixed(2)}%`, perMsg(0), perMsg(1)])
       }
     }
-    printTable(`messaging: A → B, one active session, ${seconds} s per rate (highest fedhub rate held with p99 < 50 ms and every message delivered: ${best || "none"}/s)`, ["channel", "target rate", "sent rate", "p50", "p99", "delivered"], rows)
+    printTable(`messaging: A → B, one active session, ${seconds} s per rate (highest fedhub rate held with p99 < 50 ms and every message delivered: ${best || "none"}/s)`, ["channel", "target rate", "sent rate", "p50", "p99", "delivered", "cpu A / msg", "cpu B / msg"], rows)
 
+    if (process.env.FEDHUB_BENCH_NO_CUT) return
     // delivery across a link cut and restore: live only, and recorded (the transcript)
     const cutRows: (string | number)[][] = []
     for (const recording of [false, true]) {

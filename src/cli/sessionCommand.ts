@@ -1,5 +1,5 @@
 /**
- * `fedhub session create|list|show|invites|join|decline|send|tail|edit|propose|vote|sign|verify|rate|pause|resume|close`:
+ * `fedhub session create|list|show|invites|invite|join|decline|send|tail|edit|propose|vote|sign|verify|rate|pause|resume|close`:
  * cross-instance sessions through the running hub's admin API (issue 14).
  */
 import { request as httpRequest } from "node:http"
@@ -163,6 +163,15 @@ export function sessionCommand(): Command {
         const s = await call<SessionView>(o, "POST", `/sessions/${enc(ref)}/${name}`, o.reason ? { reason: o.reason } : {})
         out(o, s, () => formatSession(s))
       })
+  common(session.command("invite <ref> <node>"))
+    .description("invite one more participant, NODE or NODE:role (the initiator only; a restricted session only with an approved decision)")
+    .option("--decision <id>", "the approved decision that admits it (restricted sessions)")
+    .action(async (ref: string, node: string, o: Common & { decision?: string }) => {
+      const [nodeId, role] = node.split(":")
+      const body = { participant: role ? { nodeId, role } : nodeId, ...(o.decision ? { decisionId: o.decision } : {}) }
+      const s = await call<SessionView>(o, "POST", `/sessions/${enc(ref)}/invites`, body)
+      out(o, s, () => formatSession(s))
+    })
   common(session.command("send <ref> <text>"))
     .description("send a signed message on the session's channel")
     .option("--channel <name>", "the channel (default main)")

@@ -31,16 +31,17 @@ import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { atLeast } from "../federation/trust.ts"
 import { canonicalJson, envelopeId, signEnvelope, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
-import { assertMayRead, assertMayWrite, mayRead, mayWrite, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
+import { assertMayRead, assertMayWrite, mayAdminister, mayRead, mayWrite, newDocumentId, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
 import type { Authorship } from "../replication/Authorship.ts"
-import { parseDocRef } from "../replication/docRef.ts"
+import { parseDocRef, type DocRef } from "../replication/docRef.ts"
 import { fromPlain, toPlain } from "../replication/docValues.ts"
 import { conflicts } from "../replication/history.ts"
 import { forgetStored } from "../replication/createRepo.ts"
 import { createOwnedDocument } from "../replication/ownedDocument.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
 import type {
-  ChannelMessage,
+  ChannelBatch,
+  ChannelBatchItem,
   SessionCreateBody,
   SessionDefinition,
   SessionEditBody,
@@ -51,7 +52,7 @@ import type {
   SharedDocumentEntry,
   TrustLevel,
 } from "../schema/index.ts"
-import { ChannelInbox, type DeliveredMessage, type InboxCounts } from "./channel.ts"
+import { ChannelInbox, openBatch, type DeliveredMessage, type InboxCounts } from "./channel.ts"
 import { createDefinition, definitionProblems, participantOf } from "./config.ts"
 import { agreementsOf, decisionsOf, sha256Hex, signAgreement, signAgreementText, signDecisionVote, signProposal, verifyAgreementText, type AgreementView, type DecisionView } from "./decisions.ts"
 import { qualityOf, type QualityView } from "./quality.ts"
@@ -109,13 +110,19 @@ export interface SessionServiceOptions {
   findTimeoutMs?: number
   /** How long a gap in a sender's messages is waited for before what follows is delivered (ms; default 1 s). */
   gapMs?: number
+  /**
+   * Batches of one session go out at most this often (ms; default 5): messages sent sooner
+   * after a batch wait for the next one (a message after a quiet spell goes at the end of
+   * its tick), so a fast sender signs, and every hub verifies, one batch per interval.
+   */
+  batchMs?: number
   /** How often expired content is purged (ms; default hourly, 0: never by itself). */
   purgeEveryMs?: number
   now?: () => number
 }
 
 /** A message as the API shows it. */
-export type MessageView = Omit<DeliveredMessage, "envelope">
+export type MessageView = DeliveredMessage
 
 /** A shared document as listed in a session. */
 export interface SharedDocSummary {
@@ -177,14 +184,31 @@ const entries = (m: Entries | undefined): Record<string, unknown> => Object.from
 const kindOf = (doc: unknown): string | undefined => textOf((doc as { kind?: unknown } | undefined)?.kind)
 const utf8 = (s: string): number => Buffer.byteLength(s, "utf8")
 const RECENT = 10_000
+/** A batch goes out when this many messages wait (else at the end of the tick). */
+export const BATCH_MESSAGES = 256
+/** … or when its texts reach this many UTF-8 bytes (one message alone always goes). */
+export const BATCH_BYTES = 128 * 1024
 
-/** Per session, what this hub keeps in memory: the channel's inbox and what it delivered. */
+/** A message waiting for its batch to be signed and sent. */
+interface Outgoing {
+  item: ChannelBatchItem
+  bytes: number
+  resolve: (m: MessageView) => void
+  reject: (e: unknown) => void
+}
+
+/** Per session, what this hub keeps in memory: the channel's inbox, what it delivered, and what waits to go out. */
 interface Live {
   inbox: ChannelInbox
   recent: MessageView[]
   seq: number
   transcriptSeen: Set<string>
   bytes: number
+  outbox: Outgoing[]
+  outboxBytes: number
+  flushQueued: boolean
+  /** When the last batch went out (performance.now()). */
+  lastFlush: number
 }
 
 export class SessionService {
@@ -200,6 +224,7 @@ export class SessionService {
   readonly #log: NonNullable<SessionServiceOptions["log"]>
   readonly #findTimeoutMs: number
   readonly #gapMs: number
+  readonly #batchMs: number
   readonly #now: () => number
   /** This service's epoch: a sender's messages are ordered by (epoch, seq). */
   readonly #epoch: number
@@ -210,6 +235,10 @@ export class SessionService {
   readonly #states = new Map<string, { heads: string; state: SessionState; def: SessionDefinition; at: number }>()
   /** Transcript and shared documents of sessions whose content expired and was purged here. */
   readonly #purged = new Set<string>()
+  /** Per session, the run naming later participants in its content (one at a time). */
+  readonly #widening = new Map<string, Promise<void>>()
+  /** Refs already parsed (a send names its session each time; parsing checks a checksum). */
+  readonly #refs = new Map<string, DocRef>()
   #gapTimer?: NodeJS.Timeout
   readonly #purgeTimer?: NodeJS.Timeout
 
@@ -224,6 +253,7 @@ export class SessionService {
     this.#log = opts.log ?? { warn: () => {} }
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
     this.#gapMs = opts.gapMs ?? 1_000
+    this.#batchMs = opts.batchMs ?? 5
     this.#now = opts.now ?? Date.now
     this.#epoch = this.#now()
     this.events.setMaxListeners(1_000)
@@ -254,29 +284,37 @@ export class SessionService {
 
   // ---- create, list, show
 
-  /** Starts a session initiated by this hub; SESSION_INVALID lists every problem. */
+  /**
+   * Starts a session initiated by this hub; SESSION_INVALID lists every problem. The
+   * document ids are drawn first, so the definition is checked once, before any document
+   * exists, and each document is created with its whole content in one signed change.
+   */
   async create(body: SessionCreateBody): Promise<SessionView> {
     const now = this.#now()
-    // checked before any document exists (and again with its ids)
-    const probe = createDefinition(body, { initiator: this.#self, sessionId: "1", now, trustOf: this.#trustOf, minTrust: this.#minTrust })
-    const others = probe.participants.slice(1).map(p => p.nodeId)
-    const readers = probe.configuration.privacyLevel === "public" ? [PUBLIC] : others
+    const sessionIds = newDocumentId(this.#self)
+    const transcriptIds = newDocumentId(this.#self)
+    const drafted = createDefinition(body, { initiator: this.#self, sessionId: sessionIds.documentId, now, trustOf: this.#trustOf, minTrust: this.#minTrust, transcript: transcriptIds.documentId })
+    const { transcript: _none, ...unrecorded } = drafted
+    const def: SessionDefinition = drafted.configuration.recordingEnabled ? drafted : unrecorded
+    const signed = signEnvelope(this.#identity, SESSION_PURPOSE.definition, def, now)
+    const others = def.participants.slice(1).map(p => p.nodeId as NodeId)
+    const readers = def.configuration.privacyLevel === "public" ? [PUBLIC] : others
+    const transcript = def.transcript
+    if (transcript) {
+      // the transcript is content: readable by the participants only, also of a public session
+      await createOwnedDocument<TranscriptDoc>(this.#ctx(), { kind: imm(TRANSCRIPT_KIND), session: imm(def.sessionId), messages: {} }, { writers: others, readers: others }, `transcript of ${def.sessionId}`, transcriptIds)
+      this.#kinds.set(transcript, TRANSCRIPT_KIND)
+    }
     const session = await createOwnedDocument<SessionDoc>(
       this.#ctx(),
-      { kind: imm(SESSION_KIND), responses: {}, invites: {}, transitions: {}, proposals: {}, votes: {}, agreements: {}, signatures: {}, ratings: {}, documents: {} },
+      { kind: imm(SESSION_KIND), definition: imm(canonicalJson(signed)), responses: {}, invites: {}, transitions: {}, proposals: {}, votes: {}, agreements: {}, signatures: {}, ratings: {}, documents: {} },
       { writers: others, readers } as Partial<PolicyLists>,
       `create session (by ${this.#self})`,
+      sessionIds,
     )
-    let transcript: string | undefined
-    if (probe.configuration.recordingEnabled) {
-      const t = await createOwnedDocument<TranscriptDoc>(this.#ctx(), { kind: imm(TRANSCRIPT_KIND), session: imm(session.documentId), messages: {} }, { writers: others, readers } as Partial<PolicyLists>, `transcript of ${session.documentId}`)
-      transcript = t.documentId
-      this.#kinds.set(t.documentId, TRANSCRIPT_KIND)
-    }
-    const def = createDefinition(body, { initiator: this.#self, sessionId: session.documentId, now, trustOf: this.#trustOf, minTrust: this.#minTrust, transcript })
-    const signed = signEnvelope(this.#identity, SESSION_PURPOSE.definition, def, now)
-    this.#write(session, d => void (d.definition = imm(canonicalJson(signed))), "definition")
     this.#kinds.set(session.documentId, SESSION_KIND)
+    // the state of what this hub just signed: no need to verify it again
+    this.#states.set(session.documentId, { heads: A.getHeads(session.doc() as A.Doc<unknown>).join(","), def, state: sessionState(def, { responses: {}, transitions: {}, invites: {} }, now), at: now })
     await this.#repo.flush([session.documentId, ...(transcript ? [transcript as DocumentId] : [])])
     this.#attach(session)
     if (transcript) this.#followTranscript(session.documentId, transcript)
@@ -359,12 +397,11 @@ export class SessionService {
     this.#write(handle, d => void (d.invites[p.nodeId] = imm(canonicalJson(env))), `invite ${p.nodeId}`)
     await this.#repo.flush([handle.documentId])
     const add: Partial<PolicyLists> = { writers: [p.nodeId as NodeId], ...(def.configuration.privacyLevel === "public" ? {} : { readers: [p.nodeId as NodeId] }) }
-    for (const id of [handle.documentId, ...(def.transcript ? [def.transcript] : [])]) {
-      const st = this.#policies.state(id)
-      const h = this.#repo.handles[id as DocumentId]
-      if (st && h?.isReady()) await this.#policies.add(id, [nextPolicy(this.#identity, st, { add, documentHeads: A.getHeads(h.doc() as A.Doc<unknown>) })])
-    }
+    const st = this.#policies.state(handle.documentId)
+    if (st) await this.#policies.add(handle.documentId, [nextPolicy(this.#identity, st, { add, documentHeads: A.getHeads(handle.doc() as A.Doc<unknown>) })])
     this.#states.delete(handle.documentId)
+    // the transcript and the shared documents this hub holds name it too (their other holders do the same on seeing the invitation)
+    await this.#widenContent(handle)
     this.events.emit("updated", handle.documentId)
     return this.#view(handle)
   }
@@ -386,30 +423,64 @@ export class SessionService {
 
   // ---- channel
 
-  /** Sends a signed message on the session's channel (live to every linked participant; in the transcript when recorded). */
+  /**
+   * Sends a message on the session's channel (live to every linked participant; in the
+   * transcript when recorded). Messages sent within one tick go out as one batch signed
+   * once (at most BATCH_MESSAGES or BATCH_BYTES), each keeping its own seq; the promise
+   * resolves once its batch is signed, sent and, when recorded, stored.
+   */
   async send(ref: string, opts: { text: string; channel?: string }): Promise<MessageView> {
     const handle = await this.#findSession(ref)
-    const { def, state } = this.#stateOf(handle)
+    const { state } = this.#stateOf(handle)
     this.#mustBe(state, "send")
     if (state.status !== "active") throw new FedhubError("SESSION_STATE", `the session is ${state.status}: messages go to active sessions`)
     const live = this.#liveOf(handle)
-    const payload: ChannelMessage = { sessionId: def.sessionId, channel: opts.channel ?? "main", epoch: this.#epoch, seq: ++live.seq, text: opts.text }
-    const env = signEnvelope(this.#identity, SESSION_PURPOSE.message, payload, this.#now())
-    const text = canonicalJson(env)
-    handle.broadcast({ fedhubSession: text })
-    // our own message: delivered here as signed, without verifying what we just signed
-    const delivered = this.#deliver(handle.documentId, live.inbox.acceptOwn(env, envelopeId(env), this.#now()))
-    if (def.configuration.recordingEnabled && def.transcript) {
-      const t = this.#repo.handles[def.transcript as DocumentId] as DocHandle<TranscriptDoc> | undefined
-      if (t?.isReady() && mayWrite(this.#policies.effective(t.documentId), this.#self)) {
-        const key = `${this.#self}:${payload.epoch}:${payload.seq}`
-        live.transcriptSeen.add(key)
-        this.#write(t, d => void (d.messages[key] = imm(text)), "message")
-        await this.#repo.flush([t.documentId])
+    const item: ChannelBatchItem = { channel: opts.channel ?? "main", seq: ++live.seq, text: opts.text }
+    const bytes = utf8(opts.text)
+    // a batch that this one would overflow goes first
+    if (live.outbox.length > 0 && (live.outbox.length >= BATCH_MESSAGES || live.outboxBytes + bytes > BATCH_BYTES)) void this.#flushOutbox(handle)
+    return new Promise<MessageView>((resolve, reject) => {
+      live.outbox.push({ item, bytes, resolve, reject })
+      live.outboxBytes += bytes
+      if (!live.flushQueued) {
+        live.flushQueued = true
+        const wait = live.lastFlush + this.#batchMs - performance.now()
+        if (wait <= 0) setImmediate(() => void this.#flushOutbox(handle))
+        else setTimeout(() => void this.#flushOutbox(handle), wait)
       }
+    })
+  }
+
+  /** Signs what waits in a session's outbox as one batch, broadcasts it, delivers it here and records it. */
+  async #flushOutbox(handle: DocHandle<SessionDoc>): Promise<void> {
+    const live = this.#liveOf(handle)
+    const out = live.outbox.splice(0, live.outbox.length)
+    live.outboxBytes = 0
+    live.flushQueued = false
+    if (out.length === 0) return
+    live.lastFlush = performance.now()
+    try {
+      const { def } = this.#stateOf(handle)
+      const payload: ChannelBatch = { sessionId: def.sessionId, epoch: this.#epoch, messages: out.map(o => o.item) }
+      const env = signEnvelope(this.#identity, SESSION_PURPOSE.messages, payload, this.#now())
+      // every receiver verifies it against its canonical form: the wire needs no canonical text
+      handle.broadcast({ fedhubSession: JSON.stringify(env) })
+      // our own messages: delivered here as signed, without verifying what we just signed
+      this.#deliver(handle.documentId, live.inbox.acceptOwn(env, this.#now()))
+      if (def.configuration.recordingEnabled && def.transcript) {
+        const t = this.#repo.handles[def.transcript as DocumentId] as DocHandle<TranscriptDoc> | undefined
+        if (t?.isReady() && mayWrite(this.#policies.effective(t.documentId), this.#self)) {
+          // one entry (and one signed change) per batch, keyed by its first message
+          const key = `${this.#self}:${payload.epoch}:${out[0]!.item.seq}`
+          live.transcriptSeen.add(key)
+          this.#write(t, d => void (d.messages[key] = imm(canonicalJson(env))), `${out.length} message(s)`)
+          await this.#repo.flush([t.documentId])
+        }
+      }
+      for (const o of out) o.resolve({ id: `${this.#self}:${payload.epoch}:${o.item.seq}`, sessionId: def.sessionId, channel: o.item.channel, sender: this.#self, epoch: payload.epoch, seq: o.item.seq, text: o.item.text, time: env.time })
+    } catch (e) {
+      for (const o of out) o.reject(e)
     }
-    const mine = delivered.find(m => m.seq === payload.seq && m.sender === this.#self)
-    return mine ?? { id: "", sessionId: def.sessionId, channel: payload.channel, sender: this.#self, epoch: payload.epoch, seq: payload.seq, text: payload.text, time: env.time }
   }
 
   /** The messages this hub has of a session: the transcript when recorded, else those it saw live. */
@@ -616,6 +687,42 @@ export class SessionService {
     }
   }
 
+  /**
+   * Later invitations reach the content: every participant that has not declined becomes a
+   * reader and writer of the transcript and of the shared documents whose policy this hub
+   * administers (the initiator for the transcript, each holder for its documents), unless
+   * `allowContent` is false. Runs after each change of a session, one run at a time per session.
+   */
+  #widenContent(handle: DocHandle<SessionDoc>): Promise<void> {
+    const id = handle.documentId
+    const run = (this.#widening.get(id) ?? Promise.resolve()).then(() => this.#widenNow(handle)).catch((e: unknown) => this.#log.warn({ documentId: id, err: (e as Error).message }, "naming later participants in the session's content failed"))
+    this.#widening.set(id, run)
+    void run.then(() => {
+      if (this.#widening.get(id) === run) this.#widening.delete(id)
+    })
+    return run
+  }
+
+  async #widenNow(handle: DocHandle<SessionDoc>): Promise<void> {
+    const got = this.#tryState(handle)
+    if (!got) return
+    const { def, state } = got
+    const want = state.participants.filter(p => p.status !== "declined").map(p => p.nodeId as NodeId)
+    const ids = [...(def.transcript ? [def.transcript] : []), ...this.#documents(handle).filter(d => d.shared && d.holder === this.#self).map(d => d.documentId)]
+    for (const id of ids) {
+      if (this.#purged.has(id)) continue
+      const st = this.#policies.state(id)
+      const eff = st?.effective
+      if (!st || !eff || !mayAdminister(eff, this.#self)) continue
+      const others = want.filter(n => n !== eff.owner)
+      const add: Partial<PolicyLists> = { readers: others.filter(n => !eff.readers.includes(n)), writers: others.filter(n => !eff.writers.includes(n)) }
+      if (add.readers!.length === 0 && add.writers!.length === 0) continue
+      const h = this.#repo.handles[id as DocumentId]
+      const documentHeads = h?.isReady() ? A.getHeads(h.doc() as A.Doc<unknown>) : undefined
+      await this.#policies.add(id, [nextPolicy(this.#identity, st, { add, ...(documentHeads ? { documentHeads } : {}) })])
+    }
+  }
+
   #contentIds(handle: DocHandle<SessionDoc>, def: SessionDefinition): string[] {
     return [...(def.transcript ? [def.transcript] : []), ...Object.keys(handle.doc().documents ?? {})]
   }
@@ -641,6 +748,7 @@ export class SessionService {
       this.events.emit("updated", documentId)
       const got = this.#tryState(handle as DocHandle<SessionDoc>)
       if (got?.def.transcript) this.#followTranscript(documentId, got.def.transcript)
+      if (Object.keys((handle.doc() as SessionDoc).invites ?? {}).length > 0) void this.#widenContent(handle as DocHandle<SessionDoc>)
       // content of an expired session that arrives again is dropped again
       if (got && contentExpired(got.def, got.state, this.#now())) void this.purgeExpired()
     } else if (kind === TRANSCRIPT_KIND) {
@@ -671,6 +779,7 @@ export class SessionService {
     handle.on("change", () => {
       this.#states.delete(handle.documentId)
       this.events.emit("updated", handle.documentId)
+      if (handle.doc()?.invites && Object.keys(handle.doc().invites).length > 0) void this.#widenContent(handle)
     })
   }
 
@@ -702,14 +811,13 @@ export class SessionService {
     }
     const live = this.#live.get(sessionId)
     for (const m of list) {
-      const { envelope: _e, ...view } = m
       if (live) {
-        live.recent.push(view)
+        live.recent.push(m)
         live.bytes += utf8(m.text)
-        if (live.recent.length > RECENT) live.recent.shift()
       }
-      this.events.emit("message", sessionId, view)
+      this.events.emit("message", sessionId, m)
     }
+    if (live && live.recent.length > RECENT) live.recent.splice(0, live.recent.length - RECENT)
     this.#armGapTimer()
     return list
   }
@@ -736,6 +844,10 @@ export class SessionService {
         seq: 0,
         transcriptSeen: new Set(),
         bytes: 0,
+        outbox: [],
+        outboxBytes: 0,
+        flushQueued: false,
+        lastFlush: -Infinity,
       }
       this.#live.set(handle.documentId, live)
     }
@@ -766,8 +878,10 @@ export class SessionService {
 
   #stateOf(handle: DocHandle<SessionDoc>, now = this.#now()): { def: SessionDefinition; state: SessionState } {
     const doc = handle.doc()
-    const heads = A.getHeads(doc as A.Doc<unknown>).join(",")
     const cached = this.#states.get(handle.documentId)
+    // a followed session's cache is dropped on each of its changes: no heads to compare (a send's hot path)
+    const fresh = cached !== undefined && now >= cached.at && this.#attached.has(handle.documentId)
+    const heads = fresh ? cached.heads : A.getHeads(doc as A.Doc<unknown>).join(",")
     if (cached && cached.heads === heads && now >= cached.at) {
       const { def, state, at } = cached
       return { def, state: state.status === "active" ? { ...state, durationMs: state.durationMs + (now - at) } : state }
@@ -845,13 +959,19 @@ export class SessionService {
     if (!t?.isReady()) return undefined
     const participants = got!.state.participants
     const out: MessageView[] = []
+    // each entry a batch (keyed sender:epoch:first seq); a message two entries hold counts once
+    const seen = new Set<string>()
     for (const [key, value] of Object.entries(t.doc()?.messages ?? {})) {
-      const o = openSigned(envOf(value), SESSION_PURPOSE.message, "session#ChannelMessage")
+      const o = openBatch(envOf(value))
       if (!o.ok || o.env.payload.sessionId !== handle.documentId) continue
-      if (key !== `${o.env.signer}:${o.env.payload.epoch}:${o.env.payload.seq}`) continue
+      if (key !== `${o.env.signer}:${o.env.payload.epoch}:${o.env.payload.messages[0]!.seq}`) continue
       if (!participants.some(p => p.nodeId === o.env.signer && p.permissions.includes("send"))) continue
-      const p = o.env.payload
-      out.push({ id: o.id, sessionId: p.sessionId, channel: p.channel, sender: o.env.signer, epoch: p.epoch, seq: p.seq, text: p.text, time: o.env.time })
+      for (const m of o.messages) {
+        const k = `${m.sender}:${m.epoch}:${m.seq}`
+        if (seen.has(k)) continue
+        seen.add(k)
+        out.push(m)
+      }
     }
     return out
   }
@@ -936,8 +1056,18 @@ export class SessionService {
     if (!me.permissions.includes(permission)) throw new FedhubError("FORBIDDEN", `this hub's role ${me.role} has no ${permission} permission`)
   }
 
+  #parseRef(ref: string): DocRef {
+    let got = this.#refs.get(ref)
+    if (!got) {
+      got = parseDocRef(ref)
+      if (this.#refs.size >= 10_000) this.#refs.clear()
+      this.#refs.set(ref, got)
+    }
+    return got
+  }
+
   async #findSession(ref: string): Promise<DocHandle<SessionDoc>> {
-    const { documentId, url } = parseDocRef(ref)
+    const { documentId, url } = this.#parseRef(ref)
     if (this.#policies.has(documentId)) assertMayRead(this.#policies.effective(documentId), this.#self)
     // a session this hub already follows: no lookup
     const held = this.#repo.handles[documentId as DocumentId] as DocHandle<SessionDoc> | undefined

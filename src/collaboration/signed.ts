@@ -11,7 +11,7 @@ export const SESSION_PURPOSE = {
   response: "fedhub/session-response/v1",
   transition: "fedhub/session-transition/v1",
   invite: "fedhub/session-invite/v1",
-  message: "fedhub/session-message/v1",
+  messages: "fedhub/session-messages/v1",
   proposal: "fedhub/session-proposal/v1",
   vote: "fedhub/session-vote/v1",
   agreement: "fedhub/session-agreement/v1",

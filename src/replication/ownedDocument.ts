@@ -21,14 +21,17 @@ export interface OwnerContext {
 /**
  * Creates a document owned by this hub with `initial` as its root (one first change,
  * carrying `message`) under a genesis policy with `lists` (private to this hub when empty).
+ * `id` (from `newDocumentId`) names it in advance, so that its first change can already
+ * hold what refers to it (or to a document made next to it).
  */
 export async function createOwnedDocument<T extends object>(
   ctx: OwnerContext,
   initial: T,
   lists: Partial<PolicyLists>,
   message?: string,
+  id: { documentId: string; nonce: string } = newDocumentId(ctx.identity.nodeId),
 ): Promise<DocHandle<T>> {
-  const { documentId, nonce } = newDocumentId(ctx.identity.nodeId)
+  const { documentId, nonce } = id
   const genesis = genesisPolicy(ctx.identity, documentId, { nonce, ...lists })
   await ctx.policies.add(documentId, [genesis])
   const actor = ctx.authorship.actorFor(documentId)

@@ -542,7 +542,7 @@ export interface SessionEditBody {
 
 // api-session-invite
 /**
- * POST /api/sessions/{ref}/invite: the initiator invites one more participant (in a restricted session, naming an approved decision).
+ * POST /api/sessions/{ref}/invites: the initiator invites one more participant (in a restricted session, naming an approved decision).
  */
 export interface SessionInviteBody {
   /**
@@ -2535,20 +2535,34 @@ export interface SessionInvite {
   decisionId?: string
 }
 
-// session#ChannelMessage
+// session#ChannelBatch
 /**
- * Payload of a channel message (purpose fedhub/session-message/v1), signed by its sender: per sender, epoch (its service's start) and seq (1, 2, …) order it and make duplicates visible.
+ * Payload of a batch of channel messages (purpose fedhub/session-messages/v1), signed once by their sender: the messages it sent within one tick, each with its own seq (consecutive, ascending) so that per sender, epoch (its service's start) and seq (1, 2, …) order every message and make duplicates visible.
  */
-export interface ChannelMessage {
+export interface ChannelBatch {
   /**
    * The session (its Automerge document id) this record belongs to; binds the signature to one session.
    */
   sessionId: string
+  epoch: number
+  /**
+   * The messages, in the order sent; seqs consecutive.
+   *
+   * @minItems 1
+   * @maxItems 1000
+   */
+  messages: ChannelBatchItem[]
+}
+
+// session#ChannelBatchItem
+/**
+ * One message of a channel batch.
+ */
+export interface ChannelBatchItem {
   /**
    * The channel.
    */
   channel: string
-  epoch: number
   seq: number
   /**
    * The message.
@@ -2843,7 +2857,8 @@ export const SCHEMA_NAMES = [
   "session#SessionResponse",
   "session#SessionTransition",
   "session#SessionInvite",
-  "session#ChannelMessage",
+  "session#ChannelBatch",
+  "session#ChannelBatchItem",
   "session#Proposal",
   "session#DecisionVote",
   "session#SessionAgreement",
@@ -2976,7 +2991,8 @@ export interface SchemaTypes {
   "session#SessionResponse": SessionResponse
   "session#SessionTransition": SessionTransition
   "session#SessionInvite": SessionInvite
-  "session#ChannelMessage": ChannelMessage
+  "session#ChannelBatch": ChannelBatch
+  "session#ChannelBatchItem": ChannelBatchItem
   "session#Proposal": Proposal
   "session#DecisionVote": DecisionVote
   "session#SessionAgreement": SessionAgreement

@@ -212,6 +212,7 @@ describe("GET /api/openapi.json", () => {
       "GET /api/sessions/{ref}": { path: inS("") },
       "POST /api/sessions/{ref}/join": { path: `/api/sessions/${encodeURIComponent(invitedA[0]!.url)}/join` },
       "POST /api/sessions/{ref}/decline": { path: `/api/sessions/${encodeURIComponent(invitedA[1]!.url)}/decline`, body: { reason: "busy" } },
+      "POST /api/sessions/{ref}/invites": { path: inS("/invites"), body: { participant: c.hub.nodeId } },
       "GET /api/sessions/{ref}/messages": { path: inS("/messages") },
       "POST /api/sessions/{ref}/messages": { path: inS("/messages"), body: { text: "hello" } },
       "GET /api/sessions/{ref}/stream": { path: inS("/stream") },

@@ -146,7 +146,9 @@ describe("decisions and agreements", () => {
 })
 
 describe("the channel inbox", () => {
-  const msg = (who: Identity, seq: number, epoch = 1, sessionId = SID) => signEnvelope(who, SESSION_PURPOSE.message, { sessionId, channel: "main", epoch, seq, text: `${who.nodeId.slice(3, 6)}-${seq}` })
+  const batch = (who: Identity, seqs: number[], epoch = 1, sessionId = SID) =>
+    signEnvelope(who, SESSION_PURPOSE.messages, { sessionId, epoch, messages: seqs.map(seq => ({ channel: "main", seq, text: `${who.nodeId.slice(3, 6)}-${seq}` })) })
+  const msg = (who: Identity, seq: number, epoch = 1, sessionId = SID) => batch(who, [seq], epoch, sessionId)
 
   it("delivers each sender's messages once, in order, whatever order and copies they arrive in", () => {
     const all = [...[1, 2, 3, 4, 5].map(s => msg(a, s)), ...[1, 2, 3].map(s => msg(b, s))]
@@ -178,6 +180,35 @@ describe("the channel inbox", () => {
     expect(inbox.accept(msg(a, 1), 2000)).toEqual([])
     // a new epoch (the sender restarted) starts again at 1
     expect(inbox.accept(msg(a, 1, 2), 3000).map(m => [m.epoch, m.seq])).toEqual([[2, 1]])
+  })
+
+  it("delivers a batch message by message, in order; overlapping batches deliver each message once", () => {
+    const inbox = new ChannelInbox(SID, () => true)
+    const first = batch(a, [1, 2, 3])
+    const out = inbox.accept(first, 0)
+    expect(out.map(m => [m.seq, m.text, m.time])).toEqual([1, 2, 3].map(q => [q, `${a.nodeId.slice(3, 6)}-${q}`, first.time]))
+    expect(new Set(out.map(m => m.id)).size).toBe(3)
+    // a later batch waits for the gap before it, then both come out in order
+    expect(inbox.accept(batch(a, [6, 7]), 0)).toEqual([])
+    expect(inbox.accept(batch(a, [3, 4, 5]), 0).map(m => m.seq)).toEqual([4, 5, 6, 7])
+    expect(inbox.counts).toMatchObject({ delivered: 7, duplicates: 1 })
+    // the same batch again: three duplicates; from the transcript, none (expected there)
+    inbox.accept(first, 0)
+    expect(inbox.counts.duplicates).toBe(4)
+    inbox.accept(first, 0, { recorded: true })
+    expect(inbox.counts.duplicates).toBe(4)
+  })
+
+  it("drops a whole batch whose seqs are not consecutive, or that a non-participant signed, counting each message it claims", () => {
+    const inbox = new ChannelInbox(SID, n => n !== d.nodeId)
+    expect(inbox.accept(batch(a, [1, 3]), 0)).toEqual([])
+    expect(inbox.accept(batch(a, [2, 1]), 0)).toEqual([])
+    expect(inbox.accept(batch(d, [1, 2, 3]), 0)).toEqual([])
+    // a batch altered after signing (one text changed) does not verify
+    const b1 = batch(a, [1, 2])
+    expect(inbox.accept({ ...b1, payload: { ...b1.payload, messages: [b1.payload.messages[0], { ...b1.payload.messages[1], text: "forged" }] } }, 0)).toEqual([])
+    expect(inbox.counts).toMatchObject({ dropped: 9, droppedNotParticipant: 3, delivered: 0 })
+    expect(inbox.accept(b1, 0).map(m => m.seq)).toEqual([1, 2])
   })
 })
 

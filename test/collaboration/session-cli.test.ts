@@ -81,4 +81,35 @@ describe("fedhub session", () => {
     await expect(session(a, "create", "--participant", Identity.generate().nodeId)).rejects.toMatchObject({ code: "SESSION_INVALID", detail: expect.stringMatching(/not a known node/) })
     await expect(session(a, "show", "4NMNnkMTrpx5ki1lmWqwGnSaRdLk")).rejects.toMatchObject({ code: expect.stringMatching(/DOC_NOT_FOUND|BAD_DOC_URL/) })
   })
+
+  it("invites a participant later: the initiator only, in a restricted session only with an approved decision; a bad body changes nothing", async () => {
+    const [a, b, c] = [await pool.start(), await pool.start(), await pool.start()]
+    await link(a, b)
+    await link(a, c)
+    const made = (await session(a, "create", "--name", "Closed", "--participant", b.hub.nodeId, "--privacy", "restricted")) as { url: string; documentId: string }
+    await until(b, () => b.hub.sessions.invites().invites.length, n => n === 1, "B is invited")
+    await session(b, "join", made.url)
+    await until(a, () => a.hub.sessions.show(made.url), v => v.joined === 2, "A sees B join")
+    await expect(session(b, "invite", made.url, c.hub.nodeId)).rejects.toMatchObject({ code: "NOT_AN_ADMIN" })
+    await expect(session(a, "invite", made.url, `${c.hub.nodeId}:observer`)).rejects.toMatchObject({ code: "SESSION_INVALID", detail: expect.stringMatching(/approved decision/) })
+    // hostile bodies over HTTP: refused with a typed error, nothing written
+    for (const bad of [{ participant: "fh1nope" }, { participant: c.hub.nodeId, extra: 1 }, { participant: { nodeId: c.hub.nodeId, role: "initiator" } }, {}]) {
+      const res = await fetch(`${a.localUrl}/api/sessions/${encodeURIComponent(made.url)}/invites`, { method: "POST", headers: { authorization: `Bearer ${a.hub.adminToken}`, "content-type": "application/json" }, body: JSON.stringify(bad) })
+      expect(res.status, JSON.stringify(bad)).toBe(400)
+      expect(((await res.json()) as { code: string }).code).toBe("SCHEMA_INVALID")
+    }
+    expect((await a.hub.sessions.show(made.url)).participants).toBe(2)
+
+    const p = (await session(a, "propose", made.url, `invite ${c.hub.nodeId}`)) as { proposalId: string }
+    await until(b, () => b.hub.sessions.show(made.url), v => v.decisions.length === 1, "B sees the proposal")
+    await session(a, "vote", made.url, p.proposalId, "--approve")
+    await session(b, "vote", made.url, p.proposalId, "--approve")
+    await until(a, () => a.hub.sessions.show(made.url), v => v.decisions[0]?.status === "approved", "approved on A")
+    const widened = (await session(a, "invite", made.url, `${c.hub.nodeId}:observer`, "--decision", p.proposalId)) as { participants: number; participantList: { nodeId: string; role: string; status: string }[] }
+    expect(widened.participants).toBe(3)
+    expect(widened.participantList[2]).toMatchObject({ nodeId: c.hub.nodeId, role: "observer", status: "invited" })
+    await expect(session(a, "invite", made.url, c.hub.nodeId, "--decision", p.proposalId)).rejects.toMatchObject({ code: "SESSION_INVALID", detail: expect.stringMatching(/takes part already/) })
+    await until(c, () => c.hub.sessions.invites().invites.length, n => n === 1, "C is invited")
+    expect(await session(c, "join", made.url)).toMatchObject({ role: "observer", myStatus: "joined", participants: 3 })
+  })
 })

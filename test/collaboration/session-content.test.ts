@@ -133,6 +133,46 @@ describe("session content across hubs", () => {
     await until(c, () => c.hub.sessions.show(made.url), v => v.participants === 4, "C sees E")
   })
 
+  it("a participant invited later reads the transcript and co-edits the shared documents of every holder", async () => {
+    const [a, b, c] = [await pool.start(), await pool.start(), await pool.start()]
+    await link(a, b)
+    await link(a, c)
+    await link(b, c)
+    const made = await a.hub.sessions.create({ name: "later", participants: [b.hub.nodeId] })
+    await until(b, () => b.hub.sessions.invites().invites.length, n => n === 1, "B is invited")
+    await b.hub.sessions.join(made.url)
+    await until(a, () => a.hub.sessions.show(made.url), v => v.status === "active", "active on A")
+    await until(b, () => b.hub.sessions.show(made.url), v => v.status === "active", "active on B")
+    await a.hub.sessions.send(made.url, { text: "before C" })
+    await b.hub.sessions.send(made.url, { text: "me too" })
+    // shared documents held by B (and by A), made before C was invited
+    const doc = await b.hub.sessions.createDocument(made.url, { title: "B's plan", text: "plan" })
+    const docA = await a.hub.sessions.createDocument(made.url, { title: "A's notes", text: "notes" })
+    await until(a, () => a.hub.sessions.show(made.url), v => v.documents.length === 2 && v.metrics.messageCount === 2, "A sees both documents and messages")
+    // C knows nothing of it yet
+    await expect(c.hub.docs.find(made.transcript!)).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
+
+    const widened = await a.hub.sessions.invite(made.url, { participant: c.hub.nodeId })
+    expect(widened.participantList.map(p => [p.nodeId, p.status])).toContainEqual([c.hub.nodeId, "invited"])
+    // the initiator names C in the transcript's policy, B in its document's (on seeing the invitation)
+    expect(a.hub.policies.effective(made.transcript!)).toMatchObject({ readers: expect.arrayContaining([c.hub.nodeId]), writers: expect.arrayContaining([c.hub.nodeId]) })
+    await until(b, () => b.hub.policies.effective(doc.documentId), p => p?.readers.includes(c.hub.nodeId) === true && p.writers.includes(c.hub.nodeId), "B names C in its document's policy")
+    await until(c, () => c.hub.sessions.invites().invites.length, n => n === 1, "C is invited")
+    await c.hub.sessions.join(made.url)
+    // C reads what was said before it came, and both documents
+    const caught = await until(c, () => c.hub.sessions.messages(made.url), v => v.messages.length === 2, "C reads the transcript")
+    expect(caught.messages.map(m => m.text).sort()).toEqual(["before C", "me too"])
+    await until(c, () => c.hub.sessions.document(made.url, doc.documentId), v => v.text === "plan", "C holds B's document")
+    await until(c, () => c.hub.sessions.document(made.url, docA.documentId), v => v.text === "notes", "C holds A's document")
+    // and co-edits: its edits reach the holders, and its messages the transcript
+    await c.hub.sessions.edit(made.url, doc.documentId, { splice: { pos: 4, insert: " by C" } })
+    await c.hub.sessions.edit(made.url, docA.documentId, { text: "notes, and C's" })
+    await until(b, () => b.hub.sessions.document(made.url, doc.documentId), v => v.text === "plan by C", "B sees C's edit")
+    await until(a, () => a.hub.sessions.document(made.url, docA.documentId), v => v.text === "notes, and C's", "A sees C's edit")
+    await c.hub.sessions.send(made.url, { text: "hello from C" })
+    await until(b, () => b.hub.sessions.messages(made.url), v => v.messages.some(m => m.text === "hello from C" && m.sender === c.hub.nodeId), "B records C's message")
+  })
+
   it("an uninvited hub can read a public session but not join it; a response written for it is refused", async () => {
     const [a, b, d] = [await pool.start(), await pool.start(), await pool.start()]
     await link(a, b)
@@ -150,6 +190,9 @@ describe("session content across hubs", () => {
     const onA = await until(a, () => a.hub.sessions.show(made.url), v => v.refused.length === 1, "A refuses D's response")
     expect(onA.refused[0]).toEqual({ key: `responses/${d.hub.nodeId}`, reason: "Node not invited to this session" })
     expect(onA.participants).toBe(2)
+    // the transcript of a public session is content: it stays with the participants
+    expect(a.hub.policies.effective(made.transcript!)?.readers).toEqual([b.hub.nodeId])
+    await expect(d.hub.docs.find(made.transcript!)).rejects.toMatchObject({ code: "DOC_NOT_FOUND" })
   })
 
   it("pauses, resumes and completes with the actual duration; ratings, trust and quality are derived", async () => {

@@ -62,7 +62,7 @@ describe("sessions across hubs", () => {
     // C declined: its hub refuses to send, and a message it signs and broadcasts anyway is dropped and counted
     await expect(c.hub.sessions.send(made.url, { text: "let me in" })).rejects.toMatchObject({ code: "NOT_A_PARTICIPANT" })
     const onC = await c.hub.docs.find(made.url)
-    const forged = signEnvelope(c.hub.identity, SESSION_PURPOSE.message, { sessionId: made.documentId, channel: "main", epoch: 1, seq: 1, text: "sneaky" })
+    const forged = signEnvelope(c.hub.identity, SESSION_PURPOSE.messages, { sessionId: made.documentId, epoch: 1, messages: [{ channel: "main", seq: 1, text: "sneaky" }] })
     const dropped = nextEvent<[string, { droppedNotParticipant: number }]>(a.hub.sessions.events, "dropped")
     onC.broadcast({ fedhubSession: canonicalJson(forged) })
     expect((await dropped)[1].droppedNotParticipant).toBe(1)
@@ -96,6 +96,32 @@ describe("sessions across hubs", () => {
     const caught = await until(c, () => c.hub.sessions.messages(made.url), v => v.messages.length === 2, "C catches up")
     expect(caught.messages.map(m => [m.sender, m.text]).sort()).toEqual([[a.hub.nodeId, "while C was away"], [b.hub.nodeId, "indeed"]].sort())
     expect((await until(a, () => a.hub.sessions.show(made.url), v => v.joined === 3, "A sees C join")).participantList.every(p => p.status === "joined")).toBe(true)
+  })
+
+  it("a burst of messages goes out in a few signed batches: delivered in order, each once, recorded in the transcript", async () => {
+    const [a, b] = [await pool.start(), await pool.start()]
+    await link(a, b)
+    const made = await a.hub.sessions.create({ name: "burst", participants: [b.hub.nodeId] })
+    await until(b, () => b.hub.sessions.invites().invites.length, n => n === 1, "B is invited")
+    await b.hub.sessions.join(made.url)
+    await until(a, () => a.hub.sessions.show(made.url), v => v.joined === 2, "A sees B join")
+    const heard: MessageView[] = []
+    b.hub.sessions.events.on("message", (_s, m) => heard.push(m))
+    const all = until(b, () => heard.length, n => n >= 600, "B hears the burst")
+    // 600 sends in one tick: more than one batch holds (256), so several go out
+    const sent = await Promise.all(Array.from({ length: 600 }, (_, i) => a.hub.sessions.send(made.url, { text: `m${i}` })))
+    await all
+    expect(sent.map(m => m.seq)).toEqual(sent.map((_, i) => i + 1))
+    expect(heard.map(m => m.text)).toEqual(sent.map((_, i) => `m${i}`))
+    expect(heard.map(m => m.id)).toEqual(sent.map(m => m.id))
+    // one transcript entry per batch, every message once
+    const recorded = await until(b, () => b.hub.sessions.messages(made.url), v => v.messages.length === 600, "B's transcript holds all 600")
+    expect(recorded.messages.map(m => m.text)).toEqual(sent.map((_, i) => `m${i}`))
+    const t = await b.hub.docs.find(made.transcript!)
+    const entries = Object.keys((t.doc() as { messages: object }).messages)
+    expect(entries.length).toBeGreaterThanOrEqual(3)
+    expect(entries.length).toBeLessThan(600)
+    expect((await b.hub.sessions.show(made.url)).channel).toMatchObject({ delivered: 600, duplicates: 0, dropped: 0 })
   })
 
   it("refuses participants that are not known or not trusted enough, listing every problem", async () => {

@@ -8,6 +8,7 @@ import {
   type SessionCreateBody,
   type SessionDocumentBody,
   type SessionEditBody,
+  type SessionInviteBody,
   type SessionProposeBody,
   type SessionRateBody,
   type SessionRespondBody,
@@ -30,6 +31,7 @@ export function sessionRoutes(hub: Hub): Router {
   r.get("/:ref", async (req, res) => void res.json(await s.show(ref(req.params))))
   r.post("/:ref/join", async (req, res) => void res.json(await s.join(ref(req.params), body<SessionRespondBody>("api-session-respond", req.body))))
   r.post("/:ref/decline", async (req, res) => void res.json(await s.decline(ref(req.params), body<SessionRespondBody>("api-session-respond", req.body))))
+  r.post("/:ref/invites", async (req, res) => void res.status(201).json(await s.invite(ref(req.params), body<SessionInviteBody>("api-session-invite", req.body))))
   for (const action of ["pause", "resume", "close"] as const)
     r.post(`/:ref/${action}`, async (req, res) => {
       const b = body<SessionTransitionBody>("api-session-transition", req.body)
