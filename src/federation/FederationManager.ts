@@ -529,6 +529,8 @@ export class FederationManager {
           ...(after?.url ?? before.url ? { url: after?.url ?? before.url } : {}),
           ...(after?.name ?? before.name ? { name: after?.name ?? before.name } : {}),
           ...(before.manual && !after?.manual ? { manual: true } : {}),
+          // a block carries (carryRotations says so too): recorded, so every view and gate sees it
+          ...(before.blocked ? { blocked: true } : {}),
           ...(before.disconnected && after?.disconnected === undefined ? { disconnected: true } : {}),
           ...(!after || after.observed.up.length === 0 ? { observed: { up: [...before.observed.up], down: [...before.observed.down] } } : {}),
           discoveredBy: [...new Set([...(after?.discoveredBy ?? []), ...before.discoveredBy])],

@@ -414,6 +414,16 @@ export class Hub {
   #repin(learned: SignedEnvelope<KeyRotation>[]): void {
     for (const r of learned) {
       this.log.info({ oldId: r.payload.oldId, newId: r.payload.newId }, "learned a peer's key rotation")
+      const newId = r.payload.newId as NodeId
+      try {
+        this.federation.admitNode(newId)
+      } catch (e) {
+        // a blocked node's new key is blocked too: the connection that brought the record goes
+        this.log.warn({ peer: newId, err: (e as Error).message }, "a rotated peer's new key is refused; dropping its links")
+        this.#links.hangUp(newId)
+        this.#links.dropInbound(newId)
+        continue
+      }
       try {
         this.#links.repin(r.payload.oldId as NodeId)
       } catch (e) {
