@@ -26,7 +26,7 @@ type Doc = Record<string, unknown>
 /** Resolves once `peerId` is a peer of the hub's Repo (checked now, then on every new peer). */
 async function peerOf(hub: Hub, peerId: string): Promise<void> {
   const net = hub.repo.networkSubsystem
-  while (!hub.repo.peers.includes(peerId as PeerId)) await nextEvent(net, "peer", 20_000)
+  while (!hub.repo.peers.includes(peerId as PeerId)) await nextEvent(net, "peer", 45_000)
 }
 
 /** Resolves once the hub's own directory holds a rotation of `oldId` (a peer's record, learned). */
@@ -110,7 +110,7 @@ describe("fedhub rotate", () => {
       expect(before.authorName).toBe(`${oldName} (rotated to ${newA})`)
     }
     expect((await a.hub.docs.log(made.url)).find(e => e.author === newA)?.authorName).toBe(oldName)
-  })
+  }, 90_000)
 
   it("refuses a forged rotation with a typed error and changes nothing", async () => {
     const a = await pool.start()
