@@ -40,6 +40,7 @@ import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { FederationManager } from "../federation/FederationManager.ts"
 import type { KeyRotation } from "../federation/rotation.ts"
+import { followPeerRotation } from "./followRotation.ts"
 import { httpBase } from "../federation/verifyCandidate.ts"
 import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
 import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
@@ -424,6 +425,9 @@ export class Hub {
         this.#links.dropInbound(newId)
         continue
       }
+      void followPeerRotation(this, r.payload.oldId as NodeId, newId)
+        .then(ids => ids.length > 0 && this.log.info({ peer: newId, documents: ids.length }, "granted a rotated peer's new key what its old key had"))
+        .catch(e => this.log.warn({ peer: newId, err: (e as Error).message }, "could not grant a rotated peer's new key"))
       try {
         this.#links.repin(r.payload.oldId as NodeId)
       } catch (e) {

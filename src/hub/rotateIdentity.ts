@@ -103,3 +103,4 @@ async function swapKeyFiles(home: string, staged: string, archived: string): Pro
     // some filesystems refuse fsync on directories; the rename itself is atomic
   }
 }
+

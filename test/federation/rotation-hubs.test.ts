@@ -29,6 +29,11 @@ async function peerOf(hub: Hub, peerId: string): Promise<void> {
   while (!hub.repo.peers.includes(peerId as PeerId)) await nextEvent(net, "peer", 45_000)
 }
 
+/** Resolves once `ok()` holds, checking now and after each `event`. */
+async function until(emitter: Parameters<typeof nextEvent>[0], event: string, ok: () => boolean): Promise<void> {
+  while (!ok()) await nextEvent(emitter, event, 20_000)
+}
+
 /** Resolves once the hub's own directory holds a rotation of `oldId` (a peer's record, learned). */
 const rotationLearned = (hub: Hub, oldId: string) =>
   waitForDoc(hub.federation.directory as DocHandle<DirectoryDoc>, d => d.rotations?.[oldId] !== undefined, 20_000)
@@ -55,6 +60,9 @@ describe("fedhub rotate", () => {
     const made = await a.hub.docs.create({ title: "before" }, { writers: [b.hub.nodeId], readers: [c.hub.nodeId] })
     await waitForDoc(await b.hub.docs.find(made.url), d => String((d as Doc).title) === "before")
     await waitForDoc(await c.hub.docs.find(made.url), d => String((d as Doc).title) === "before")
+    // a document c owns, a writes
+    const byC = await c.hub.docs.create({ note: "c's" }, { writers: [oldA] })
+    await waitForDoc(await a.hub.docs.find(byC.url), d => String((d as Doc).note) === "c's")
 
     // the CLI, as a user runs it
     const r = await fedhub(["rotate", "--json", "--hub", a.localUrl, "--token", a.hub.adminToken])
@@ -98,6 +106,11 @@ describe("fedhub rotate", () => {
     await waitForDoc(await c.hub.docs.find(made.url), d => String((d as Doc).after) === "by the new key")
     await b.hub.docs.put(made.url, "reply", "by b")
     await waitForDoc((await a.hub.docs.find(made.url)) as DocHandle<Doc>, d => String(d.reply) === "by b")
+
+    // c, which administers its document, granted the new key what the old one had; a writes it
+    await until(a.hub.policies.events, "changed", () => a.hub.policies.effective(byC.documentId)?.writers.includes(newA) === true)
+    await a.hub.docs.put(byC.url, "fromA", "by the new key")
+    await waitForDoc(await c.hub.docs.find(byC.url), d => String((d as Doc).fromA) === "by the new key")
 
     // history: old changes by the old id, new ones by the new id, shown as one node
     for (const hub of [a.hub, b.hub, c.hub]) {
@@ -169,7 +182,7 @@ describe("fedhub rotate", () => {
     expect(b.hub.federation.trust().rotations).toContainEqual(expect.objectContaining({ oldId: oldX, newId: newX, carried: "blocked" }))
     // the connection that delivered the record is dropped, and x's link is refused from then on
     const net = b.hub.repo.networkSubsystem
-    while (b.hub.repo.peers.includes(newX as PeerId)) await nextEvent(net, "peer-disconnected", 20_000)
+    while (b.hub.repo.peers.includes(newX as string as PeerId)) await nextEvent(net, "peer-disconnected", 20_000)
     expect(b.hub.federation.peers().some(p => p.nodeId === newX)).toBe(false)
     expect(b.hub.federation.peers({ blocked: true }).map(p => p.nodeId).sort()).toEqual([oldX, newX].sort())
   })
