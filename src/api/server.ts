@@ -92,7 +92,7 @@ export function buildApp(hub: Hub, parts: AppParts = createParts(hub)): express.
   app.use("/api/sessions", requireAdmin(hub), body, sessionRoutes(hub))
   app.use("/api", requireAdmin(hub), eventRoutes(events, hub), settingsRoutes(hub))
   app.use("/api", requireAdmin(hub), body, federationRoutes(hub))
-  if (parts.rotate) app.use("/api", requireAdmin(hub), body, rotateRoutes(parts.rotate))
+  app.use("/api", requireAdmin(hub), body, rotateRoutes(parts.rotate))
   app.use((req, res) => sendProblem(res, new FedhubError("NOT_FOUND", `no route ${req.method} ${req.path}`)))
   // a refused handshake challenge is counted by its code, then answered as every error is
   app.use(SYNC_PATH + CHALLENGE_SUFFIX, ((e, _req, _res, next) => {
