@@ -500,21 +500,29 @@ export class FederationManager {
    * (both keys), kept in our directory (so peer exchange carries it, and trust() carries levels
    * and blocks) and in the rotation view at once; what an administrator recorded on the old id
    * (manual link, URL, a cut, observed uptime) is copied to the new id when it has none of its own.
-   * Returns the records newly learned. Refused ones are logged and change nothing.
+   * Only the chain that leads to `leadsTo` (the node presenting it) is kept, so a peer cannot
+   * fill our directory with other keys' records. Returns the records newly learned; refused
+   * ones are logged and change nothing.
    */
-  async learnRotations(untrusted: unknown, now = Date.now()): Promise<SignedEnvelope<KeyRotation>[]> {
-    const list = Array.isArray(untrusted) ? untrusted.slice(0, MAX_CHAIN) : []
-    const learned: SignedEnvelope<KeyRotation>[] = []
-    const known = new Set(this.#rotationCache.map(r => envelopeId(r)))
-    for (const raw of list) {
-      let record: SignedEnvelope<KeyRotation>
+  async learnRotations(untrusted: unknown, leadsTo: NodeId, now = Date.now()): Promise<SignedEnvelope<KeyRotation>[]> {
+    const verified: SignedEnvelope<KeyRotation>[] = []
+    for (const raw of Array.isArray(untrusted) ? untrusted.slice(0, MAX_CHAIN) : []) {
       try {
-        record = verifyRotation(raw, { now })
-        if (known.has(envelopeId(record))) continue
-        this.#change(d => void putRotation(d, record, { now }))
+        verified.push(verifyRotation(raw, { now }))
       } catch (e) {
         const err = toFedhubError(e)
-        this.#log.warn({ code: err.code, err: err.detail }, "a peer's key rotation record was refused")
+        this.#log.warn({ peer: leadsTo, code: err.code, err: err.detail }, "a peer's key rotation record was refused")
+      }
+    }
+    const learned: SignedEnvelope<KeyRotation>[] = []
+    const known = new Set(this.#rotationCache.map(r => envelopeId(r)))
+    for (const record of rotationChainTo(verified, leadsTo)) {
+      if (known.has(envelopeId(record))) continue
+      try {
+        this.#change(d => void putRotation(d, record, { now }))
+      } catch (e) {
+        // our directory keeps the first rotation of an old id: a different one is not taken
+        this.#log.warn({ peer: leadsTo, err: toFedhubError(e).detail }, "a peer's key rotation record was not kept")
         continue
       }
       known.add(envelopeId(record))
@@ -549,8 +557,9 @@ export class FederationManager {
   async followRotationAt(url: string): Promise<SignedEnvelope<KeyRotation>[]> {
     const res = await boundedFetch(`${httpBase(url)}/api/node/rotations`, {}, { timeoutMs: 5_000, maxBytes: 256 * 1024, ...this.#settings.peerFetch })
     if (!res.ok) throw new FedhubError("HUB_UNREACHABLE", `${httpBase(url)}/api/node/rotations answered ${res.status}`)
-    const body = res.json() as { rotations?: unknown } | null
-    return this.learnRotations(body?.rotations)
+    const body = res.json() as { nodeId?: unknown; rotations?: unknown } | null
+    if (!isNodeId(body?.nodeId)) throw new FedhubError("INVALID_INPUT", `${httpBase(url)}/api/node/rotations names no node id`)
+    return this.learnRotations(body.rotations, body.nodeId)
   }
 
   /**

@@ -355,7 +355,7 @@ export class Hub {
       const nodeId = c.principal.nodeId
       void this.federation.noteProven(nodeId).catch(e => this.log.warn({ peer: nodeId, err: (e as Error).message }, "recording a proven peer failed"))
       const meta = c.peerMetadata as { fedhubDirectory?: unknown; fedhubDescriptor?: unknown; fedhubRotations?: unknown } | undefined
-      if (meta?.fedhubRotations !== undefined) this.#learnRotations(meta.fedhubRotations)
+      if (meta?.fedhubRotations !== undefined) this.#learnRotations(meta.fedhubRotations, nodeId)
       // the descriptor it sent on its authenticated socket: its current URL, learned at once
       if (meta?.fedhubDescriptor !== undefined) {
         try {
@@ -404,9 +404,9 @@ export class Hub {
   }
 
   /** Learns rotation records a peer sent, then redials our links pinned to the old ids under the new ones. */
-  #learnRotations(records: unknown): void {
+  #learnRotations(records: unknown, from: NodeId): void {
     void this.federation
-      .learnRotations(records)
+      .learnRotations(records, from)
       .then(learned => this.#repin(learned))
       .catch(e => this.log.warn({ err: (e as Error).message }, "could not learn a peer's key rotations"))
   }

@@ -7,7 +7,7 @@
 import { readdir } from "node:fs/promises"
 import type { DocHandle, PeerId } from "@automerge/automerge-repo"
 import { afterEach, describe, expect, it } from "vitest"
-import { ROTATION_CONSENT_PURPOSE, ROTATION_PURPOSE } from "../../src/federation/rotation.ts"
+import { rotateKey, ROTATION_CONSENT_PURPOSE, ROTATION_PURPOSE } from "../../src/federation/rotation.ts"
 import type { DirectoryDoc } from "../../src/federation/directory.ts"
 import type { RotationReport } from "../../src/hub/rotateIdentity.ts"
 import type { Hub } from "../../src/hub/Hub.ts"
@@ -148,7 +148,10 @@ describe("fedhub rotate", () => {
     expect(forged.map(f => codeOf(() => b.hub.federation.publishRotation(f)))).toEqual(["SCHEMA_INVALID", "SIGNATURE_INVALID", "WRONG_SIGNER"])
     // a hostile peer presents them in its join, the way a rotated hub presents its chain
     const peer = await rawPeer(b.url, mallory, { peerMetadata: { fedhubRotations: [...forged, "junk", { v: 1 }] } })
-    expect(await b.hub.federation.learnRotations(forged)).toEqual([])
+    expect(await b.hub.federation.learnRotations(forged, mallory.nodeId)).toEqual([])
+    // a valid record is kept only when its chain leads to the node that presents it
+    const stray = rotateKey(Identity.generate(), Identity.generate())
+    expect(await b.hub.federation.learnRotations([stray], mallory.nodeId)).toEqual([])
     peer.ws.close()
 
     // nothing changed: b's directory, a's trust, mallory's, the pinned link to a
