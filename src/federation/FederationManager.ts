@@ -15,7 +15,7 @@ import { endorse, revocationApplies, revokeEndorsement } from "./endorsement.ts"
 import { Registry, type AdminLevel, type RegistryNode } from "./registry.ts"
 import { computeTrust, atLeast, mergeRefused, type AdminLevel as TrustAdminLevel, type TrustEntry, type TrustResult } from "./trust.ts"
 import { carryRotations, verifyRotation, type KeyRotation } from "./rotation.ts"
-import { followRotation, MAX_CHAIN, rotationChainTo } from "./rotationChain.ts"
+import { MAX_CHAIN, rotationChainTo, walkRotations } from "./rotationChain.ts"
 import { boundedFetch } from "../replication/boundedFetch.ts"
 import { computeReputation, emptyObservation, observeDown, observeUp } from "./reputation.ts"
 import { fetchDescriptor, httpBase, verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
@@ -170,8 +170,16 @@ export class FederationManager {
     if (node?.disconnected) throw new FedhubError("DISCONNECTED", `this hub's administrator cut the link with ${nodeId}`)
     if (this.#rotationCache.length > 0 && this.#blockedByRotation(nodeId))
       throw new FedhubError("BLOCKED", `${nodeId} is the new key of a node blocked on this hub`)
-    if (this.#settings.federationMode === "allowlist" && !(node?.manual || node?.adminLevel))
+    if (this.#settings.federationMode === "allowlist" && !(node?.manual || node?.adminLevel || this.#trustedByRotation(nodeId)))
       throw new FedhubError("NOT_ALLOWED", `${nodeId} is not on this hub's allowlist`)
+  }
+
+  /** Whether a key rotation carries an administrator's trusted or partner level to `nodeId` (so it stays allowlisted). */
+  #trustedByRotation(nodeId: NodeId): boolean {
+    if (this.#rotationCache.length === 0) return false
+    const levels = new Map<NodeId, TrustAdminLevel | undefined>(this.registry.list().map(n => [n.nodeId, n.blocked ? "blocked" : n.adminLevel]))
+    const level = carryRotations(levels, this.#rotationCache, Date.now()).adminLevels.get(nodeId)
+    return level === "trusted" || level === "partner"
   }
 
   /** Whether a key rotation carries an administrator's block to `nodeId`. */
@@ -492,7 +500,8 @@ export class FederationManager {
 
   /** The id `nodeId` leads to through the valid rotations we know (itself when none). */
   successorOf(nodeId: NodeId): NodeId {
-    return this.#rotationCache.length === 0 ? nodeId : followRotation(nodeId, this.#rotationCache).to
+    // the cache holds verified records only (directory views, learnRotations)
+    return this.#rotationCache.length === 0 ? nodeId : walkRotations(this.#rotationCache, nodeId).to
   }
 
   /**

@@ -59,6 +59,11 @@ export function followRotation(from: NodeId, untrusted: unknown, now = Date.now(
       refused.push({ ...(id ? { envelopeId: id } : {}), code: err.code, detail: err.detail })
     }
   }
+  return { ...walkRotations(valid, from), refused }
+}
+
+/** Walks `from` through records already verified (no signature checked here): where it leads, and by which records. */
+export function walkRotations(valid: readonly SignedEnvelope<KeyRotation>[], from: NodeId): { to: NodeId; records: SignedEnvelope<KeyRotation>[] } {
   const records: SignedEnvelope<KeyRotation>[] = []
   const seen = new Set<string>([from])
   let at: NodeId = from
@@ -71,5 +76,5 @@ export function followRotation(from: NodeId, untrusted: unknown, now = Date.now(
     seen.add(r.payload.newId)
     at = r.payload.newId as NodeId
   }
-  return { to: at, records, refused }
+  return { to: at, records }
 }
