@@ -41,6 +41,7 @@ export const ERRORS = {
   HUB_UNREACHABLE: { status: 503, exit: 6, title: "No running hub answered" },
   TIMEOUT: { status: 504, exit: 6, title: "Timed out" },
   INTERNAL: { status: 500, exit: 1, title: "Internal error" },
+  ROTATION_UNAVAILABLE: { status: 409, exit: 5, title: "This hub cannot rotate its key now" },
   ENDORSEMENT_EXPIRED: { status: 401, exit: 3, title: "Endorsement expired" },
   ENDORSEMENT_KEY_MISMATCH: { status: 401, exit: 3, title: "Endorsed key is not the one the subject's id commits to" },
   SELF_ENDORSEMENT: { status: 401, exit: 3, title: "A node cannot endorse itself" },

@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http"
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net"
 import { createServer as createTlsServer, type Server as TlsServer } from "node:tls"
 import { addressScope } from "../replication/dialTarget.ts"
-import { ensureNodeCertificate, loadCertificatePair, type TlsCredentials } from "../identity/index.ts"
+import { ensureNodeCertificate, loadCertificatePair, type NodeId, type TlsCredentials } from "../identity/index.ts"
 import express from "express"
 import type { Hub } from "../hub/Hub.ts"
 import { FedhubError, toFedhubError } from "../errors.ts"
@@ -23,10 +23,17 @@ import { HubMetrics } from "./metrics.ts"
 import { buildOpenApi } from "./openapi.ts"
 import { CenterEvents, eventRoutes } from "./routes/events.ts"
 import { centerRoutes, settingsRoutes } from "./routes/center.ts"
+import { rotateRoutes, rotationRecordRoutes } from "./routes/rotate.ts"
+import { rotateHubIdentity, type RotationReport } from "../hub/rotateIdentity.ts"
+import { claimHome, readRunInfo } from "../hub/home.ts"
 
 export interface Listening {
   /** The hub's URL: https:// when it serves TLS (what other hubs dial), else http://. */
   url: string
+  /** The hub served now: a key rotation replaces it (`rotate`). */
+  current: () => Hub
+  /** Rotates the served hub's key (POST /api/rotate): it reopens under the new key on the same port. */
+  rotate: () => Promise<RotationReport>
   /** Where loopback clients (CLI, dashboard, tests) may talk plain HTTP, when plain is open to them. */
   localUrl?: string
   server: Server
@@ -37,6 +44,8 @@ export interface Listening {
 export interface AppParts {
   metrics: HubMetrics
   events: CenterEvents
+  /** Rotates the hub's key, when the app is served by `serveHub` (POST /api/rotate). */
+  rotate?: () => Promise<RotationReport>
 }
 
 /** Makes the per-hub parts of the app; `closeParts` releases them. */
@@ -68,6 +77,7 @@ export function buildApp(hub: Hub, parts: AppParts = createParts(hub)): express.
   app.use(SYNC_PATH + CHALLENGE_SUFFIX, jsonBody({ maxBytes: 16 * 1024, maxDepth: 8 }))
   const body = jsonBody({ maxBytes: bodyBytes, maxDepth: bodyDepth })
   app.use(nodeRoutes(hub))
+  app.use(rotationRecordRoutes(hub))
   // public: aggregate counters only, no node ids, URLs or document ids (README "Federation Center")
   app.get("/metrics", async (_req, res) => {
     const { contentType, body: text } = await metrics.text()
@@ -82,6 +92,7 @@ export function buildApp(hub: Hub, parts: AppParts = createParts(hub)): express.
   app.use("/api/sessions", requireAdmin(hub), body, sessionRoutes(hub))
   app.use("/api", requireAdmin(hub), eventRoutes(events, hub), settingsRoutes(hub))
   app.use("/api", requireAdmin(hub), body, federationRoutes(hub))
+  app.use("/api", requireAdmin(hub), body, rotateRoutes(parts.rotate))
   app.use((req, res) => sendProblem(res, new FedhubError("NOT_FOUND", `no route ${req.method} ${req.path}`)))
   // a refused handshake challenge is counted by its code, then answered as every error is
   app.use(SYNC_PATH + CHALLENGE_SUFFIX, ((e, _req, _res, next) => {
@@ -122,9 +133,18 @@ const TLS_HANDSHAKE = 0x16
  * ClientHello from plain HTTP; TLS goes through the TLS server (our certificate, the
  * client's requested), plain only from where `tls.plain` allows; both reach one HTTP server.
  */
-export async function serveHub(hub: Hub, opts: { host: string; port: number }): Promise<Listening> {
-  const parts = createParts(hub)
-  const server = createServer(buildApp(hub, parts))
+export async function serveHub(first: Hub, opts: { host: string; port: number }): Promise<Listening> {
+  let hub = first
+  let rotating: Promise<RotationReport> | undefined
+  const rotate = (): Promise<RotationReport> => {
+    if (rotating) return Promise.reject(new FedhubError("ROTATION_UNAVAILABLE", "a key rotation is already under way"))
+    rotating = rotateServed().finally(() => (rotating = undefined))
+    return rotating
+  }
+  let parts = createParts(hub)
+  parts.rotate = rotate
+  let app = buildApp(hub, parts)
+  const server = createServer((req, res) => app(req, res))
   server.on("clientError", (_err, socket) => socket.destroy())
   parts.metrics.watchUpgrades(server) // before the hub mounts /sync, so its answers are seen
   const tlsConfig = hub.config.tls
@@ -170,11 +190,45 @@ export async function serveHub(hub: Hub, opts: { host: string; port: number }): 
   const url = `${tlsServer ? "https" : "http"}://${authority}`
   const localUrl = !tlsServer || tlsConfig.plain !== "none" ? `http://127.0.0.1:${port}` : undefined
   await hub.attach(server, url)
+  /**
+   * The served hub rotates its key and reopens (rotateHubIdentity); the new one takes over the
+   * app, /sync and the TLS certificate on the same sockets, and redials the old one's links.
+   * Inbound links were closed with the old hub: their dialers redial and meet the new key.
+   */
+  async function rotateServed(): Promise<RotationReport> {
+    const old = hub
+    const outgoing = old.links().map(l => ({ url: l.url, nodeId: l.remoteNodeId }))
+    const { next, report } = await rotateHubIdentity(old)
+    closeParts(parts)
+    hub = next
+    parts = createParts(next)
+    parts.rotate = rotate
+    app = buildApp(next, parts)
+    parts.metrics.watchUpgrades(server)
+    if (tlsServer) {
+      const creds = await serverCredentials(next)
+      tlsServer.setSecureContext({ cert: creds.cert, key: creds.key, minVersion: "TLSv1.2" })
+    }
+    await next.attach(server, url)
+    for (const l of outgoing) {
+      try {
+        next.dial(l.url, l.nodeId as NodeId | undefined)
+      } catch (e) {
+        next.log.warn({ peer: l.url, err: (e as Error).message }, "could not redial a link after the key rotation")
+      }
+    }
+    const run = await readRunInfo(next.paths)
+    if (run?.pid === process.pid) await claimHome(next.paths, { ...run, nodeId: next.nodeId })
+    return report
+  }
   return {
     url,
     ...(localUrl ? { localUrl } : {}),
     server,
+    current: () => hub,
+    rotate,
     close: async () => {
+      await rotating?.catch(() => undefined)
       closeParts(parts)
       await hub.close()
       await new Promise<void>(resolve => {

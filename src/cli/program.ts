@@ -10,6 +10,7 @@ import { collect } from "./options.ts"
 import { marketCommand } from "./marketCommand.ts"
 import { sessionCommand } from "./sessionCommand.ts"
 import { discoverCommand, endorseCommand, peersCommand, trustCommand } from "./federationCommands.ts"
+import { rotateCommand } from "./rotateCommand.ts"
 
 
 const parsePort = (v: string): number => {
@@ -78,6 +79,7 @@ export function program(): Command {
   cli.addCommand(discoverCommand())
   cli.addCommand(trustCommand())
   cli.addCommand(endorseCommand())
+  cli.addCommand(rotateCommand())
   return cli
 }
 

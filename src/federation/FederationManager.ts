@@ -8,13 +8,15 @@ import { isValidAutomergeUrl, parseAutomergeUrl, type AutomergeUrl, type DocHand
 import { setTimeout as delay } from "node:timers/promises"
 import type { Logger } from "pino"
 import { FedhubError, toFedhubError, type ErrorCode } from "../errors.ts"
-import { isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
+import { envelopeId, isNodeId, parseNodeId, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import type { Endorsement, EndorsementRevocation, FederationNode, TrustLevel } from "../schema/index.ts"
 import { emptyDirectory, putDescriptor, putEndorsement, putRevocation, putRotation, readDirectory, type DirectoryDoc, type DirectoryView, type RefusedEntry } from "./directory.ts"
 import { endorse, revocationApplies, revokeEndorsement } from "./endorsement.ts"
 import { Registry, type AdminLevel, type RegistryNode } from "./registry.ts"
 import { computeTrust, atLeast, mergeRefused, type AdminLevel as TrustAdminLevel, type TrustEntry, type TrustResult } from "./trust.ts"
 import { carryRotations, verifyRotation, type KeyRotation } from "./rotation.ts"
+import { MAX_CHAIN, rotationChainTo, walkRotations } from "./rotationChain.ts"
+import { boundedFetch } from "../replication/boundedFetch.ts"
 import { computeReputation, emptyObservation, observeDown, observeUp } from "./reputation.ts"
 import { fetchDescriptor, httpBase, verifyCandidate, type VerifiedNode } from "./verifyCandidate.ts"
 import { verifyDescriptor } from "./descriptor.ts"
@@ -107,6 +109,8 @@ export class FederationManager {
     this.#settings = args.settings
     this.#links = args.links
     this.#log = args.log
+    // the rotations our directory holds (ours included) count from the start, before any refresh
+    this.#rotationCache = readDirectory(args.directory.doc()).rotations
   }
 
   /** Opens the registry and this hub's directory document (creating them on first use). */
@@ -166,8 +170,16 @@ export class FederationManager {
     if (node?.disconnected) throw new FedhubError("DISCONNECTED", `this hub's administrator cut the link with ${nodeId}`)
     if (this.#rotationCache.length > 0 && this.#blockedByRotation(nodeId))
       throw new FedhubError("BLOCKED", `${nodeId} is the new key of a node blocked on this hub`)
-    if (this.#settings.federationMode === "allowlist" && !(node?.manual || node?.adminLevel))
+    if (this.#settings.federationMode === "allowlist" && !(node?.manual || node?.adminLevel || this.#trustedByRotation(nodeId)))
       throw new FedhubError("NOT_ALLOWED", `${nodeId} is not on this hub's allowlist`)
+  }
+
+  /** Whether a key rotation carries an administrator's trusted or partner level to `nodeId` (so it stays allowlisted). */
+  #trustedByRotation(nodeId: NodeId): boolean {
+    if (this.#rotationCache.length === 0) return false
+    const levels = new Map<NodeId, TrustAdminLevel | undefined>(this.registry.list().map(n => [n.nodeId, n.blocked ? "blocked" : n.adminLevel]))
+    const level = carryRotations(levels, this.#rotationCache, Date.now()).adminLevels.get(nodeId)
+    return level === "trusted" || level === "partner"
   }
 
   /** Whether a key rotation carries an administrator's block to `nodeId`. */
@@ -479,6 +491,84 @@ export class FederationManager {
       putRotation(d, verified)
     })
     return verified
+  }
+
+  /** The rotation records that lead to `nodeId` (this hub's own id by default), from our directory: what we serve. */
+  rotationsTo(nodeId: NodeId = this.#identity.nodeId): SignedEnvelope<KeyRotation>[] {
+    return rotationChainTo(this.ownDirectory().rotations, nodeId)
+  }
+
+  /** The id `nodeId` leads to through the valid rotations we know (itself when none). */
+  successorOf(nodeId: NodeId): NodeId {
+    // the cache holds verified records only (directory views, learnRotations)
+    return this.#rotationCache.length === 0 ? nodeId : walkRotations(this.#rotationCache, nodeId).to
+  }
+
+  /**
+   * Learns rotation records a peer sent (its join, GET /api/node/rotations): each is verified
+   * (both keys), kept in our directory (so peer exchange carries it, and trust() carries levels
+   * and blocks) and in the rotation view at once; what an administrator recorded on the old id
+   * (manual link, URL, a cut, observed uptime) is copied to the new id when it has none of its own.
+   * Only the chain that leads to `leadsTo` (the node presenting it) is kept, so a peer cannot
+   * fill our directory with other keys' records. Returns the records newly learned; refused
+   * ones are logged and change nothing.
+   */
+  async learnRotations(untrusted: unknown, leadsTo: NodeId, now = Date.now()): Promise<SignedEnvelope<KeyRotation>[]> {
+    const verified: SignedEnvelope<KeyRotation>[] = []
+    for (const raw of Array.isArray(untrusted) ? untrusted.slice(0, MAX_CHAIN) : []) {
+      try {
+        verified.push(verifyRotation(raw, { now }))
+      } catch (e) {
+        const err = toFedhubError(e)
+        this.#log.warn({ peer: leadsTo, code: err.code, err: err.detail }, "a peer's key rotation record was refused")
+      }
+    }
+    const learned: SignedEnvelope<KeyRotation>[] = []
+    const known = new Set(this.#rotationCache.map(r => envelopeId(r)))
+    for (const record of rotationChainTo(verified, leadsTo)) {
+      if (known.has(envelopeId(record))) continue
+      try {
+        this.#change(d => void putRotation(d, record, { now }))
+      } catch (e) {
+        // our directory keeps the first rotation of an old id: a different one is not taken
+        this.#log.warn({ peer: leadsTo, err: toFedhubError(e).detail }, "a peer's key rotation record was not kept")
+        continue
+      }
+      known.add(envelopeId(record))
+      this.#rotationCache.push(record)
+      learned.push(record)
+      const oldId = record.payload.oldId as NodeId
+      const newId = record.payload.newId as NodeId
+      const before = this.registry.get(oldId)
+      if (before && newId !== this.#identity.nodeId) {
+        const after = this.registry.get(newId)
+        this.registry.upsert(newId, {
+          ...(after?.url ?? before.url ? { url: after?.url ?? before.url } : {}),
+          ...(after?.name ?? before.name ? { name: after?.name ?? before.name } : {}),
+          ...(before.manual && !after?.manual ? { manual: true } : {}),
+          // a block carries (carryRotations says so too): recorded, so every view and gate sees it
+          ...(before.blocked ? { blocked: true } : {}),
+          ...(before.disconnected && after?.disconnected === undefined ? { disconnected: true } : {}),
+          ...(!after || after.observed.up.length === 0 ? { observed: { up: [...before.observed.up], down: [...before.observed.down] } } : {}),
+          discoveredBy: [...new Set([...(after?.discoveredBy ?? []), ...before.discoveredBy])],
+        })
+      }
+    }
+    if (learned.length > 0) await this.registry.save()
+    return learned
+  }
+
+  /**
+   * Asks the hub at `url` for the rotations that lead to its current id (GET /api/node/rotations;
+   * the records prove themselves, so no pinned connection is needed) and learns them. Returns
+   * the records newly learned.
+   */
+  async followRotationAt(url: string): Promise<SignedEnvelope<KeyRotation>[]> {
+    const res = await boundedFetch(`${httpBase(url)}/api/node/rotations`, {}, { timeoutMs: 5_000, maxBytes: 256 * 1024, ...this.#settings.peerFetch })
+    if (!res.ok) throw new FedhubError("HUB_UNREACHABLE", `${httpBase(url)}/api/node/rotations answered ${res.status}`)
+    const body = res.json() as { nodeId?: unknown; rotations?: unknown } | null
+    if (!isNodeId(body?.nodeId)) throw new FedhubError("INVALID_INPUT", `${httpBase(url)}/api/node/rotations names no node id`)
+    return this.learnRotations(body.rotations, body.nodeId)
   }
 
   /**

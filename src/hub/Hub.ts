@@ -39,6 +39,8 @@ import type { ResolvedConfig } from "./config.ts"
 import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { FederationManager } from "../federation/FederationManager.ts"
+import type { KeyRotation } from "../federation/rotation.ts"
+import { followPeerRotation } from "./followRotation.ts"
 import { httpBase } from "../federation/verifyCandidate.ts"
 import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns.ts"
 import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
@@ -231,6 +233,7 @@ export class Hub {
       server,
       handshake,
       admit: id => federation?.admitNode(id),
+      successorOf: id => federation?.successorOf(id) ?? id,
       link: {
         maxFrameBytes: c.limits.frameBytes,
         gate,
@@ -271,7 +274,7 @@ export class Hub {
       identity,
       policies,
       authorship,
-      nameOf: id => (id === (identity.nodeId as string) ? config.name : fed.registry.get(id as NodeId)?.name),
+      nameOf: id => nameWithRotation(id as NodeId, identity.nodeId, config.name, fed),
     })
     const market = new MarketplaceService({ repo, identity, policies, authorship, log, refusedChanges: id => gate.refusedChanges(id) })
     const hub = new Hub({
@@ -355,7 +358,8 @@ export class Hub {
       if (c.principal.kind !== "node") return
       const nodeId = c.principal.nodeId
       void this.federation.noteProven(nodeId).catch(e => this.log.warn({ peer: nodeId, err: (e as Error).message }, "recording a proven peer failed"))
-      const meta = c.peerMetadata as { fedhubDirectory?: unknown; fedhubDescriptor?: unknown } | undefined
+      const meta = c.peerMetadata as { fedhubDirectory?: unknown; fedhubDescriptor?: unknown; fedhubRotations?: unknown } | undefined
+      if (meta?.fedhubRotations !== undefined) this.#learnRotations(meta.fedhubRotations, nodeId)
       // the descriptor it sent on its authenticated socket: its current URL, learned at once
       if (meta?.fedhubDescriptor !== undefined) {
         try {
@@ -383,6 +387,8 @@ export class Hub {
     })
     links.on("state", ({ endpoint, state, error, remotePeerId }) => {
       if (state !== "established" && remotePeerId) this.#forgetSent(remotePeerId)
+      // a link pinned to a node that answers with another key: that node may have rotated
+      if (state === "offline" && (error?.code === "CERT_MISMATCH" || error?.code === "KEY_MISMATCH")) this.#followRotation(endpoint)
       this.log.info({ peer: endpoint, state, error: error?.detail, remote: remotePeerId }, "link state")
     })
     links.on("offline", ({ nodeId, uptimePct }) => this.federation.noteFailure(nodeId, uptimePct))
@@ -390,6 +396,8 @@ export class Hub {
       this.log.warn({ peer: endpoint, remote: nodeId, err: (error as Error).message }, "dialed a node our policy refuses; hanging up"),
     )
     links.on("established", ({ nodeId, endpoint }) => {
+      // a node seen for the first time may be the new key of one we know: ask it for its rotations
+      if (this.federation.registry.get(nodeId)?.provenAt === undefined) this.#followRotation(endpoint, nodeId)
       void this.federation
         .noteProven(nodeId, httpBase(endpoint))
         .catch(e => this.log.warn({ peer: nodeId, err: (e as Error).message }, "recording a proven peer failed"))
@@ -397,6 +405,55 @@ export class Hub {
         .learnFromUrl(nodeId, endpoint)
         .catch(e => this.log.warn({ peer: endpoint, err: (e as Error).message }, "could not read a dialed hub's descriptor"))
     })
+  }
+
+  /** Learns rotation records a peer sent, then redials our links pinned to the old ids under the new ones. */
+  #learnRotations(records: unknown, from: NodeId): void {
+    void this.federation
+      .learnRotations(records, from)
+      .then(learned => this.#repin(learned))
+      .catch(e => this.log.warn({ err: (e as Error).message }, "could not learn a peer's key rotations"))
+  }
+
+  /** Redials our links pinned to the old ids of rotations just learned, under the new ids. */
+  #repin(learned: SignedEnvelope<KeyRotation>[]): void {
+    for (const r of learned) {
+      this.log.info({ oldId: r.payload.oldId, newId: r.payload.newId }, "learned a peer's key rotation")
+      const newId = r.payload.newId as NodeId
+      try {
+        this.federation.admitNode(newId)
+      } catch (e) {
+        // a blocked node's new key is blocked too: the connection that brought the record goes
+        this.log.warn({ peer: newId, err: (e as Error).message }, "a rotated peer's new key is refused; dropping its links")
+        this.#links.hangUp(newId)
+        this.#links.dropInbound(newId)
+        continue
+      }
+      void followPeerRotation(this, r.payload.oldId as NodeId, newId)
+        .then(ids => ids.length > 0 && this.log.info({ peer: newId, documents: ids.length }, "granted a rotated peer's new key what its old key had"))
+        .catch(e => this.log.warn({ peer: newId, err: (e as Error).message }, "could not grant a rotated peer's new key"))
+      try {
+        this.#links.repin(r.payload.oldId as NodeId)
+      } catch (e) {
+        this.log.warn({ peer: r.payload.newId, err: (e as Error).message }, "not redialing a rotated peer")
+      }
+    }
+  }
+
+  readonly #following = new Set<string>()
+
+  /**
+   * Asks the hub at an outgoing link's URL for its rotations (once at a time per URL): learned
+   * ones redial the links pinned to the old id. `reached` is the id a link proved (an unpinned link).
+   */
+  #followRotation(endpoint: string, reached?: NodeId): void {
+    if (!(reached ?? this.#links.expectedAt(endpoint)) || this.#following.has(endpoint)) return
+    this.#following.add(endpoint)
+    void this.federation
+      .followRotationAt(endpoint)
+      .then(learned => this.#repin(learned))
+      .catch(e => this.log.debug({ peer: endpoint, err: (e as Error).message }, "could not ask a hub for its key rotations"))
+      .finally(() => this.#following.delete(endpoint))
   }
 
   /** Offers held documents to hubs that connect (set with idle unloading). */
@@ -419,7 +476,13 @@ export class Hub {
     this.#publicUrl = this.config.publicUrl ?? url
     this.federation.publishSelf(this.descriptor())
     // hubs dialed from now on learn our descriptor (so our URL) as they accept us
-    this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url, fedhubDescriptor: this.descriptor() })
+    const rotations = this.federation.rotationsTo()
+    this.#links.setMetadata({
+      fedhubDirectory: this.federation.directory.url,
+      fedhubDescriptor: this.descriptor(),
+      // how a peer that knew an older key of ours follows it (the records prove themselves)
+      ...(rotations.length > 0 ? { fedhubRotations: rotations } : {}),
+    })
     if (this.config.discovery.mdns) {
       this.#announcer = new MdnsAnnouncer({ nodeId: this.nodeId, url: this.url, mdnsOptions: mdnsOptionsOf(this.config) })
       this.#announcer.on("warning", w => this.log.warn({ warning: String(w) }, "mDNS"))
@@ -597,4 +660,14 @@ const mdnsOptionsOf = (c: ResolvedConfig): Record<string, unknown> | undefined =
   return { ...(mdnsInterface ? { interface: mdnsInterface } : {}), ...(mdnsPort ? { port: mdnsPort } : {}) }
 }
 
-
+/**
+ * How history names an author: this hub, a known node, or an older key that rotated to one
+ * ("name (rotated to fh1…)"), so changes signed before and after a rotation show as one node.
+ */
+const nameWithRotation = (id: NodeId, self: NodeId, selfName: string, fed: FederationManager): string | undefined => {
+  const nameOf = (n: NodeId) => (n === self ? selfName : fed.registry.get(n)?.name)
+  if (id === self) return selfName
+  const next = fed.successorOf(id)
+  if (next === id) return nameOf(id)
+  return `${nameOf(next) ?? nameOf(id) ?? "?"} (rotated to ${next})`
+}

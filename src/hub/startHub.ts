@@ -11,11 +11,12 @@ import { createLogger } from "./logger.ts"
 import type { HubConfig } from "../schema/index.ts"
 
 export interface HubServerFactory {
-  (hub: Hub, opts: { host: string; port: number }): Promise<{ url: string; localUrl?: string; close: () => Promise<void> }>
+  (hub: Hub, opts: { host: string; port: number }): Promise<{ url: string; localUrl?: string; close: () => Promise<void>; current?: () => Hub }>
 }
 
 export interface RunningHub {
-  hub: Hub
+  /** The hub served now (a key rotation reopens it under its new key: read it again after one). */
+  readonly hub: Hub
   /** The hub's URL (https:// with TLS, the default): what other hubs dial. */
   url: string
   /** Plain http:// on loopback for local clients (CLI, dashboard, tests), when plain is open to them. */
@@ -37,7 +38,7 @@ export async function startHub(
   const config = await resolveConfig(paths, opts.flags ?? {}, opts.env ?? process.env)
   const log = opts.log ?? createLogger(config.logLevel)
   const hub = await Hub.open(paths, config, log)
-  let listening: { url: string; localUrl?: string; close: () => Promise<void> }
+  let listening: Awaited<ReturnType<HubServerFactory>>
   try {
     listening = await serve(hub, { host: config.host, port: config.port })
   } catch (e) {
@@ -51,14 +52,17 @@ export async function startHub(
   for (const peer of config.peers) if (!cut.some(n => n.url && sameEndpoint(n.url, peer))) hub.dial(peer)
   for (const n of hub.federation.registry.list()) if (n.manual && !n.blocked && !n.disconnected && n.url) hub.dial(n.url, n.nodeId)
   const discovery = config.discovery
+  const current = (): Hub => listening.current?.() ?? hub
   const discoverNow = () =>
-    void hub.federation.discover().catch(e => log.warn({ err: (e as Error).message }, "discovery failed"))
+    void current().federation.discover().catch(e => log.warn({ err: (e as Error).message }, "discovery failed"))
   if (discovery.dnsDomains.length > 0 || discovery.mdns) discoverNow()
   const timer = discovery.intervalMs > 0 ? setInterval(discoverNow, discovery.intervalMs) : undefined
   timer?.unref()
   let stopping: Promise<void> | undefined
   return {
-    hub,
+    get hub() {
+      return current()
+    },
     url,
     localUrl: listening.localUrl ?? url,
     config,

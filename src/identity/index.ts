@@ -34,6 +34,7 @@ export {
   createIdentity,
   loadIdentity,
   hasIdentity,
+  writeIdentityFile,
 } from "./keyStore.ts"
 export { MAX_DEPTH, canonicalJson, assertIntegersOnly, canonicalBytes, contentId } from "./canonical.ts"
 export {

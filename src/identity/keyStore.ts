@@ -78,6 +78,15 @@ export async function createIdentity(home: string, opts: CreateIdentityOptions =
   }
 }
 
+/**
+ * Writes the identity of `seed` as `<home>/<fileName>` (0600, temp file, fsync, atomic rename,
+ * replacing one there): how a key rotation stages its new key before it is swapped in.
+ */
+export async function writeIdentityFile(home: string, fileName: string, seed: Uint8Array, name?: string): Promise<Identity> {
+  const identity = Identity.fromSeed(seed, name)
+  return writeNewIdentity(home, join(home, fileName), identity, seed, true)
+}
+
 /** The filesystem half of createIdentity: temp file (0600), fsync, then link (no clobber) or rename (force). */
 async function writeNewIdentity(home: string, file: string, identity: Identity, seed: Uint8Array, force: boolean): Promise<Identity> {
   await mkdir(home, { recursive: true, mode: DIR_MODE })

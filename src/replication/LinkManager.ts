@@ -66,6 +66,8 @@ export interface LinkManagerOptions {
   link?: Omit<HubClientOptions, "url" | "auth" | "metadata">
   /** Throws to refuse a node: before dialing one expected, and once a link proves whom it reached (then it is hung up). */
   admit?: (nodeId: NodeId) => void
+  /** The id a node's key rotations lead to (itself when none): a link pinned to an old id is dialed to it. */
+  successorOf?: (nodeId: NodeId) => NodeId
 }
 
 export class LinkManager {
@@ -93,6 +95,7 @@ export class LinkManager {
     if (pinned && expectNodeId && pinned !== expectNodeId)
       throw new FedhubError("INVALID_INPUT", `${url} pins ${pinned}, but the dialer expects ${expectNodeId}`)
     expectNodeId ??= pinned
+    if (expectNodeId && this.#opts.successorOf) expectNodeId = this.#opts.successorOf(expectNodeId)
     const endpoint = syncEndpoint(url)
     const existing = this.#links.get(endpoint)
     if (existing) return existing
@@ -120,6 +123,24 @@ export class LinkManager {
     this.#links.delete(endpoint)
     this.#opts.repo.networkSubsystem.removeNetworkAdapter(link) // disconnects it
     return true
+  }
+
+  /** The node the outgoing link at a URL is pinned to, if any. */
+  expectedAt(url: string): NodeId | undefined {
+    return this.#links.get(syncEndpoint(url))?.expectNodeId
+  }
+
+  /**
+   * A node rotated its key: each outgoing link pinned to `oldId` is dialed again at its URL,
+   * pinned to where `oldId` now leads (`successorOf`). Returns the URLs redialed; throws what `dial` throws.
+   */
+  repin(oldId: NodeId): string[] {
+    const urls = [...this.#links].filter(([, l]) => l.expectNodeId === oldId).map(([url]) => url)
+    for (const url of urls) {
+      this.hangUpAt(url)
+      this.dial(url, oldId)
+    }
+    return urls
   }
 
   /** Hangs up every outgoing link to a node. */
