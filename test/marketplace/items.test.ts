@@ -127,6 +127,20 @@ describe("verifyShard", () => {
     expect(verifyShard(m2, stored(items), ctx).accepted.size).toBe(0)
   })
 
+  it("rejects a shard whose chunks hold the same items in other bytes (re-serialized by a relay), and one whose item digest lies", () => {
+    const bytes = stored(items)
+    const [first] = Object.keys(bytes)
+    const reformatted = { ...bytes, [first!]: JSON.stringify(JSON.parse(bytes[first!]!), null, 1) }
+    expect(verifyShard(manifest, reformatted, ctx)).toMatchObject({ accepted: new Map(), manifestProblem: expect.stringMatching(/differ from the 20 the origin signed/) })
+    const lying = signShardManifest(bob, MARKET, "s00", 1, lines(items).map((l, i) => (i === 0 ? { ...l, version: 7 } : l)), hashes(items), T0)
+    expect(verifyShard(lying, stored(items), ctx).manifestProblem).toMatch(/differ from the 20 the origin signed/)
+  })
+
+  it("computes an accepted item's checksum (what purchases name) as the canonical hash of its payload", () => {
+    const r = verifyShard(manifest, stored(items), ctx)
+    for (const it of items) expect(r.accepted.get(it.itemId)?.checksum).toBe(checksumOf(it))
+  })
+
   it("refuses a forged manifest, another origin's, another shard's, and a shard with none", () => {
     const forged = { ...manifest, payload: { ...manifest.payload, sequence: 9 } }
     expect(verifyShard(forged, stored(items), ctx).manifestProblem).toMatch(/SIGNATURE_INVALID/)
