@@ -18,10 +18,10 @@ import { assertMayWrite } from "../replication/access/policy.ts"
 import type { Authorship } from "../replication/Authorship.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
 import type { MarketItem, MarketplaceConfig } from "../schema/index.ts"
-import { assertValidItem, checksumOf, globalIdOf, type Checksum, type GlobalId } from "./items.ts"
+import { assertValidItem, globalIdOf, type Checksum, type GlobalId } from "./items.ts"
 import { imm, SHARD_KIND, str, type MarketDoc, type ShardDoc } from "./marketDocs.ts"
 import type { Member, MemberDocs } from "./MemberDocs.ts"
-import { chunkHash, chunkIdFor, decodeChunk, DecodedOk, encodeChunk, shardIdFor, signShardManifest, verifyDecoded, type DecodedItem, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
+import { chunkHash, chunkIdFor, decodeChunk, DecodedOk, encodeChunk, itemChecksum, shardIdFor, signShardManifest, verifyDecoded, type DecodedItem, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
 import { openSigned, MARKET_PURPOSE } from "./signed.ts"
 
 /** What publishing takes: an item without the fields the hub fills in. */
@@ -305,7 +305,7 @@ export class CatalogService {
     for (const [chunkId, items] of byChunk)
       for (const [itemId, item] of items) {
         const known = touched.has(chunkId) ? undefined : held.get(chunkId)?.get(itemId)
-        lines.push({ itemId, version: item.version, checksum: known?.ok ? known.checksum : checksumOf(item) })
+        lines.push({ itemId, version: item.version, checksum: known?.ok ? known.checksum : itemChecksum(item) })
       }
     // the stored text of every chunk written, and the hashes of all the shard will hold
     const texts = new Map<string, string>()

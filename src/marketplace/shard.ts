@@ -27,7 +27,7 @@
  */
 import { createHash, hash } from "node:crypto"
 import canonicalize from "canonicalize"
-import { canonicalJson, contentId, type Identity, type NodeId, signEnvelope, type SignedEnvelope } from "../identity/index.ts"
+import { contentId, type Identity, type NodeId, signEnvelope, type SignedEnvelope } from "../identity/index.ts"
 import type { MarketItem, ShardManifest } from "../schema/index.ts"
 import { itemGlobalId, type Checksum, type GlobalId } from "./items.ts"
 import { matches } from "./schemaCheck.ts"
@@ -71,15 +71,15 @@ const storedForm = (item: MarketItem): Omit<MarketItem, "marketplaceId" | "origi
   return rest
 }
 
-/** The stored form of a chunk holding `items` (all of one chunk). */
+/** The stored form of a chunk holding `items` (all of one chunk, each matching the item schema: RFC 8785 directly, without canonicalJson's walk). */
 export function encodeChunk(items: Iterable<MarketItem>): string {
   const out: Record<string, unknown> = {}
   for (const item of items) out[item.itemId] = storedForm(item)
-  return canonicalJson(out)
+  return canonicalize(out)!
 }
 
-/** An item's checksum: SHA-256 of its RFC 8785 JSON (for a payload that came out of JSON.parse, matching the schema: integers only). */
-const checksumOfDecoded = (item: MarketItem): Checksum => createHash("sha256").update(canonicalize(item)!).digest("hex") as Checksum
+/** An item's checksum (items.ts `checksumOf`) for a payload matching the item schema (plain JSON, integers only): RFC 8785 directly, a third of the time. */
+export const itemChecksum = (item: MarketItem): Checksum => createHash("sha256").update(canonicalize(item)!).digest("hex") as Checksum
 
 /** A stored item that decoded: its payload, and its checksum computed when first read. */
 export class DecodedOk {
@@ -94,7 +94,7 @@ export class DecodedOk {
 
   /** SHA-256 of the item's canonical JSON (what manifests and purchases name). */
   get checksum(): Checksum {
-    return (this.#checksum ??= checksumOfDecoded(this.item))
+    return (this.#checksum ??= itemChecksum(this.item))
   }
 }
 
