@@ -101,10 +101,13 @@ export class DecodedOk {
 /** A stored item decoded back into its payload and checksum, or why it cannot be. */
 export type DecodedItem = DecodedOk | { ok: false; reason: string }
 
-/** Decodes one stored item value of the shard of `origin` in `marketplaceId`. */
+/** Decodes one stored item value of the shard of `origin` in `marketplaceId` (a value of a fresh JSON.parse: it is completed in place). */
 export function decodeShardItem(stored: unknown, itemId: string, marketplaceId: string, origin: string): DecodedItem {
   if (typeof stored !== "object" || stored === null || Array.isArray(stored)) return { ok: false, reason: "not an item" }
-  const item = { ...(stored as object), marketplaceId, originNodeId: origin } as MarketItem
+  // the value came out of this chunk's own JSON.parse: completed in place (a copy per item cost more than parsing it)
+  const item = stored as MarketItem
+  item.marketplaceId = marketplaceId
+  item.originNodeId = origin
   if (!matches("marketplace#MarketItem", item)) return { ok: false, reason: "does not match the item schema" }
   if (item.itemId !== itemId) return { ok: false, reason: `kept under ${itemId} but is item ${item.itemId}` }
   return new DecodedOk(item)
@@ -123,9 +126,10 @@ export function decodeChunk(stored: string | undefined, chunkId: string, marketp
     out.set(`${chunkId}?`, { ok: false, reason: `chunk ${chunkId} is not a JSON object` })
     return out
   }
-  for (const [itemId, value] of Object.entries(parsed)) {
+  const values = parsed as Record<string, unknown>
+  for (const itemId of Object.keys(values)) {
     if (chunkIdFor(itemId) !== chunkId) out.set(itemId, { ok: false, reason: `kept in chunk ${chunkId}, belongs in ${chunkIdFor(itemId)}` })
-    else out.set(itemId, decodeShardItem(value, itemId, marketplaceId, origin))
+    else out.set(itemId, decodeShardItem(values[itemId], itemId, marketplaceId, origin))
   }
   return out
 }
