@@ -53,7 +53,12 @@ function child(script: string, args: string[] = []) {
   const lines = createInterface({ input: p.stdout! })
   const queue: string[] = []
   const waiting: ((l: string) => void)[] = []
-  lines.on("line", l => (waiting.length > 0 ? waiting.shift()!(l) : queue.push(l)))
+  // a line that is not JSON (something in the child logged to stdout) is passed on to stderr
+  lines.on("line", l => {
+    if (!l.startsWith("{")) return void process.stderr.write(`  [${script.split("/").pop()}] ${l}\n`)
+    if (waiting.length > 0) waiting.shift()!(l)
+    else queue.push(l)
+  })
   return {
     next: <T>(): Promise<T> =>
       new Promise<T>((r, reject) => {
@@ -79,7 +84,7 @@ async function fedhub(n: number) {
   const { nodeId } = await peer.next<{ nodeId: string }>()
   const market = await origin.hub.market.create({ name: "bench", participants: [nodeId] })
   const t0 = performance.now()
-  const BATCH = 250_000
+  const BATCH = Number(process.env.BENCH_BATCH ?? n)
   for (let i = 0; i < n; i += BATCH) {
     const batch: ItemInput[] = []
     for (let k = i; k < Math.min(n, i + BATCH); k++) batch.push(benchItem(k))

@@ -11,6 +11,8 @@ import { serveHub } from "../src/api/server.ts"
 import { startHub } from "../src/hub/startHub.ts"
 
 const say = (msg: object) => process.stdout.write(`${JSON.stringify(msg)}\n`)
+// a rejection nobody awaited (automerge-repo's, when the hub drops a handle a find still waits on) is logged, not fatal
+process.on("unhandledRejection", e => process.stderr.write(`  [catalogPeer] unhandled rejection: ${(e as Error).message}\n`))
 let peakRss = 0
 const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50)
 
@@ -23,6 +25,14 @@ for await (const line of lines) {
   const { dial, nodeId, market, items, queries } = JSON.parse(line) as { dial: string; nodeId: string; market: string; items: number; queries: Record<string, string | number>[] }
   const t0 = performance.now()
   const link = h.hub.dial(dial, nodeId as never)
+  if (process.env.BENCH_TRACE) {
+    const tr = (what: string) => process.stderr.write(`  [peer ${(performance.now() - t0).toFixed(0)} ms] ${what} in=${link.metrics.bytesIn}\n`)
+    let msgs = 0
+    h.hub.repo.on("doc-metrics", m => { if (m.type === "receive-sync-message") { msgs++; if (msgs % 20 === 1) tr(`sync msg #${msgs} ${m.documentId.slice(0, 6)} ${JSON.stringify(m).slice(0, 160)}`) } })
+    h.hub.market.members.events.on("loaded", m => tr(`loaded ${m.kind} ${m.key.slice(-8)}`))
+    const iv = setInterval(() => tr(`tick count=${h.hub.market.catalog.count((h.hub.repo.handles as Record<string, unknown>)[market.replace("automerge:", "")] ? market.replace("automerge:", "") : "")}`), 500)
+    iv.unref()
+  }
   // verified: every item of every shard counted by its manifest; searchable: answered by the catalog query
   for (;;) {
     const changed = new Promise(r => h.hub.market.events.once("updated", r))

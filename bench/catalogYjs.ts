@@ -12,7 +12,8 @@ import * as Y from "yjs"
 const role = process.argv[3]
 if (role === "receiver") {
   // applies one update from the socket, says how long from the first byte and its RSS
-  const ws = new WebSocket(process.argv[4]!)
+  // a 1M-item update is over ws's default 100 MiB frame limit
+  const ws = new WebSocket(process.argv[4]!, { maxPayload: 2 ** 31 - 1 })
   ws.binaryType = "nodebuffer"
   ws.on("message", (data: Buffer) => {
     const doc = new Y.Doc()

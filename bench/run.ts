@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   limits: () => benchLimits(),
   cli: async () => (await import("./cli.ts")).benchCli(),
   catalog: async () => (await import("./catalog.ts")).benchCatalog(process.argv.slice(2)),
+  "catalog-steps": async () => (await import("./catalogSteps.ts")).benchCatalogSteps(process.argv.slice(2)),
   storage: async () => (await import("./storage.ts")).benchStorage(),
   search: async () => (await import("./search.ts")).benchSearch(),
   sessions: async () => (await import("./sessions.ts")).benchSessions(),

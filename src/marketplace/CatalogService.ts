@@ -18,20 +18,20 @@ import { assertMayWrite } from "../replication/access/policy.ts"
 import type { Authorship } from "../replication/Authorship.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
 import type { MarketItem, MarketplaceConfig } from "../schema/index.ts"
-import { assertValidItem, checksumOf, globalIdOf, type Checksum, type GlobalId } from "./items.ts"
+import { assertValidItem, globalIdOf, type Checksum, type GlobalId } from "./items.ts"
 import { imm, SHARD_KIND, str, type MarketDoc, type ShardDoc } from "./marketDocs.ts"
 import type { Member, MemberDocs } from "./MemberDocs.ts"
-import { chunkIdFor, decodeChunk, encodeChunk, shardIdFor, signShardManifest, verifyDecoded, type DecodedItem, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
+import { chunkHash, chunkIdFor, decodeChunk, DecodedOk, encodeChunk, itemChecksum, shardIdFor, signShardManifest, verifyDecoded, type DecodedItem, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
 import { openSigned, MARKET_PURPOSE } from "./signed.ts"
 
 /** What publishing takes: an item without the fields the hub fills in. */
 export type ItemInput = Omit<MarketItem, "marketplaceId" | "originNodeId" | "version"> & { version?: number }
 
-/** A verified item as views show it. */
+/** A verified item as views show it (`checksum` is computed when first read). */
 export interface CatalogEntry {
   globalId: GlobalId
   item: MarketItem
-  checksum: Checksum
+  readonly checksum: Checksum
   shard: string
   /** The sequence of the origin's manifest that covers it. */
   manifestSequence: number
@@ -42,8 +42,21 @@ interface ShardState {
   member: Member<ShardDoc>
   /** Every stored chunk, decoded (kept between changes: a change decodes only the chunks it touched). */
   chunks: Map<string, Map<string, DecodedItem>>
+  /** chunkHash of every stored chunk, by chunk id (kept the same way). */
+  hashes: Map<string, string>
   verification: ShardVerification
 }
+
+/** The entry of an accepted item version; its checksum is the decoded item's, computed when first read. */
+const entryOf = (globalId: GlobalId, d: { readonly item: MarketItem; readonly checksum: Checksum }, shard: string, manifestSequence: number): CatalogEntry => ({
+  globalId,
+  item: d.item,
+  get checksum() {
+    return d.checksum
+  },
+  shard,
+  manifestSequence,
+})
 
 /** The chunk ids a change's patches touch, or null when they replace more than chunks (then everything is decoded again). */
 function touchedChunks(patches: readonly Patch[]): Set<string> | null {
@@ -114,11 +127,19 @@ export class CatalogService {
     const ctx = { marketplaceId: m.marketId, origin: m.owner, shardId }
     const held = this.#shards.get(m.handle.documentId)
     const touched = patches && held ? touchedChunks(patches) : null
-    const chunks = touched === null || !held ? new Map<string, Map<string, DecodedItem>>() : held.chunks
+    const fresh = touched === null || !held
+    const chunks = fresh ? new Map<string, Map<string, DecodedItem>>() : held.chunks
+    const hashes = fresh ? new Map<string, string>() : held.hashes
     for (const id of touched ?? Object.keys(doc.chunks ?? {})) {
       const v = doc.chunks?.[id]
-      if (v === undefined) chunks.delete(id)
-      else chunks.set(id, decodeChunk(str(v), id, ctx.marketplaceId, ctx.origin))
+      if (v === undefined) {
+        chunks.delete(id)
+        hashes.delete(id)
+        continue
+      }
+      const text = str(v)
+      chunks.set(id, decodeChunk(text, id, ctx.marketplaceId, ctx.origin))
+      hashes.set(id, text === undefined ? "" : chunkHash(text))
     }
     const manifest = str(doc.manifest)
     let parsed: unknown
@@ -128,8 +149,8 @@ export class CatalogService {
       parsed = null
     }
     const before = held?.verification.accepted
-    const verification = verifyDecoded(parsed, flat(chunks), ctx)
-    this.#shards.set(m.handle.documentId, { member: m, chunks, verification })
+    const verification = verifyDecoded(parsed, flat(chunks), hashes, ctx)
+    this.#shards.set(m.handle.documentId, { member: m, chunks, hashes, verification })
     this.#entries.delete(m.marketId)
     this.#delta(m, before, verification)
   }
@@ -141,8 +162,9 @@ export class CatalogService {
     const removed: GlobalId[] = []
     for (const [itemId, a] of after.accepted) {
       const b = before?.get(itemId)
-      if (!b || b.checksum !== a.checksum)
-        upserted.push({ globalId: globalIdOf(a.item.originNodeId, itemId), item: a.item, checksum: a.checksum, shard, manifestSequence: after.sequence ?? 0 })
+      // a chunk no change touched keeps its decoded items: only a new or re-decoded one can differ
+      if (!b || (b !== a && (b.item.version !== a.item.version || b.checksum !== a.checksum)))
+        upserted.push(entryOf(globalIdOf(a.item.originNodeId, itemId), a, shard, after.sequence ?? 0))
     }
     for (const itemId of before?.keys() ?? []) if (!after.accepted.has(itemId)) removed.push(globalIdOf(m.owner, itemId))
     if (upserted.length > 0 || removed.length > 0) this.events.emit("items", m.marketId, upserted, removed)
@@ -163,11 +185,10 @@ export class CatalogService {
     for (const s of this.#shards.values()) {
       if (s.member.marketId !== marketId) continue
       const shard = s.member.key.slice(s.member.key.indexOf("/") + 1)
-      for (const [itemId, { item, checksum }] of s.verification.accepted) {
-        const globalId = globalIdOf(item.originNodeId, itemId)
+      for (const [itemId, d] of s.verification.accepted) {
+        const globalId = globalIdOf(d.item.originNodeId, itemId)
         const held = out.get(globalId)
-        if (!held || held.item.version < item.version)
-          out.set(globalId, { globalId, item, checksum, shard, manifestSequence: s.verification.sequence ?? 0 })
+        if (!held || held.item.version < d.item.version) out.set(globalId, entryOf(globalId, d, shard, s.verification.sequence ?? 0))
       }
     }
     this.#entries.set(marketId, out)
@@ -284,10 +305,22 @@ export class CatalogService {
     for (const [chunkId, items] of byChunk)
       for (const [itemId, item] of items) {
         const known = touched.has(chunkId) ? undefined : held.get(chunkId)?.get(itemId)
-        lines.push({ itemId, version: item.version, checksum: known?.ok ? known.checksum : checksumOf(item) })
+        lines.push({ itemId, version: item.version, checksum: known?.ok ? known.checksum : itemChecksum(item) })
       }
+    // the stored text of every chunk written, and the hashes of all the shard will hold
+    const texts = new Map<string, string>()
+    for (const id of touched) {
+      const items = byChunk.get(id)!
+      if (items.size > 0) texts.set(id, encodeChunk(items.values()))
+    }
+    const hashes = new Map(this.#shards.get(handle.documentId)?.hashes ?? [])
+    for (const id of touched) {
+      const text = texts.get(id)
+      if (text === undefined) hashes.delete(id)
+      else hashes.set(id, chunkHash(text))
+    }
     const sequence = (this.#shards.get(handle.documentId)?.verification.sequence ?? 0) + 1
-    const manifest = signShardManifest(this.#ctx.identity, marketId, shardId, sequence, lines, this.#ctx.now())
+    const manifest = signShardManifest(this.#ctx.identity, marketId, shardId, sequence, lines, hashes, this.#ctx.now())
     this.#ctx.authorship.adopt(handle)
     this.#writing = handle.documentId
     try {
@@ -295,9 +328,9 @@ export class CatalogService {
       d => {
         d.chunks ??= {}
         for (const id of touched) {
-          const items = byChunk.get(id)!
-          if (items.size === 0) delete d.chunks[id]
-          else d.chunks[id] = imm(encodeChunk(items.values()))
+          const text = texts.get(id)
+          if (text === undefined) delete d.chunks[id]
+          else d.chunks[id] = imm(text)
         }
         d.manifest = imm(canonicalJson(manifest))
       },
@@ -310,20 +343,24 @@ export class CatalogService {
     // what the change holds, known without decoding it again
     const sums = new Map(lines.map(l => [l.itemId, l.checksum as Checksum]))
     const chunks = new Map<string, Map<string, DecodedItem>>()
-    const accepted = new Map<string, { item: MarketItem; checksum: Checksum }>()
+    const accepted = new Map<string, DecodedOk>()
     for (const [chunkId, items] of byChunk) {
       if (items.size === 0) continue
+      const kept = touched.has(chunkId) ? undefined : held.get(chunkId)
       const decoded = new Map<string, DecodedItem>()
       for (const [itemId, item] of items) {
-        decoded.set(itemId, { ok: true, item, checksum: sums.get(itemId)! })
-        accepted.set(itemId, { item, checksum: sums.get(itemId)! })
+        // an untouched chunk keeps its decoded items (so the index sees them unchanged)
+        const k = kept?.get(itemId)
+        const d = k?.ok ? k : new DecodedOk(item, sums.get(itemId)!)
+        decoded.set(itemId, d)
+        accepted.set(itemId, d)
       }
       chunks.set(chunkId, decoded)
     }
     const prior = this.#shards.get(handle.documentId)
     if (prior) {
       const verification = { manifestProblem: null, accepted, rejected: [], sequence }
-      this.#shards.set(handle.documentId, { member: prior.member, chunks, verification })
+      this.#shards.set(handle.documentId, { member: prior.member, chunks, hashes, verification })
       this.#entries.delete(marketId)
       this.#delta(prior.member, prior.verification.accepted, verification)
       this.events.emit("changed", marketId)

@@ -230,7 +230,12 @@ export class MarketplaceService {
     this.catalog = new CatalogService(parts)
     this.trade = new TradeService({ ...parts, market: id => this.#ledgerContext(id) })
     this.catalog.events.on("changed", id => this.events.emit("updated", id))
-    this.catalog.events.on("items", (id, upserted, removed) => this.#indexItems(id, upserted, removed))
+    this.catalog.events.on("items", (id, upserted, removed) => {
+      // the index is built as shards arrive (not on the first query), so a sync ends searchable
+      const context = this.#indexes.has(id) ? undefined : this.#ledgerContext(id)
+      if (context) this.#index(id, context.config)
+      else this.#indexItems(id, upserted, removed)
+    })
     const activityChanged = (m: { kind: string; marketId: string }) => {
       const s = m.kind === ACTIVITY_KIND ? this.#indexes.get(m.marketId) : undefined
       if (!s) return
@@ -742,13 +747,16 @@ export class MarketplaceService {
       const moved = this.catalog.entries(marketId).get(gid as GlobalId)
       if (moved && !moved.item.withdrawn && (s.shown?.(moved) ?? true)) s.index.upsert(moved.item)
     }
+    const fresh: CatalogEntry[] = []
     for (const e of upserted) {
       if (e.item.withdrawn || !(s.shown?.(e) ?? true)) s.index.remove(e.globalId)
-      else {
-        s.index.upsert(e.item)
-        const r = s.ratings.get(e.globalId)
-        if (r) s.index.setRating(e.globalId, r)
-      }
+      else fresh.push(e)
+    }
+    // one batch: a large one (a shard arriving) re-sorts the orders once instead of inserting into them
+    s.index.upsertMany(fresh.map(e => e.item))
+    for (const e of fresh) {
+      const r = s.ratings.get(e.globalId)
+      if (r) s.index.setRating(e.globalId, r)
     }
   }
 

@@ -3,9 +3,11 @@
  * marketplace, kept current one change at a time (the service feeds it from
  * document patches) and queried without scanning every item.
  *
- * - Text: MiniSearch over title (boost 3), tags (2) and the description's first
- *   DESCRIPTION_INDEX_CHARS characters; every word must
- *   match, by prefix from 3 letters and fuzzily (1 edit from 5 letters, 2 from 10).
+ * - Text: textIndex.ts (MiniSearch's term dictionary and scoring over flat postings)
+ *   over title (boost 3), tags (2) and the description's first DESCRIPTION_INDEX_CHARS
+ *   characters; every word must match, by prefix from 3 letters and fuzzily (1 edit
+ *   from 5 letters, 2 from 8). A page of a text query is taken by a bounded heap, not
+ *   a sort of every match.
  * - Filters and sorts live beside it, per slot (a small integer per item) in typed
  *   arrays: per-value slot sets (category, type, origin, currency, tag) give the
  *   candidates of a query without text; one sorted order per sort key (price,
@@ -16,13 +18,10 @@
  *   visible ratings, 0 when unrated, and `ratingCount`), in stars, not half stars.
  * - Every sort breaks ties by global id (ascending, also for descending sorts), so
  *   pages are stable.
- * - A replaced or removed item leaves the text index at once (MiniSearch `remove`
- *   with the very text it was added with, kept per slot): MiniSearch's `discard` drops
- *   postings lazily, and the searches reading them meanwhile count the item in the
- *   terms' document frequency, which made scores (not matches) drift.
+ * - A replaced or removed item leaves the text index at once (the term frequencies
+ *   scores use are updated on removal), so scores never count a removed item.
  * The index holds no item objects (only their indexed text): a hit is a summary; the item is the service's.
  */
-import MiniSearch from "minisearch"
 import { FedhubError } from "../errors.ts"
 import type { NodeId, SignedEnvelope } from "../identity/index.ts"
 import type { MarketItem } from "../schema/index.ts"
@@ -30,6 +29,7 @@ import { type GlobalId, itemGlobalId } from "./items.ts"
 import { SlotOrder } from "./searchOrder.ts"
 import { checkSearchQuery, type CheckedSearchQuery, type SearchSort } from "./searchQuery.ts"
 import { byCodeUnit } from "./signed.ts"
+import { TextIndex } from "./textIndex.ts"
 
 /** What the index takes: an accepted item version, signed (its time orders "newest") or as its payload (time 0). */
 export type IndexableItem = SignedEnvelope<MarketItem> | MarketItem
@@ -96,19 +96,9 @@ interface KeptOrder {
   same: (a: number, b: number) => boolean
 }
 
-interface TextDoc {
-  id: number
-  title: string
-  description: string
-  tags: string
-}
-
 /** The catalog index of one marketplace (see the module comment). */
 export class CatalogIndex {
-  private readonly text = new MiniSearch<TextDoc>({
-    fields: ["title", "tags", "description"],
-    storeFields: [],
-  })
+  private readonly text = new TextIndex()
   private readonly slotOf = new Map<GlobalId, number>()
   private readonly free: number[] = []
   private cap = 0
@@ -118,7 +108,6 @@ export class CatalogIndex {
   private titles: string[] = []
   private titleKeys: string[] = []
   private tags: (string[] | undefined)[] = []
-  private textDocs: (TextDoc | undefined)[] = []
   private categories: (string | undefined)[] = []
   private origins: NodeId[] = []
   private currencies: string[] = []
@@ -130,6 +119,8 @@ export class CatalogIndex {
   private rating = new Float64Array(0)
   private ratingCount = new Uint32Array(0)
   private rank = new Uint32Array(0)
+  /** Text scores of the current query, per slot (scratch). */
+  private scores = new Float64Array(0)
   private rankFor = -1
   private gidChanges = 0
   // per value: the slots holding it
@@ -169,6 +160,7 @@ export class CatalogIndex {
     },
   }
 
+  private readonly orderList = Object.values(this.orders)
   private readonly bulk: number
 
   /** `bulkThreshold`: the batch size from which upsertMany re-sorts the orders instead of inserting into them. */
@@ -272,19 +264,17 @@ export class CatalogIndex {
   // ---- text
 
   private textSearch(q: CheckedSearchQuery, pred: ((slot: number) => boolean) | undefined): { total: number; slots: number[]; scores: number[] } {
-    const results = this.text.search(q.words.join(" "), {
-      combineWith: "AND",
-      prefix: (term) => term.length >= 3,
-      fuzzy: (term) => (term.length >= 5 ? 0.2 : false),
-      maxFuzzy: 2,
-      boost: { title: 3, tags: 2 },
-      ...(pred ? { filter: (r) => pred(r.id as number) } : {}),
-    })
-    const rows = results.map((r) => ({ slot: r.id as number, score: r.score }))
-    const cmp = this.comparator(q.sort)
-    rows.sort(q.sort === "relevance" ? (a, b) => b.score - a.score || this.gidCmp(a.slot, b.slot) : (a, b) => cmp(a.slot, b.slot))
-    const page = rows.slice(q.offset, q.offset + q.limit)
-    return { total: rows.length, slots: page.map((r) => r.slot), scores: page.map((r) => r.score) }
+    const m = this.text.search(q.words.map((w) => w.toLowerCase()), pred)
+    this.scores = grow(this.scores, this.cap)
+    const sc = this.scores
+    for (let i = 0; i < m.count; i++) sc[m.slots[i]!] = m.scores[i]!
+    const rank = this.ranks()
+    const cmp = q.sort === "relevance" ? (a: number, b: number) => sc[b]! - sc[a]! || rank[a]! - rank[b]! : this.fastComparator(q.sort)
+    // the page: the first offset + limit by a bounded heap (a common word matches every item), then sorted
+    const top = new TopK(q.offset + q.limit, cmp)
+    for (let i = 0; i < m.count; i++) top.offer(m.slots[i]!)
+    const page = top.sorted().slice(q.offset)
+    return { total: m.count, slots: page, scores: page.map((s) => sc[s]!) }
   }
 
   // ---- filters without text
@@ -359,17 +349,31 @@ export class CatalogIndex {
     const live = new Uint32Array(this.slotOf.size)
     let i = 0
     for (const s of this.slotOf.values()) live[i++] = s
-    if (key !== "gid") {
-      const g = this.ensure("gid").order
-      if (this.rankFor !== this.gidChanges) {
-        this.rank = grow(this.rank, this.cap)
-        const gs = g.slots
-        for (let r = 0; r < gs.length; r++) this.rank[gs[r]!] = r
-        this.rankFor = this.gidChanges
-      }
-    }
+    if (key !== "gid") this.ranks()
     o.order.rebuild(live, o.fast)
     return o
+  }
+
+  /** Each live slot's rank in the global id order (fresh). */
+  private ranks(): Uint32Array {
+    const g = this.ensure("gid").order
+    if (this.rankFor !== this.gidChanges) {
+      this.rank = grow(this.rank, this.cap)
+      const gs = g.slots
+      for (let r = 0; r < gs.length; r++) this.rank[gs[r]!] = r
+      this.rankFor = this.gidChanges
+    }
+    return this.rank
+  }
+
+  /** `comparator`, with ties broken by the global id ranks (valid until the next change). */
+  private fastComparator(sort: SearchSort): (a: number, b: number) => number {
+    const { key, descending } = SORTS[sort]
+    const rank = this.ranks()
+    if (key === "gid") return (a, b) => rank[a]! - rank[b]!
+    const { fast, same } = this.orders[key]
+    if (!descending) return fast
+    return (a, b) => (same(a, b) ? rank[a]! - rank[b]! : -fast(a, b))
   }
 
   /** The comparator of a sort (ties by global id ascending). */
@@ -436,7 +440,7 @@ export class CatalogIndex {
     this.rating[slot] = pending?.overallRating ?? 0
     this.ratingCount[slot] = pending?.ratingCount ?? 0
     this.write(slot, p, time)
-    for (const o of Object.values(this.orders)) o.order.insert(slot)
+    for (const o of this.orderList) o.order.insert(slot)
     this.addText(slot, p)
   }
 
@@ -481,16 +485,17 @@ export class CatalogIndex {
     this.price[slot] = p.pricing.price
     this.version[slot] = p.version
     this.time[slot] = time
-    const link = (m: Map<string, Set<number>>, v: string): void => {
-      let set = m.get(v)
-      if (!set) m.set(v, (set = new Set()))
-      set.add(slot)
+    if (p.category !== undefined) link(this.byCategory, p.category, slot)
+    link(this.byType, p.type, slot)
+    link(this.byOrigin, p.originNodeId, slot)
+    link(this.byCurrency, p.pricing.currency, slot)
+    if (tags) for (let i = 0; i < tags.length; i++) {
+      const t = tags[i]!.toLowerCase()
+      // each tag once (tags differing only by case are one)
+      let dup = false
+      for (let j = 0; j < i && !dup; j++) dup = tags[j]!.toLowerCase() === t
+      if (!dup) link(this.byTag, t, slot)
     }
-    if (p.category !== undefined) link(this.byCategory, p.category)
-    link(this.byType, p.type)
-    link(this.byOrigin, p.originNodeId)
-    link(this.byCurrency, p.pricing.currency)
-    for (const t of new Set(tags?.map((t) => t.toLowerCase()))) link(this.byTag, t)
   }
 
   /** Takes `slot` out of the value sets (its fields still hold the old values). */
@@ -510,15 +515,11 @@ export class CatalogIndex {
   }
 
   private addText(slot: number, p: MarketItem): void {
-    const doc = { id: slot, title: p.title, description: (p.description ?? "").slice(0, DESCRIPTION_INDEX_CHARS), tags: (p.tags ?? []).join(" ") }
-    this.textDocs[slot] = doc
-    this.text.add(doc)
+    this.text.add(slot, { title: p.title, description: (p.description ?? "").slice(0, DESCRIPTION_INDEX_CHARS), tags: (p.tags ?? []).join(" ") })
   }
 
   private removeText(slot: number): void {
-    const doc = this.textDocs[slot]
-    if (doc) this.text.remove(doc)
-    this.textDocs[slot] = undefined
+    this.text.remove(slot)
   }
 
   private hit(slot: number, score: number): CatalogHit {
@@ -541,6 +542,53 @@ export class CatalogIndex {
       ratingCount: this.ratingCount[slot]!,
     }
   }
+}
+
+/** The first `k` of a stream by `cmp`: a bounded max-heap (its root sorts last among those kept). */
+class TopK {
+  readonly items: number[] = []
+  constructor(
+    private readonly k: number,
+    private readonly cmp: (a: number, b: number) => number,
+  ) {}
+
+  offer(x: number): void {
+    const h = this.items
+    if (this.k === 0) return
+    if (h.length < this.k) {
+      h.push(x)
+      for (let i = h.length - 1; i > 0; ) {
+        const up = (i - 1) >> 1
+        if (this.cmp(h[up]!, h[i]!) >= 0) break
+        ;[h[up], h[i]] = [h[i]!, h[up]!]
+        i = up
+      }
+      return
+    }
+    if (this.cmp(x, h[0]!) >= 0) return
+    h[0] = x
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let big = i
+      if (l < h.length && this.cmp(h[l]!, h[big]!) > 0) big = l
+      if (r < h.length && this.cmp(h[r]!, h[big]!) > 0) big = r
+      if (big === i) break
+      ;[h[big], h[i]] = [h[i]!, h[big]!]
+      i = big
+    }
+  }
+
+  sorted(): number[] {
+    return [...this.items].sort(this.cmp)
+  }
+}
+
+/** Adds `slot` to the set of value `v`. */
+function link(m: Map<string, Set<number>>, v: string, slot: number): void {
+  let set = m.get(v)
+  if (!set) m.set(v, (set = new Set()))
+  set.add(slot)
 }
 
 /** Which order each sort walks, and in which direction. */

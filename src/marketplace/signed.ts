@@ -14,7 +14,7 @@ export const MARKET_PURPOSE = {
   joinRequest: "fedhub/market-join-request/v1",
   vote: "fedhub/market-join-vote/v1",
   item: "fedhub/market-item/v1",
-  shardManifest: "fedhub/market-shard-manifest/v2",
+  shardManifest: "fedhub/market-shard-manifest/v3",
   purchase: "fedhub/market-purchase/v1",
   rating: "fedhub/market-rating/v1",
   ratingModeration: "fedhub/market-rating-moderation/v1",

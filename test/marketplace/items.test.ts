@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import { contentId, signEnvelope } from "../../src/identity/index.ts"
 import { createMarketplaceConfig } from "../../src/marketplace/config.ts"
 import { acceptVersion, assertValidItem, checksumOf, globalIdOf, itemGlobalId, signItem, validateItem } from "../../src/marketplace/items.ts"
-import { chunkIdFor, encodeChunk, shardIdFor, signShardManifest, verifyShard } from "../../src/marketplace/shard.ts"
+import { chunkHash, chunkIdFor, encodeChunk, shardIdFor, signShardManifest, verifyShard } from "../../src/marketplace/shard.ts"
 import type { MarketItem } from "../../src/schema/index.ts"
 import { errorOf } from "../helpers/errors.ts"
 import { alice, bob, MARKET, T0 } from "./fixtures.ts"
@@ -102,8 +102,10 @@ describe("verifyShard", () => {
     return Object.fromEntries([...byChunk].map(([c, items]) => [c, encodeChunk(items)]))
   }
   const lines = (list: MarketItem[]) => list.map((it) => ({ itemId: it.itemId, version: it.version, checksum: checksumOf(it) }))
+  const hashes = (list: MarketItem[]) => Object.entries(stored(list)).map(([id, text]) => [id, chunkHash(text)] as const)
+  const sign = (by: typeof bob, sequence: number, list: MarketItem[], time: number) => signShardManifest(by, MARKET, "s00", sequence, lines(list), hashes(list), time)
   const ctx = { marketplaceId: MARKET, origin: bob.nodeId, shardId: "s00" }
-  const manifest = signShardManifest(bob, MARKET, "s00", 1, lines(items), T0)
+  const manifest = sign(bob, 1, items, T0)
 
   it("accepts a shard with one signature: stored items decode to the payloads the origin signed", () => {
     const r = verifyShard(manifest, stored(items), ctx)
@@ -120,15 +122,29 @@ describe("verifyShard", () => {
     expect(r.manifestProblem).toMatch(/differ from the 20 the origin signed/)
     expect(r.rejected).toHaveLength(20)
     const v2 = [...items.slice(0, 19), item("i19", 2)]
-    const m2 = signShardManifest(bob, MARKET, "s00", 2, lines(v2), T0 + 1)
+    const m2 = sign(bob, 2, v2, T0 + 1)
     expect(verifyShard(m2, stored(v2), ctx).accepted.get("i19")?.item.version).toBe(2)
     expect(verifyShard(m2, stored(items), ctx).accepted.size).toBe(0)
+  })
+
+  it("rejects a shard whose chunks hold the same items in other bytes (re-serialized by a relay), and one whose item digest lies", () => {
+    const bytes = stored(items)
+    const [first] = Object.keys(bytes)
+    const reformatted = { ...bytes, [first!]: JSON.stringify(JSON.parse(bytes[first!]!), null, 1) }
+    expect(verifyShard(manifest, reformatted, ctx)).toMatchObject({ accepted: new Map(), manifestProblem: expect.stringMatching(/differ from the 20 the origin signed/) })
+    const lying = signShardManifest(bob, MARKET, "s00", 1, lines(items).map((l, i) => (i === 0 ? { ...l, version: 7 } : l)), hashes(items), T0)
+    expect(verifyShard(lying, stored(items), ctx).manifestProblem).toMatch(/differ from the 20 the origin signed/)
+  })
+
+  it("computes an accepted item's checksum (what purchases name) as the canonical hash of its payload", () => {
+    const r = verifyShard(manifest, stored(items), ctx)
+    for (const it of items) expect(r.accepted.get(it.itemId)?.checksum).toBe(checksumOf(it))
   })
 
   it("refuses a forged manifest, another origin's, another shard's, and a shard with none", () => {
     const forged = { ...manifest, payload: { ...manifest.payload, sequence: 9 } }
     expect(verifyShard(forged, stored(items), ctx).manifestProblem).toMatch(/SIGNATURE_INVALID/)
-    expect(verifyShard(signShardManifest(alice, MARKET, "s00", 1, lines(items), T0), stored(items), ctx).manifestProblem).toMatch(/not the shard's origin/)
+    expect(verifyShard(sign(alice, 1, items, T0), stored(items), ctx).manifestProblem).toMatch(/not the shard's origin/)
     expect(verifyShard(manifest, stored(items), { ...ctx, shardId: "s01" }).manifestProblem).toMatch(/a manifest of shard/)
     expect(verifyShard(undefined, stored(items), ctx).manifestProblem).toMatch(/no manifest/)
     expect(verifyShard(undefined, {}, ctx)).toMatchObject({ manifestProblem: null, rejected: [] })

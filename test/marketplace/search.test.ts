@@ -1,8 +1,10 @@
 import fc from "fast-check"
+import MiniSearch from "minisearch"
 import { describe, expect, it } from "vitest"
 import { signItem, type GlobalId } from "../../src/marketplace/items.ts"
 import { CatalogIndex, type CatalogHit, type IndexableItem } from "../../src/marketplace/searchIndex.ts"
 import { MAX_LIMIT, parseSearchQuery } from "../../src/marketplace/searchQuery.ts"
+import { textTerms } from "../../src/marketplace/textIndex.ts"
 import type { MarketItem, MarketSearchQuery } from "../../src/schema/index.ts"
 import { errorOf } from "../helpers/errors.ts"
 import { alice, bob, carol, MARKET, T0 } from "./fixtures.ts"
@@ -68,6 +70,43 @@ describe("CatalogIndex text search", () => {
     expect(ids(index.search({ text: "ai", origin: alice.nodeId }).items)).toEqual(["audio"])
     expect(ids(index.search({ text: "ai", minRating: 4, sort: "title" }).items)).toEqual(["audio", "img-gen"])
     expect(index.search({ text: "ai", offset: 1, limit: 1, sort: "price" })).toMatchObject({ total: 3, offset: 1, limit: 1, items: [{ itemId: tie[1] }] })
+  })
+})
+
+describe("CatalogIndex text at scale", () => {
+  it("answers a word every item holds over every item, the best page by score then global id", () => {
+    const index = new CatalogIndex()
+    index.upsertMany(Array.from({ length: 3000 }, (_, i) => item(`i${i}`, { title: i % 3 === 0 ? "Item" : `Item number ${i}`, description: "An item" })))
+    const page = index.search({ text: "item", limit: 50, offset: 10 })
+    expect(page.total).toBe(3000)
+    const all = index.search({ text: "item", limit: 100 }).items
+    // the one-word titles score higher; among equal scores the global ids ascend
+    expect(all.every((h, k) => k === 0 || all[k - 1]!.score > h.score || (all[k - 1]!.score === h.score && all[k - 1]!.globalId < h.globalId))).toBe(true)
+    expect(all[0]!.title).toBe("Item")
+    expect(page.items.map((h) => h.globalId)).toEqual(all.slice(10, 60).map((h) => h.globalId))
+    expect(ids(index.search({ text: "item numbr 2999" }).items)).toEqual(["i2999"])
+  })
+
+  it("scores what a fresh index over the same items scores, after removals and replacements", () => {
+    const kept = Array.from({ length: 40 }, (_, i) => item(`k${i}`, { title: i % 2 ? "alpha beta" : "alpha", description: i % 5 ? "gamma" : "alpha gamma delta" }))
+    const gone = Array.from({ length: 60 }, (_, i) => item(`g${i}`, { title: "alpha alpha", description: "beta" }))
+    const churned = new CatalogIndex()
+    churned.upsertMany([...gone, ...kept.map((it) => ({ ...it, title: "old words" }))])
+    for (const it of gone) churned.remove(gid(it.itemId))
+    churned.upsertMany(kept.map((it) => ({ ...it, version: 2 })))
+    const fresh = new CatalogIndex()
+    fresh.upsertMany(kept.map((it) => ({ ...it, version: 2 })))
+    for (const text of ["alpha", "beta", "alph gam", "old"]) {
+      const score = (i: CatalogIndex) => i.search({ text, limit: 100 }).items.map((h) => [h.globalId, h.score])
+      expect(score(churned)).toEqual(score(fresh))
+    }
+    expect(churned.search({ text: "old" }).total).toBe(0)
+  })
+
+  it("splits text into MiniSearch's terms, ASCII or not", () => {
+    const tokenize = MiniSearch.getDefault("tokenize") as (t: string) => string[]
+    for (const t of ["Hello, World!", "a$b+c  d\te", "x--y__z", "", " lead", "trail. ", "Ünïcode wörds", "ok\u00a0nbsp", "C++ & C#", "e-mail@x.org\nnext\rline"])
+      expect(textTerms(t)).toEqual(tokenize(t).filter((w) => w.length > 0).map((w) => w.toLowerCase()))
   })
 })
 
