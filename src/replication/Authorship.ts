@@ -10,13 +10,19 @@ import { actorIdFor, bindActor } from "./access/actorBinding.ts"
 import { signHeads, type SignedHeadsRecord } from "./access/signedHeads.ts"
 import type { SignatureStore } from "./SignatureStore.ts"
 
+/** Epochs each process slot owns when several processes share one identity (slot k: k·2^24 … (k+1)·2^24 − 1). */
+export const EPOCHS_PER_SLOT = 2 ** 24
+
 export class Authorship {
   readonly identity: Identity
   readonly store: SignatureStore
+  /** The first epoch of this process's range (0 for a hub alone): processes of one identity never share an actor. */
+  readonly epochBase: number
 
-  constructor(identity: Identity, store: SignatureStore) {
+  constructor(identity: Identity, store: SignatureStore, opts: { slot?: number } = {}) {
     this.identity = identity
     this.store = store
+    this.epochBase = (opts.slot ?? 0) * EPOCHS_PER_SLOT
   }
 
   /**
@@ -29,9 +35,9 @@ export class Authorship {
     const nodeId = this.identity.nodeId
     const epochs = this.store
       .bindings(documentId)
-      .filter(b => b.signer === nodeId)
+      .filter(b => b.signer === nodeId && b.payload.epoch >= this.epochBase && b.payload.epoch < this.epochBase + EPOCHS_PER_SLOT)
       .map(b => b.payload.epoch)
-    let epoch = epochs.length > 0 ? Math.max(...epochs) : 0
+    let epoch = epochs.length > 0 ? Math.max(...epochs) : this.epochBase
     if (epochs.length > 0 && doc) {
       const last = this.store.headsOf(documentId, actorIdFor(nodeId, documentId, epoch)).at(-1)
       if (last && !A.hasHeads(doc, last.payload.heads)) epoch++
