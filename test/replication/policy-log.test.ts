@@ -16,7 +16,7 @@ afterEach(async () => {
 const owner = Identity.generate()
 const genesis = (readers: string[] = []) => {
   const { documentId, nonce } = newDocumentId(owner.nodeId)
-  return { documentId, record: genesisPolicy(owner, documentId, { nonce, readers }) }
+  return { documentId, record: genesisPolicy(owner, documentId, { nonce, readers: readers as never }) }
 }
 
 const home = async () => {
