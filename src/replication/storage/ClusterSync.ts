@@ -15,7 +15,7 @@ export interface ClusterSyncOptions {
   storage: { load(key: StorageKey): Promise<Uint8Array | undefined>; loadRange(prefix: StorageKey): Promise<Chunk[]> }
   bus: ClusterBus
   /** A document another process stored: this process holds it too (the DocIndex). */
-  held?: (documentId: string) => void
+  held?: (documentId: string) => Promise<void> | void
   /** Load a document that is not in memory here (false under idle unloading). */
   loadMissing: boolean
   onError?: (documentId: string, err: unknown) => void
@@ -46,7 +46,7 @@ export class ClusterSync {
     if (!Array.isArray(key) || key.length !== 3 || !key.every(k => typeof k === "string")) return
     const documentId = key[0] as DocumentId
     try {
-      this.#opts.held?.(documentId)
+      await this.#opts.held?.(documentId)
       await this.#apply(documentId, key as StorageKey)
     } catch (e) {
       this.#opts.onError?.(documentId, e)

@@ -20,7 +20,7 @@ export interface Cluster {
   signatureLog: RecordLog
   handshake: SharedHandshakeState
   /** Starts applying other processes' chunks to `repo` (set `loadMissing` false under idle unloading). */
-  follow(opts: { repo: Repo; held: (documentId: string) => void; loadMissing: boolean; onError?: (documentId: string, err: unknown) => void }): ClusterSync
+  follow(opts: { repo: Repo; held: (documentId: string) => Promise<void> | void; loadMissing: boolean; onError?: (documentId: string, err: unknown) => void }): ClusterSync
   close(): Promise<void>
 }
 
