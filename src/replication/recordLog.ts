@@ -33,6 +33,7 @@ export class JsonlFileLog implements RecordLog {
   readonly path: string
   #pending: { line: string; done: () => void; fail: (e: unknown) => void }[] = []
   #writing?: Promise<void>
+  #draining = false
   #closed = false
   /** Lines ignored on the last load (a torn tail, or lines that are not JSON). */
   ignored = 0
@@ -73,27 +74,35 @@ export class JsonlFileLog implements RecordLog {
     if (this.#closed || lines.length === 0) return Promise.resolve()
     const body = lines.map(l => JSON.stringify(l) + "\n").join("")
     const written = new Promise<void>((done, fail) => this.#pending.push({ line: body, done, fail }))
-    this.#writing ??= this.#drain().finally(() => (this.#writing = undefined))
+    if (!this.#draining) {
+      this.#draining = true
+      this.#writing = this.#drain()
+    }
     return written
   }
 
   /** Writes and syncs what is pending, batch after batch, until nothing is. */
   async #drain(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0)
-      try {
-        // opened per batch (one open beside one sync), so a store nobody closes leaks no descriptor
-        const fh = await this.#openForAppend()
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0)
         try {
-          await fh.write(batch.map(b => b.line).join(""))
-          await fh.datasync()
-        } finally {
-          await fh.close()
+          // opened per batch (one open beside one sync), so a store nobody closes leaks no descriptor
+          const fh = await this.#openForAppend()
+          try {
+            await fh.write(batch.map(b => b.line).join(""))
+            await fh.datasync()
+          } finally {
+            await fh.close()
+          }
+          for (const b of batch) b.done()
+        } catch (e) {
+          for (const b of batch) b.fail(e)
         }
-        for (const b of batch) b.done()
-      } catch (e) {
-        for (const b of batch) b.fail(e)
       }
+    } finally {
+      // cleared in the very turn that found #pending empty (no await between): a later append starts a new drain
+      this.#draining = false
     }
   }
 

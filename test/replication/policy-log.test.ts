@@ -82,6 +82,15 @@ describe("PolicyStore log", () => {
     expect(docs.filter(d => !again.has(d.documentId))).toEqual([])
   })
 
+  it("never leaves an append unwritten when it arrives just as the previous write finishes", async () => {
+    const path = await home()
+    const log = new JsonlFileLog(policyLogPath(path))
+    // each append follows the previous one's acknowledgement at once (the turn its write ended)
+    for (let i = 0; i < 20; i++) await log.append([{ i }])
+    await Promise.all([log.append([{ i: 20 }]), log.append([{ i: 21 }])])
+    expect(await new JsonlFileLog(policyLogPath(path)).load()).toEqual(Array.from({ length: 22 }, (_, i) => ({ i })))
+  })
+
   it("refuses a record beyond the per-document cap and keeps the log as it was", async () => {
     const path = await home()
     const store = await PolicyStore.open(path)
