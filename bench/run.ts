@@ -20,6 +20,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   catalog: async () => (await import("./catalog.ts")).benchCatalog(process.argv.slice(2)),
   "catalog-steps": async () => (await import("./catalogSteps.ts")).benchCatalogSteps(process.argv.slice(2)),
   storage: async () => (await import("./storage.ts")).benchStorage(),
+  fanout: async () => (await import("./fanout.ts")).benchFanout(),
+  "policy-store": async () => (await import("./storagePolicies.ts")).benchPolicyStore(),
   search: async () => (await import("./search.ts")).benchSearch(),
   sessions: async () => (await import("./sessions.ts")).benchSessions(),
   messaging: async () => (await import("./sessions.ts")).benchMessaging(),

@@ -65,11 +65,14 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
     owner: identity?.nodeId,
   })
   const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storage.documentIds())
-  const policies = await PolicyStore.open(join(paths.home, "policies.json"))
+  // on PostgreSQL the policies and signatures are the database's (shared by every process of the identity)
+  const { PostgresRecordLog } = storage.postgres ? await import("../replication/storage/PostgresRecordLog.ts") : { PostgresRecordLog: undefined }
+  const sharedLog = (name: string) => (storage.postgres && PostgresRecordLog ? new PostgresRecordLog(storage.postgres.adapter.pool, storage.postgres.adapter.schema, name) : undefined)
+  const policies = await PolicyStore.open(join(paths.home, "policies.json"), { log: sharedLog("policies") })
   const repo = createRepo({ peerId: `cli-offline-${randomBytes(6).toString("hex")}`, storage, onStoring: id => index.record(id) })
   const nodeId = identity?.nodeId
   // written under the hub's own bound actor, so its peers accept what is made offline
-  const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
+  const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"), { log: sharedLog("signatures") })
   const authorship = identity ? new Authorship(identity, signatures) : undefined
   const store = new DocStore(repo, {
     author: `${nodeId ?? "fedhub-cli"} (offline)`,
@@ -92,8 +95,10 @@ async function openOffline(paths: HomePaths): Promise<DocClient> {
     diff: (r, a, b) => store.diff(r, a, b),
     conflicts: r => store.conflicts(r),
     close: async () => {
-      await closeRepo(repo)
+      // the stores first: on PostgreSQL they write through the storage's pool, which closeRepo ends
       await signatures.close()
+      await policies.close()
+      await closeRepo(repo)
     },
   }
 }

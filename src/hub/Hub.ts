@@ -11,7 +11,8 @@ import type { DocumentId, Message, PeerId } from "@automerge/automerge-repo"
 import type { Logger } from "pino"
 import { createIdentity, hasIdentity, isNodeId, loadIdentity, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import { closeRepo, createRepo } from "../replication/createRepo.ts"
-import { openStorage, type StorageSpec } from "../replication/storage/index.ts"
+import { openCluster, openStorage, type Cluster, type StorageSpec } from "../replication/storage/index.ts"
+import type { ClusterSync } from "../replication/storage/ClusterSync.ts"
 import { IdleUnloader } from "../replication/storage/IdleUnloader.ts"
 import { Reoffer } from "../replication/storage/Reoffer.ts"
 import { DocIndex } from "../replication/DocIndex.ts"
@@ -74,6 +75,7 @@ interface HubParts {
   market: MarketplaceService
   unloader?: IdleUnloader
   sessions: SessionService
+  cluster?: Cluster
 }
 
 export class Hub {
@@ -119,6 +121,10 @@ export class Hub {
   /** With `storage.idleUnloadMs`: unloads idle documents; `reoffer` offers held ones to a hub that connects. */
   readonly unloader?: IdleUnloader
   #reoffer?: Reoffer
+  /** On PostgreSQL: what this process shares with the other processes of its identity (README "Several processes"). */
+  readonly cluster?: Cluster
+  /** On PostgreSQL: applies the chunks other processes store, so this process's peers get them. */
+  readonly clusterSync?: ClusterSync
 
   private constructor(p: HubParts) {
     this.identity = p.identity
@@ -143,6 +149,13 @@ export class Hub {
     this.docs = p.docs
     this.market = p.market
     this.unloader = p.unloader
+    this.cluster = p.cluster
+    this.clusterSync = p.cluster?.follow({
+      repo: this.repo,
+      held: id => this.index.record(id),
+      loadMissing: !p.unloader,
+      onError: (documentId, err) => this.log.warn({ documentId, err: (err as Error).message }, "could not apply another process's change"),
+    })
     this.#wireUnloading()
     this.sessions = p.sessions
     this.#links.setMetadata({ fedhubDirectory: this.federation.directory.url })
@@ -167,8 +180,12 @@ export class Hub {
       onError: err => log.error({ err: err.message }, "storage connection failed (it reconnects on next use)"),
     })
     const index = await DocIndex.open(join(paths.home, "documents.idx"), () => storage.documentIds())
-    const policies = await PolicyStore.open(join(paths.home, "policies.json"))
-    const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"))
+    // several processes of one identity on one database share policies, signatures and nonces there
+    const cluster = storage.postgres
+      ? await openCluster(storage.postgres.adapter, storage.postgres.url, err => log.error({ err: err.message }, "the cluster's listening connection failed (reconnecting)"))
+      : undefined
+    const policies = await PolicyStore.open(join(paths.home, "policies.json"), { log: cluster?.policyLog })
+    const signatures = await SignatureStore.open(join(paths.home, "signatures.jsonl"), { log: cluster?.signatureLog })
     const startedAt = Date.now()
     const authorship = new Authorship(identity, signatures)
     const offer = offerFromNode(buildDescriptor(identity, c, { endpoints: [], startedAt }), {
@@ -177,6 +194,7 @@ export class Hub {
     })
     const handshake = new HandshakeServer(identity, {
       maxUsedNonces: c.limits.usedNonces,
+      shared: cluster?.handshake,
       negotiate: (clientId, remote, link) => {
         try {
           return negotiate(offer, remote ?? LEGACY_OFFER, { encrypted: link.encrypted })
@@ -318,6 +336,7 @@ export class Hub {
               onError: (documentId, err) => log.warn({ documentId, err: (err as Error).message }, "could not unload an idle document"),
             })
           : undefined,
+      cluster,
     })
     // every document this hub holds is loaded, so it is offered to peers again; with idle
     // unloading none is: each is offered (a batch at a time) to a hub when it connects
@@ -598,9 +617,20 @@ export class Hub {
     this.unloader?.stop()
     this.#reoffer?.stop()
     this.sessions.close()
+    // shared logs write through the storage's connections: closed before it (the Repo's last saves still announce themselves)
+    if (this.cluster) await this.#closeShared(this.cluster)
     await closeRepo(this.repo).catch(e => this.log.error({ err: e }, "flushing and closing storage failed"))
+    if (!this.cluster) {
+      await this.signatures.close()
+      await this.policies.close()
+    }
+  }
+
+  async #closeShared(cluster: Cluster): Promise<void> {
+    await cluster.bus.idle()
     await this.signatures.close()
     await this.policies.close()
+    await cluster.close().catch(e => this.log.error({ err: e }, "closing the cluster bus failed"))
   }
 
   /** A peer went away: it gets every record again on its next connection. */

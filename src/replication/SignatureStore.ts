@@ -12,6 +12,7 @@ import { readOptionalFile, writeFileAtomic } from "./jsonFile.ts"
 import { ACTOR_BINDING_PURPOSE, verifyBinding, type ActorBindingRecord } from "./access/actorBinding.ts"
 import { HEADS_PURPOSE, recordCacheKey, verifyHeads, type SignedHeadsRecord } from "./access/signedHeads.ts"
 import { recordId, type RefusedRecord } from "./access/policy.ts"
+import type { RecordLog } from "./recordLog.ts"
 
 /** Signed heads kept per (document, actor): the newest ones (only the latest applied is ever needed). */
 const HEADS_PER_ACTOR = 16
@@ -47,13 +48,30 @@ export class SignatureStore {
   #writing: Promise<void> = Promise.resolve()
   #closed = false
 
-  private constructor(path: string | undefined) {
+  /** With it, records live in this shared log (several processes of one identity) instead of the file. */
+  readonly #log?: RecordLog
+
+  private constructor(path: string | undefined, log?: RecordLog) {
     this.path = path
+    this.#log = log
   }
 
-  /** Opens the store at `path` (absent: empty; undefined: in memory only). Lines that do not verify are dropped. */
-  static async open(path: string | undefined): Promise<SignatureStore> {
-    const store = new SignatureStore(path)
+  /**
+   * Opens the store at `path` (absent: empty; undefined: in memory only), or on a shared
+   * `log` (whose lines other processes append too). Lines that do not verify are dropped.
+   */
+  static async open(path: string | undefined, opts: { log?: RecordLog } = {}): Promise<SignatureStore> {
+    const store = new SignatureStore(path, opts.log)
+    const take = (line: Line | null): void => {
+      if (typeof line?.d !== "string") return
+      if ("b" in line) store.#keep(line.d, [line.b], [])
+      else if ("h" in line) store.#keep(line.d, [], [line.h])
+    }
+    if (opts.log) {
+      for (const line of await opts.log.load()) take(line as Line)
+      opts.log.onRemote?.(lines => lines.forEach(l => take(l as Line)))
+      return store
+    }
     const text = path ? await readOptionalFile(path) : undefined
     for (const raw of text?.split("\n") ?? []) {
       if (raw.trim() === "") continue
@@ -64,8 +82,7 @@ export class SignatureStore {
         continue // a torn last line after a crash
       }
       store.#lines++
-      if ("b" in line) store.#keep(line.d, [line.b], [])
-      else if ("h" in line) store.#keep(line.d, [], [line.h])
+      take(line)
     }
     return store
   }
@@ -125,6 +142,7 @@ export class SignatureStore {
   async close(): Promise<void> {
     await this.flush()
     this.#closed = true
+    await this.#log?.close()
   }
 
   #keep(documentId: string, bindings: readonly unknown[], heads: readonly unknown[]): { lines: Line[]; refused: RefusedRecord[] } {
@@ -191,6 +209,7 @@ export class SignatureStore {
   }
 
   #append(lines: Line[]): Promise<void> {
+    if (this.#log) return this.#closed ? Promise.resolve() : (this.#writing = this.#log.append(lines))
     const path = this.path
     if (!path || this.#closed) return Promise.resolve()
     this.#writing = this.#writing

@@ -90,6 +90,21 @@ export const DEFAULT_LIMITS: HandshakeLimits = { skewMs: 30_000, challengeTtlMs:
 export interface HandshakeServerOptions extends Partial<HandshakeLimits> {
   /** Negotiates each challenge; without it the server signs no agreement. */
   negotiate?: NegotiateFn
+  /** Nonces and pending challenges shared with the other processes of this identity (`challengeShared`, `verifyProofShared`). */
+  shared?: SharedHandshakeState
+}
+
+/**
+ * Handshake state held where every process of one identity sees it (PostgreSQL): a nonce
+ * used by one process is refused by all, and a challenge one issued may be answered on any.
+ */
+export interface SharedHandshakeState {
+  /** Records `nonce` as used until `untilMs`; false when it was recorded already (by any process). */
+  claim(nonce: string, untilMs: number): Promise<boolean>
+  /** Keeps a challenge this process issued until `expiresAt`. */
+  put(serverNonce: string, transcript: HandshakeTranscript, expiresAt: number): Promise<void>
+  /** Takes a pending challenge out, whoever issued it; one taker gets it, the others undefined. */
+  take(serverNonce: string): Promise<{ transcript: HandshakeTranscript; expiresAt: number } | undefined>
 }
 
 /** Normalizes a dialed URL to the sync endpoint both sides sign: ws(s)://host:port/sync. */
@@ -137,12 +152,49 @@ export class HandshakeServer {
   // nonce → forget-after time; insertion order is expiry order (each entry expires a fixed time after it was added)
   #used = new Map<string, number>()
   #agreements = new Map<NodeId, Agreement>() // node → agreement of its latest proven handshake
+  readonly #shared: SharedHandshakeState | undefined
 
   constructor(identity: Identity, opts: HandshakeServerOptions = {}) {
-    const { negotiate, ...limits } = opts
+    const { negotiate, shared, ...limits } = opts
     this.#identity = identity
     this.#limits = { ...DEFAULT_LIMITS, ...limits }
     this.#negotiate = negotiate
+    this.#shared = shared
+  }
+
+  /** `challenge`, with the client nonce claimed and the challenge kept in the shared state too (when there is one). */
+  async challengeShared(body: unknown, host: string | undefined, now = Date.now(), tls?: ServerTlsView): Promise<ChallengeResponse> {
+    const response = this.challenge(body, host, now, tls)
+    const shared = this.#shared
+    if (!shared) return response
+    const transcript = response.proof.payload as HandshakeTranscript
+    const window = now + this.#limits.challengeTtlMs + this.#limits.skewMs
+    if (!(await shared.claim(transcript.clientNonce, window))) {
+      this.#pending.delete(transcript.serverNonce)
+      throw new FedhubError("NONCE_REPLAYED", "client nonce already used (on another process of this hub)")
+    }
+    await shared.put(transcript.serverNonce, transcript, response.expiresAt)
+    return response
+  }
+
+  /**
+   * `verifyProof`, the server nonce taken out of the shared state first: a challenge issued
+   * by another process is answered here, and one consumed anywhere is NONCE_REPLAYED here.
+   */
+  async verifyProofShared(encoded: string | undefined, now = Date.now(), tls?: ServerTlsView): Promise<NodeId> {
+    const shared = this.#shared
+    const nonce = shared ? peekServerNonce(encoded) : undefined
+    if (shared && nonce !== undefined) {
+      const taken = await shared.take(nonce)
+      if (taken) {
+        if (!this.#pending.has(nonce)) this.#pending.set(nonce, taken)
+      } else if (!(await shared.claim(nonce, now + this.#limits.challengeTtlMs + this.#limits.skewMs)) || this.#pending.has(nonce)) {
+        // used already (here or on another process): refused as a replay below
+        this.#pending.delete(nonce)
+        this.#used.set(nonce, now + this.#limits.challengeTtlMs + this.#limits.skewMs)
+      }
+    }
+    return this.verifyProof(encoded, now, tls)
   }
 
   /** The agreement of `nodeId`'s latest successful handshake, if this server negotiates. */
@@ -260,6 +312,17 @@ export class HandshakeServer {
       if (until >= now) break
       this.#used.delete(nonce)
     }
+  }
+}
+
+/** The server nonce a proof names (before it is verified), when it has a nonce's shape. */
+function peekServerNonce(encoded: string | undefined): string | undefined {
+  if (!encoded || encoded.length > 65_536) return undefined
+  try {
+    const nonce = (JSON.parse(Buffer.from(encoded, "base64url").toString("utf8")) as { payload?: { serverNonce?: unknown } } | null)?.payload?.serverNonce
+    return typeof nonce === "string" && /^[A-Za-z0-9_-]{16,64}$/.test(nonce) ? nonce : undefined
+  } catch {
+    return undefined
   }
 }
 

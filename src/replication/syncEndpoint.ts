@@ -32,7 +32,7 @@ export interface SyncEndpointOptions {
 }
 
 /** Checks the upgrade request's credentials; returns who is connecting. */
-export function authenticateUpgrade(req: IncomingMessage, opts: SyncEndpointOptions): Principal {
+export async function authenticateUpgrade(req: IncomingMessage, opts: SyncEndpointOptions): Promise<Principal> {
   const url = new URL(req.url ?? "/", "http://localhost")
   const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1]
   const token = url.searchParams.get("token") ?? bearer
@@ -43,7 +43,7 @@ export function authenticateUpgrade(req: IncomingMessage, opts: SyncEndpointOpti
   const proof = req.headers[PROOF_HEADER]
   const tls = serverTlsView(req.socket)
   if (opts.requireEncryption && !tls.encrypted) throw new FedhubError("PLAINTEXT_REFUSED", "this hub accepts hub links over TLS only (dial wss://)")
-  const nodeId = opts.handshake.verifyProof(Array.isArray(proof) ? proof[0] : proof, Date.now(), tls)
+  const nodeId = await opts.handshake.verifyProofShared(Array.isArray(proof) ? proof[0] : proof, Date.now(), tls)
   opts.admitNode?.(nodeId)
   return { kind: "node", nodeId }
 }
@@ -57,13 +57,14 @@ const sameSecret = (a: string, b: string): boolean => {
 /** Attaches the authenticated /sync endpoint to `server`; returns a closer. */
 export function attachSyncEndpoint(server: Server, opts: SyncEndpointOptions): { close: () => void; wss: WebSocketServer } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes })
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {})
     const path = new URL(req.url ?? "/", "http://localhost").pathname
     if (path !== SYNC_PATH) return reject(socket, new FedhubError("NOT_FOUND", `no WebSocket endpoint at ${path}`))
     let principal: Principal
     try {
-      principal = authenticateUpgrade(req, opts)
+      principal = await authenticateUpgrade(req, opts)
+      if (socket.destroyed) return
     } catch (e) {
       const err = toFedhubError(e)
       opts.onRefused?.(err, req)
@@ -71,11 +72,12 @@ export function attachSyncEndpoint(server: Server, opts: SyncEndpointOptions): {
     }
     wss.handleUpgrade(req, socket, head, ws => opts.adapter.accept(ws, principal))
   }
-  server.on("upgrade", onUpgrade)
+  const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void onUpgrade(req, socket, head)
+  server.on("upgrade", listener)
   return {
     wss,
     close: () => {
-      server.off("upgrade", onUpgrade)
+      server.off("upgrade", listener)
       for (const ws of wss.clients) ws.terminate()
       wss.close()
     },

@@ -24,11 +24,12 @@ export function nodeRoutes(hub: Hub): Router {
   r.get("/api/node", (_req, res) => {
     res.json(hub.descriptor())
   })
-  r.post(SYNC_PATH + CHALLENGE_SUFFIX, (req, res) => {
+  r.post(SYNC_PATH + CHALLENGE_SUFFIX, async (req, res) => {
     const tls = serverTlsView(req.socket)
     if (hub.config.requireEncryption && !tls.encrypted)
       throw new FedhubError("PLAINTEXT_REFUSED", "this hub accepts hub links over TLS only (dial wss://)")
-    res.json(hub.handshake.challenge(req.body, req.headers.host, Date.now(), tls))
+    // the shared form: with several processes of one identity, nonces are claimed in their database
+    res.json(await hub.handshake.challengeShared(req.body, req.headers.host, Date.now(), tls))
   })
   return r
 }

@@ -68,8 +68,21 @@ export class PostgresStorageAdapter implements StorageAdapterInterface {
     return rows[0] ? toBytes(rows[0].data) : undefined
   }
 
+  /**
+   * Set when other processes of this identity share the database (ClusterBus): saving a
+   * document's content NOTIFYs them in the same statement, so a committed chunk is announced
+   * exactly when it becomes readable, and never lost between the two.
+   */
+  announce?: { channel: string; origin: string }
+
   async save(key: StorageKey, data: Uint8Array): Promise<void> {
-    await this.pool.query(`INSERT INTO ${this.#t} (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`, [key, toBuffer(data)])
+    const upsert = `INSERT INTO ${this.#t} (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`
+    if (this.announce && CONTENT_KINDS.includes(key[1] ?? "")) {
+      const note = JSON.stringify({ o: this.announce.origin, k: "chunk", key })
+      await this.pool.query(`WITH s AS (${upsert} RETURNING 1) SELECT pg_notify($3, $4) FROM s`, [key, toBuffer(data), this.announce.channel, note])
+      return
+    }
+    await this.pool.query(upsert, [key, toBuffer(data)])
   }
 
   async remove(key: StorageKey): Promise<void> {

@@ -11,6 +11,7 @@ import { PostgresStorageAdapter } from "./PostgresStorageAdapter.ts"
 
 export { PostgresStorageAdapter, DEFAULT_SCHEMA } from "./PostgresStorageAdapter.ts"
 export { MIGRATIONS, migrate } from "./migrations.ts"
+export { openCluster, type Cluster } from "./cluster.ts"
 
 /** Where a hub stores documents (config.json `storage`, or FEDHUB_DATABASE_URL). */
 export type StorageSpec = { kind: "nodefs" } | { kind: "postgres"; url: string; schema?: string; poolSize?: number }
@@ -18,6 +19,8 @@ export type StorageSpec = { kind: "nodefs" } | { kind: "postgres"; url: string; 
 export interface StorageBackend {
   kind: StorageSpec["kind"]
   adapter: StorageAdapterInterface
+  /** The PostgreSQL adapter and its URL (several processes of one identity share them). */
+  postgres?: { adapter: PostgresStorageAdapter; url: string }
   /** The documents with content in storage, from keys only. */
   documentIds: () => Promise<string[]>
   /** Releases files or connections (after the Repo has flushed). */
@@ -36,7 +39,7 @@ export interface OpenStorageOptions {
 export async function openStorage(spec: StorageSpec, opts: OpenStorageOptions): Promise<StorageBackend> {
   if (spec.kind === "postgres") {
     const adapter = await PostgresStorageAdapter.open({ url: spec.url, schema: spec.schema, poolSize: spec.poolSize, owner: opts.owner, onError: opts.onError })
-    return { kind: "postgres", adapter, documentIds: () => adapter.documentIds(), close: () => adapter.close() }
+    return { kind: "postgres", adapter, postgres: { adapter, url: spec.url }, documentIds: () => adapter.documentIds(), close: () => adapter.close() }
   }
   return {
     kind: "nodefs",

@@ -28,6 +28,23 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE $schema.meta (name text PRIMARY KEY, value text NOT NULL);
     `,
   },
+  {
+    version: 2,
+    description: "several processes of one identity: record logs (policies, signatures), used handshake nonces, pending challenges",
+    sql: `
+      CREATE TABLE $schema.records (
+        seq bigserial PRIMARY KEY,
+        log text NOT NULL,
+        origin text NOT NULL,
+        line text NOT NULL
+      );
+      CREATE INDEX records_log_seq ON $schema.records (log, seq);
+      CREATE TABLE $schema.nonces (nonce text PRIMARY KEY, until_ms bigint NOT NULL);
+      CREATE INDEX nonces_until ON $schema.nonces (until_ms);
+      CREATE TABLE $schema.challenges (server_nonce text PRIMARY KEY, transcript text NOT NULL, expires_ms bigint NOT NULL);
+      CREATE INDEX challenges_expires ON $schema.challenges (expires_ms);
+    `,
+  },
 ]
 
 /** Postgres identifiers we accept for the schema name: no quoting surprises. */
