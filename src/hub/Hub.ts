@@ -104,6 +104,8 @@ export class Hub {
   /** Every document's policy records, known without loading the document. */
   readonly policies: PolicyStore
   readonly #policyFrames: PolicyAnnouncer
+  /** Documents found unavailable by the last sweep (dropped at the next one if still so). */
+  #unavailableBefore = new Set<DocumentId>()
   /** Actor bindings and signed heads: who wrote each change of a governed document. */
   readonly signatures: SignatureStore
   /** This hub as the author of its own changes. */
@@ -574,12 +576,17 @@ export class Hub {
 
   /**
    * Drops the handles of documents no peer had and this hub does not hold (left by
-   * requests a relay forwarded); runs every minute. Returns how many were dropped.
+   * requests a relay forwarded) that were unavailable at the previous sweep too; runs every
+   * minute. Returns how many were dropped.
    */
   dropUnavailable(): number {
-    const ids = Object.entries(this.repo.handles)
+    const now = Object.entries(this.repo.handles)
       .filter(([id, handle]) => !this.index.has(id) && handle.state === "unavailable")
       .map(([id]) => id as DocumentId)
+    // only what was already unavailable at the previous sweep: a find that just failed may
+    // still be settling, and a wait on a dropped handle rejects inside automerge-repo
+    const ids = now.filter(id => this.#unavailableBefore.has(id))
+    this.#unavailableBefore = new Set(now.filter(id => !ids.includes(id)))
     // removeFromCache keeps a handle whose document never arrived; delete drops it (nothing is stored)
     for (const id of ids) {
       try {
