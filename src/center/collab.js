@@ -264,7 +264,9 @@ export function initCollab(ctx) {
   /**
    * The editor: a textarea whose edits go to the hub as splices, one request at a time.
    * Before each, the document is fetched fresh and the local change laid over it, so an
-   * edit that arrived from another hub meanwhile is kept; the caret follows the merge.
+   * edit that arrived from another hub meanwhile is kept; the caret follows the merge. Each
+   * splice carries the heads it was computed on, so one landing between the fetch and the
+   * splice is kept in place too.
    */
   async function openDoc(d) {
     const id = d.documentId
@@ -296,7 +298,8 @@ export function initCollab(ctx) {
           let server = fresh.text
           if (c.del > 0 || c.ins) {
             status.textContent = "saving…"
-            server = (await api("POST", `${path()}/edit`, { splice: { pos: c.pos, del: c.del, insert: c.ins } })).text
+            // the splice names the version it was computed on: the hub moves it over any edit since
+            server = (await api("POST", `${path()}/edit`, { splice: { pos: c.pos, del: c.del, insert: c.ins }, heads: fresh.heads })).text
           }
           if (s.doc !== doc) return
           // typed while the requests ran: laid over what the hub answered

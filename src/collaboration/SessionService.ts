@@ -27,6 +27,7 @@
  */
 import { EventEmitter } from "node:events"
 import * as A from "@automerge/automerge"
+import { rebaseSplice } from "./rebaseSplice.ts"
 import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { atLeast } from "../federation/trust.ts"
@@ -530,13 +531,19 @@ export class SessionService {
     const given = [body.text, body.splice, body.set].filter(x => x !== undefined).length
     if (given !== 1) throw new FedhubError("INVALID_INPUT", "give exactly one of text, splice and set")
     const value = body.set ? fromPlain(body.set.value, { maxDepth: 32, atDepth: 2 }) : undefined
-    const len = doc.doc().text?.length ?? 0
+    if (body.heads && !body.splice) throw new FedhubError("INVALID_INPUT", "heads go with a splice")
+    const current = doc.doc() as A.Doc<SharedDoc>
+    if (body.heads && !A.hasHeads(current, body.heads)) throw new FedhubError("INVALID_INPUT", "this hub does not hold the version those heads name (yet)")
+    const base = body.heads ? A.view(current, body.heads) : current
+    const len = base.text?.length ?? 0
     if (body.splice && body.splice.pos + (body.splice.del ?? 0) > len) throw new FedhubError("INVALID_INPUT", `splice ${body.splice.pos}+${body.splice.del ?? 0} is past the text's end (${len})`)
+    // a splice computed on an older version moves over what was edited since
+    const at = body.splice && body.heads ? rebaseSplice({ pos: body.splice.pos, del: body.splice.del ?? 0 }, A.diff(current, body.heads, A.getHeads(current))) : undefined
     this.#write(
       doc,
       d => {
         if (body.text !== undefined) A.updateText(d, ["text"], body.text)
-        else if (body.splice) A.splice(d, ["text"], body.splice.pos, body.splice.del ?? 0, body.splice.insert ?? "")
+        else if (body.splice) A.splice(d, ["text"], at?.pos ?? body.splice.pos, at?.del ?? body.splice.del ?? 0, body.splice.insert ?? "")
         else if (body.set) {
           d.data ??= {}
           d.data[body.set.key] = value

@@ -538,6 +538,13 @@ export interface SessionEditBody {
      */
     value: unknown
   }
+  /**
+   * With `splice`: the heads of the version its position was computed on (a `GET` of the document gives them); the splice is moved over every edit made since, so a concurrent edit from another hub keeps its place.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  heads?: string[]
 }
 
 // api-session-invite

@@ -66,6 +66,20 @@ describe("session content across hubs", () => {
     expect(shown.documents).toEqual([expect.objectContaining({ documentId: doc.documentId, title: "Plan", held: true, shared: true })])
   })
 
+  it("a splice computed on an older version keeps an edit that landed since in place (heads); unknown heads are refused", async () => {
+    const { a, b, made } = await activeSession()
+    const doc = await a.hub.sessions.createDocument(made.url, { title: "Plan", text: "hello world" })
+    const seen = await until(b, () => b.hub.sessions.document(made.url, doc.documentId), v => v.text === "hello world", "B holds the document")
+    // A's edit reaches B after B's page read the text, before its splice ("big " before "world")
+    await a.hub.sessions.edit(made.url, doc.documentId, { splice: { pos: 0, insert: "oh " } })
+    await until(b, () => b.hub.sessions.document(made.url, doc.documentId), v => v.text === "oh hello world", "A's edit reaches B")
+    const out = await b.hub.sessions.edit(made.url, doc.documentId, { splice: { pos: 6, insert: "big " }, heads: seen.heads })
+    expect(out.text).toBe("oh hello big world")
+    await until(a, () => a.hub.sessions.document(made.url, doc.documentId), v => v.text === "oh hello big world", "A has both")
+    await expect(b.hub.sessions.edit(made.url, doc.documentId, { splice: { pos: 0, insert: "x" }, heads: ["0".repeat(64)] })).rejects.toMatchObject({ code: "INVALID_INPUT" })
+    await expect(b.hub.sessions.edit(made.url, doc.documentId, { text: "x", heads: seen.heads })).rejects.toMatchObject({ code: "INVALID_INPUT" })
+  })
+
   it("with allowContent false a shared document never leaves its hub: the others see only its metadata", async () => {
     const { a, b, made } = await activeSession({ dataSharing: { allowContent: false } })
     const doc = await b.hub.sessions.createDocument(made.url, { title: "secret", text: "only on B" })
