@@ -598,6 +598,11 @@ export class Hub {
     return ids.length
   }
 
+  /** Events of the outgoing links (state, refused messages…), for whoever follows them. */
+  get linkEvents(): LinkManager["events"] {
+    return this.#links.events
+  }
+
   /** Outgoing links and their state. */
   links(): LinkInfo[] {
     return this.#links.links()

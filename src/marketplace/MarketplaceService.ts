@@ -247,6 +247,7 @@ export class MarketplaceService {
       activityChanged(m)
       this.events.emit("updated", m.marketId)
     })
+    this.members.events.on("refused", marketId => this.events.emit("updated", marketId))
     this.#policies.events.on("changed", id => {
       const h = this.#watched.has(id) ? (this.#repo.handles[id as DocumentId] as DocHandle<MarketDoc> | undefined) : undefined
       if (h?.isReady()) this.members.track(h)

@@ -48,6 +48,8 @@ export interface Member<T> {
 interface MemberEvents {
   loaded: [member: Member<unknown>]
   changed: [member: Member<unknown>, patches: Patch[]]
+  /** A pointer of the marketplace was found not to count (after looking for its document). */
+  refused: [marketId: string]
 }
 
 /** A pointer in the marketplace document that does not count, and why. */
@@ -188,11 +190,15 @@ export class MemberDocs {
         str(doc.marketplace) !== marketId ? "a document of another marketplace" :
         kind === SHARD_KIND && `${str(doc.origin)}/${str(doc.shard)}` !== key ? `holds shard ${str(doc.origin)}/${str(doc.shard)}` :
         undefined
-      if (why) return void this.#refused.set(docId, { marketId, pointer: { ...pointer, reason: why } })
+      if (why) {
+        this.#refused.set(docId, { marketId, pointer: { ...pointer, reason: why } })
+        return void this.events.emit("refused", marketId)
+      }
       this.#refused.delete(docId)
       this.#follow({ kind, marketId, key, owner, handle })
     } catch (e) {
       this.#refused.set(docId, { marketId, pointer: { ...pointer, reason: `not available to this hub (${(e as Error).message})` } })
+      this.events.emit("refused", marketId)
     } finally {
       this.#finding.delete(docId)
     }

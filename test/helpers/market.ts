@@ -7,14 +7,18 @@ export const link = async (from: RunningHub, to: RunningHub): Promise<void> => l
 
 /**
  * Re-checks `fn` until `ok` accepts its value: at once, then whenever hub `h` receives a
- * sync message, its marketplace service records something, or a policy changes.
+ * sync message, its marketplace service records something, a policy changes, or it refuses
+ * a peer's message (a refused change shows in views without any document changing).
  */
 export async function until<T>(h: RunningHub, fn: () => T | Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const left = end - Date.now()
     // listening before looking, so nothing that happens while `fn` runs is missed
-    const next = anyOf([[h.hub.repo, "doc-metrics"], [h.hub.market.events, "updated"], [h.hub.policies.events, "changed"]], Math.max(left, 0))
+    const next = anyOf(
+      [[h.hub.repo, "doc-metrics"], [h.hub.market.events, "updated"], [h.hub.policies.events, "changed"], [h.hub.server.events, "refusal"], [h.hub.linkEvents, "refused"]],
+      Math.max(left, 0),
+    )
     const v = await Promise.resolve().then(fn).catch((e: unknown) => (next.cancel(), Promise.reject(e)))
     if (ok(v)) return next.cancel(), v
     if (left <= 0) throw (next.cancel(), new Error(`${what}: not reached in ${timeoutMs} ms (last: ${JSON.stringify(v)?.slice(0, 2000)})`))
