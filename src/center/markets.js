@@ -373,15 +373,20 @@ export function initMarkets(ctx) {
     })
     const buy = h("form", { className: "inline-form", "aria-label": `Buy ${item.title}`, novalidate: true })
     const methods = m.view.config?.economics.paymentMethods ?? ["credits"]
-    const method = select(methods.map(x => [x, x]), methods.includes("credits") ? "credits" : methods[0])
-    const reference = h("input", { maxLength: 200, placeholder: "payment reference (not for credits)" })
+    // what was typed survives a re-render (another hub's change redraws this panel at any time)
+    const draft = (m.buyDrafts ??= {})[globalId] ?? {}
+    const method = select(methods.map(x => [x, x]), draft.method && methods.includes(draft.method) ? draft.method : methods.includes("credits") ? "credits" : methods[0])
+    const reference = h("input", { maxLength: 200, placeholder: "payment reference (not for credits)", value: draft.reference ?? "" })
+    const keep = () => (m.buyDrafts[globalId] = { method: method.value, reference: reference.value })
+    method.addEventListener("change", keep)
+    reference.addEventListener("input", keep)
     buy.append(field("mi-method", "Pay with", method), field("mi-reference", "Reference", reference), h("button", { type: "submit" }, item.pricing.price === 0 ? "Get" : "Buy"), h("p", { id: "mi-buy-error", className: "field-error", role: "alert" }))
     buy.addEventListener("submit", e => {
       e.preventDefault()
       clearErrors(buy)
       const body = { item: globalId, paymentMethod: method.value, ...(method.value !== "credits" && reference.value.trim() ? { externalReference: reference.value.trim() } : {}) }
       api("POST", `/api/markets/${refUrl()}/purchases`, body).then(
-        r => (notice(`${r.repeated ? "Already bought" : "Bought"} ${item.title}; balance ${r.balance} credits`), void refreshDetail()),
+        r => (delete m.buyDrafts[globalId], notice(`${r.repeated ? "Already bought" : "Bought"} ${item.title}; balance ${r.balance} credits`), void refreshDetail()),
         x => showProblems(buy, x, { paymentMethod: "mi-method", externalReference: "mi-reference" }, "mi-buy-error"),
       )
     })
