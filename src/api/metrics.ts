@@ -16,7 +16,7 @@ import { matchRoute } from "./routeTable.ts"
 type Traffic = { messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number }
 type LinkCounts = Traffic & { connects: number; errors: number }
 
-const LINK_STATES = ["idle", "establishing", "established", "degraded", "offline", "closed"] as const
+const LINK_STATES = ["idle", "standby", "establishing", "established", "degraded", "offline", "closed"] as const
 
 let processRegistry: Registry | undefined
 /** The process defaults (CPU, memory, event loop, GC), collected once per process and merged into every hub's scrape. */

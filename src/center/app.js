@@ -178,7 +178,8 @@ const short = id => (id ? `${id.slice(0, 10)}…${id.slice(-4)}` : "")
 const fmtMs = ms => (ms === null || ms === undefined ? "–" : `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`)
 const fmtPct = p => (p === null || p === undefined ? "–" : `${Math.round(p)}%`)
 const isUp = s => s === "established" || s === "degraded"
-const health = p => (!p.link ? "none" : p.link.state === "established" ? "up" : p.link.state === "degraded" ? "degraded" : "down")
+// standby: another process of this hub's identity carries the link
+const health = p => (!p.link || p.link.state === "standby" ? "none" : p.link.state === "established" ? "up" : p.link.state === "degraded" ? "degraded" : "down")
 
 function trendText(delta, sinceMs, unit = "") {
   const span = sinceMs >= 3_300_000 ? "in the last hour" : `in the last ${Math.max(1, Math.round(sinceMs / 60_000))} min`

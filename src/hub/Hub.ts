@@ -29,7 +29,7 @@ import { HandshakeServer, syncEndpoint } from "../replication/handshake.ts"
 import type { HubClientAdapter } from "../replication/HubClientAdapter.ts"
 import { LinkManager, type LinkInfo, type LinkSummary } from "../replication/LinkManager.ts"
 import { ShareGate } from "../replication/ShareGate.ts"
-import { SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
+import { CLOSE, SyncServerAdapter } from "../replication/SyncServerAdapter.ts"
 import { attachSyncEndpoint } from "../replication/syncEndpoint.ts"
 import { trustedCas } from "../replication/tlsLink.ts"
 import { readFile } from "node:fs/promises"
@@ -247,6 +247,13 @@ export class Hub {
     const rewrite = (m: Message) => share.outgoing(m)
     const server = new SyncServerAdapter({ gate, agreementOf: id => handshake.agreementFor(id as NodeId), before, rewrite })
     repo.networkSubsystem.addNetworkAdapter(server)
+    // several processes of one identity: a peer's newest socket wins across them, one process dials a peer
+    const singleLink = cluster?.singleLink({
+      inboundSince: id => server.connections().find(x => x.peerId === id && x.principal.kind === "node")?.joinedAt,
+      replaceInbound: id => server.dropPeer(id as PeerId, "replaced by a newer connection to another process of this identity", CLOSE.REPLACED),
+      onError: err => log.warn({ err: err.message }, "announcing a link to the other processes failed"),
+    })
+    if (singleLink) server.events.on("joined", x => x.principal.kind === "node" && singleLink.joined(x.principal.nodeId, x.joinedAt ?? Date.now()))
     const linkManager = new LinkManager({
       identity,
       repo,
@@ -254,6 +261,7 @@ export class Hub {
       handshake,
       admit: id => federation?.admitNode(id),
       successorOf: id => federation?.successorOf(id) ?? id,
+      ...(singleLink ? { claims: singleLink } : {}),
       link: {
         maxFrameBytes: c.limits.frameBytes,
         gate,

@@ -32,7 +32,8 @@ import {
   type Offer,
 } from "./handshake.ts"
 
-export type LinkState = "idle" | "establishing" | "established" | "degraded" | "offline" | "closed"
+/** `standby`: another process of this identity holds the peer's link (`mayDial`); retried every `standbyMs`. */
+export type LinkState = "idle" | "standby" | "establishing" | "established" | "degraded" | "offline" | "closed"
 
 /** The states in which the link is up and carries messages. */
 export const isUp = (state: LinkState): boolean => state === "established" || state === "degraded"
@@ -93,6 +94,10 @@ export interface HubClientOptions {
   rewrite?: (message: Message) => Message | undefined
   /** CAs trusted for a hub's CA-issued certificate over wss:// (default: the system's). */
   ca?: string[]
+  /** Asked before each dial: false while another process of this identity holds the link (then `standby`). */
+  mayDial?: () => Promise<boolean>
+  /** How often a standing-by link asks `mayDial` again (default 2,000 ms). */
+  standbyMs?: number
 }
 
 export interface LinkMetrics {
@@ -253,6 +258,8 @@ export class HubClientAdapter extends NetworkAdapter {
 
   async #dial(): Promise<void> {
     if (this.#stopped) return
+    if (this.#opts.mayDial && !(await this.#opts.mayDial())) return this.#standBy()
+    if (this.#stopped) return
     this.#setState("establishing")
     let socket: WebSocket
     try {
@@ -411,6 +418,16 @@ export class HubClientAdapter extends NetworkAdapter {
     this.#markReady() // the repo must not wait forever for a peer that is down
     clearTimeout(this.#timer)
     this.#timer = setTimeout(() => void this.#dial().catch(e => this.#failed(toFedhubError(e))), backoffDelay(this.#attempt++, this.#backoff))
+    this.#timer.unref()
+  }
+
+  /** Another process holds the link: no socket, no error counted; ask again later. */
+  #standBy(): void {
+    if (this.#stopped) return
+    this.#setState("standby")
+    this.#markReady() // the repo must not wait for a link another process carries
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => void this.#dial().catch(e => this.#failed(toFedhubError(e))), this.#opts.standbyMs ?? 2_000)
     this.#timer.unref()
   }
 

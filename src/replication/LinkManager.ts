@@ -68,6 +68,14 @@ export interface LinkManagerOptions {
   admit?: (nodeId: NodeId) => void
   /** The id a node's key rotations lead to (itself when none): a link pinned to an old id is dialed to it. */
   successorOf?: (nodeId: NodeId) => NodeId
+  /** Several processes of one identity: who may dial a peer (storage/SingleLink.ts); others stand by. */
+  claims?: DialClaims
+}
+
+/** One process of the identity dials a given peer at a time: the claim is asked before each dial and let go at hang-up. */
+export interface DialClaims {
+  mayDial(key: string): Promise<boolean>
+  release(key: string): void
 }
 
 export class LinkManager {
@@ -103,11 +111,14 @@ export class LinkManager {
       this.#opts.admit?.(expectNodeId)
       for (const [other, link] of this.#links) if (linksTo(link, expectNodeId)) this.hangUpAt(other)
     }
+    const { claims } = this.#opts
+    const claim = expectNodeId ?? endpoint
     const link = new HubClientAdapter({
       ...this.#opts.link,
       url: endpoint,
       auth: { kind: "node", identity: this.#opts.identity, expectNodeId },
       metadata: { ...this.#metadata },
+      ...(claims ? { mayDial: () => claims.mayDial(claim) } : {}),
     })
     this.#watch(endpoint, link)
     this.#links.set(endpoint, link)
@@ -122,6 +133,7 @@ export class LinkManager {
     if (!link) return false
     this.#links.delete(endpoint)
     this.#opts.repo.networkSubsystem.removeNetworkAdapter(link) // disconnects it
+    this.#opts.claims?.release(link.expectNodeId ?? endpoint)
     return true
   }
 

@@ -52,6 +52,8 @@ export interface ServerConnection {
   peerMetadata?: PeerMetadata
   alive: boolean
   openedAt: number
+  /** When its join was accepted (ms). */
+  joinedAt?: number
   messagesIn: number
   messagesOut: number
   bytesIn: number
@@ -186,11 +188,11 @@ export class SyncServerAdapter extends NetworkAdapter {
     }
   }
 
-  /** Closes the link of one peer (an administrator's disconnect, a block). */
-  dropPeer(peerId: PeerId, reason = "disconnected by the hub"): boolean {
+  /** Closes the link of one peer (an administrator's disconnect, a block; `REPLACED` when a newer socket took over). */
+  dropPeer(peerId: PeerId, reason = "disconnected by the hub", code: number = CLOSE.SHUTDOWN): boolean {
     const conn = this.#byPeer.get(peerId)
     if (!conn) return false
-    conn.socket.close(CLOSE.SHUTDOWN, reason)
+    conn.socket.close(code, reason)
     this.#drop(conn)
     return true
   }
@@ -238,6 +240,7 @@ export class SyncServerAdapter extends NetworkAdapter {
     }
     conn.peerId = senderId
     conn.peerMetadata = peerMetadata
+    conn.joinedAt = Date.now()
     this.#byPeer.set(senderId, conn)
     this.emit("peer-candidate", { peerId: senderId, peerMetadata })
     this.#sendFrame(conn, {

@@ -39,7 +39,11 @@ async function serve() {
   return { adapter, port, teardown }
 }
 
-describe("SyncServerAdapter", () => {
+// The suite finds a document 50 ms after making its Repos (its own TODO: "let connections
+// complete"); on a loaded machine a connection takes longer, or a third Repo answers
+// "unavailable" first and keeps that answer, so a run may fail for timing alone: it is
+// run again, up to twice, and a real fault fails all three.
+describe("SyncServerAdapter", { retry: 2 }, () => {
   runNetworkAdapterTests(async () => {
     const { adapter, port, teardown } = await serve()
     const url = `ws://127.0.0.1:${port}/sync?token=${TOKEN}`

@@ -41,6 +41,8 @@ export class ClusterBus {
   #handlers = new Map<string, Handler[]>()
   #queue: Promise<void> = Promise.resolve()
   #closed = false
+  /** Named session locks this process holds (re-taken after a reconnect). */
+  #locks = new Set<string>()
   /** Notifications handled from other processes since start. */
   received = 0
 
@@ -64,6 +66,31 @@ export class ClusterBus {
   /** Calls `handler` for every notification of kind `k` from another process, in order. */
   on(kind: string, handler: Handler): void {
     this.#handlers.set(kind, [...(this.#handlers.get(kind) ?? []), handler])
+  }
+
+  /** Announces a notification of kind `k` with `fields` to the other processes (not to this one). */
+  async publish(kind: string, fields: Record<string, unknown> = {}): Promise<void> {
+    if (!this.#client) throw new Error("the listening connection is down")
+    await this.#client.query("SELECT pg_notify($1, $2)", [this.channel, encodeMessage({ ...fields, o: this.origin, k: kind })])
+  }
+
+  /**
+   * Takes the named lock among the processes of the identity, held until `unlock` or until
+   * this process dies (a session advisory lock on the listening connection); false when
+   * another process holds it.
+   */
+  async tryLock(name: string): Promise<boolean> {
+    if (this.#locks.has(name)) return true
+    if (!this.#client) return false
+    const { rows } = await this.#client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [lockKey(this.#opts.schema, name)])
+    if (rows[0]?.ok) this.#locks.add(name)
+    return rows[0]?.ok === true
+  }
+
+  /** Lets go of a lock taken with `tryLock`. */
+  async unlock(name: string): Promise<void> {
+    if (!this.#locks.delete(name) || !this.#client) return
+    await this.#client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [lockKey(this.#opts.schema, name)])
   }
 
   /** Waits until every notification received so far is handled (tests, shutdown). */
@@ -92,6 +119,14 @@ export class ClusterBus {
     }
     this.#slot = slot
     await client.query(`LISTEN "${this.channel}"`)
+    // the locks held on the lost connection went with it: take them again (one taken meanwhile is lost)
+    for (const name of this.#locks) {
+      const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [lockKey(this.#opts.schema, name)])
+      if (!rows[0]?.ok) {
+        this.#locks.delete(name)
+        this.#opts.onError?.(new Error(`the lock ${name} was taken by another process while the listening connection was down`))
+      }
+    }
     this.#client = client
   }
 
@@ -138,6 +173,9 @@ export class ClusterBus {
     })
   }
 }
+
+/** The advisory lock key of a named lock of a schema (hashed to 64 bits by PostgreSQL). */
+const lockKey = (schema: string, name: string): string => `fedhub-lock:${schema}:${name}`
 
 /** The lowest free slot (trying `prefer` first), held by a session advisory lock on `client`; -1 when all are taken. */
 async function takeSlot(client: pg.Client, schema: string, max: number, prefer: number): Promise<number> {

@@ -10,6 +10,7 @@ import { ClusterBus } from "./ClusterBus.ts"
 import { ClusterSync } from "./ClusterSync.ts"
 import { PostgresHandshakeState } from "./PostgresHandshakeState.ts"
 import { PostgresRecordLog } from "./PostgresRecordLog.ts"
+import { SingleLink, type SingleLinkHooks } from "./SingleLink.ts"
 import type { PostgresStorageAdapter } from "./PostgresStorageAdapter.ts"
 
 export interface Cluster {
@@ -21,6 +22,8 @@ export interface Cluster {
   handshake: SharedHandshakeState
   /** Starts applying other processes' chunks to `repo` (set `loadMissing` false under idle unloading). */
   follow(opts: { repo: Repo; held: (documentId: string) => Promise<void> | void; loadMissing: boolean; onError?: (documentId: string, err: unknown) => void }): ClusterSync
+  /** A peer's single link across the processes: inbound sockets replaced across them, one dialer per peer. */
+  singleLink(hooks: SingleLinkHooks): SingleLink
   close(): Promise<void>
 }
 
@@ -35,6 +38,7 @@ export async function openCluster(adapter: PostgresStorageAdapter, url: string, 
     signatureLog: new PostgresRecordLog(adapter.pool, adapter.schema, "signatures", bus),
     handshake: new PostgresHandshakeState(adapter.pool, adapter.schema),
     follow: opts => new ClusterSync({ ...opts, storage: adapter, bus }),
+    singleLink: hooks => new SingleLink(bus, hooks),
     close: () => bus.close(),
   }
 }
