@@ -129,7 +129,8 @@ export class SignatureStore {
 
   /** Keeps a record this hub just signed (valid by construction) without waiting for the disk. */
   keepOwn(documentId: string, record: ActorBindingRecord | SignedHeadsRecord, kind: "binding" | "heads"): void {
-    const result = kind === "binding" ? this.#keep(documentId, [record], []) : this.#keep(documentId, [], [record])
+    // signed here a moment ago: not checked against the schema and verified again (that was half a write's cost)
+    const result = kind === "binding" ? this.#keep(documentId, [record], [], true) : this.#keep(documentId, [], [record], true)
     if (result.lines.length > 0) this.#append(result.lines).catch(() => {}) // re-signed on demand if lost
   }
 
@@ -145,7 +146,7 @@ export class SignatureStore {
     await this.#log?.close()
   }
 
-  #keep(documentId: string, bindings: readonly unknown[], heads: readonly unknown[]): { lines: Line[]; refused: RefusedRecord[] } {
+  #keep(documentId: string, bindings: readonly unknown[], heads: readonly unknown[], own = false): { lines: Line[]; refused: RefusedRecord[] } {
     const lines: Line[] = []
     const refused: RefusedRecord[] = []
     const refuse = (record: unknown, e: unknown): void => {
@@ -159,7 +160,7 @@ export class SignatureStore {
     }
     for (const record of bindings) {
       try {
-        const b = this.#seen<ActorBindingRecord>(record, ACTOR_BINDING_PURPOSE, documentId) ?? verifyBinding(record, { documentId })
+        const b = own ? (record as ActorBindingRecord) : (this.#seen<ActorBindingRecord>(record, ACTOR_BINDING_PURPOSE, documentId) ?? verifyBinding(record, { documentId }))
         const d = docOf()
         if (d.bindings.has(b.payload.actorId)) continue
         if (d.bindings.size >= MAX_ACTORS) throw new FedhubError("RATE_LIMITED", `${documentId} already has ${MAX_ACTORS} actors`)
@@ -177,7 +178,7 @@ export class SignatureStore {
     }
     for (const record of heads) {
       try {
-        const h = this.#seen<SignedHeadsRecord>(record, HEADS_PURPOSE, documentId) ?? verifyHeads(record, documentId)
+        const h = own ? (record as SignedHeadsRecord) : (this.#seen<SignedHeadsRecord>(record, HEADS_PURPOSE, documentId) ?? verifyHeads(record, documentId))
         const d = docOf()
         const list = d.heads.get(h.payload.actor) ?? []
         if (list.some(x => x.sig === h.sig)) continue
