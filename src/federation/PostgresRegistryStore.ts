@@ -7,12 +7,16 @@
  * transaction; every other process reads exactly those rows and takes them in. A row that is not
  * JSON or not a registry node is skipped and reported, never fatal.
  */
+import { rename } from "node:fs/promises"
 import type pg from "pg"
+import { readJsonFile } from "../replication/jsonFile.ts"
+import { isNodeId } from "../identity/index.ts"
 import { isValid, schemaProblems } from "../schema/validate.ts"
 import { encodeMessage, type ClusterBus } from "../replication/storage/ClusterBus.ts"
 import { readMeta, withSharedLock, writeMeta } from "../replication/storage/sharedMeta.ts"
 import { isTouched, type RegistryBatch, type RegistryNode, type RegistryStore } from "./registry.ts"
-import { mergeWrite, toRow } from "./registryMerge.ts"
+import { DECISION_FIELDS, mergeWrite, toRow } from "./registryMerge.ts"
+import { migrateObservation } from "./reputation.ts"
 
 /** The kind of the notification a write sends. */
 const KIND = "registry"
@@ -26,6 +30,12 @@ export interface PostgresRegistryStoreOptions {
   onCorrupt?: (nodeId: string, reason: string) => void
   /** Told about a failed read of another process's rows (the bus keeps delivering). */
   onError?: (err: Error) => void
+  /**
+   * The home's `registry.json` from before the registry moved into the database: imported once
+   * at open (its decisions and observations merged in, its directory recorded if none is), then
+   * renamed to `registry.json.imported`.
+   */
+  legacyFile?: string
 }
 
 export class PostgresRegistryStore implements RegistryStore {
@@ -47,6 +57,7 @@ export class PostgresRegistryStore implements RegistryStore {
   }
 
   async load(): Promise<{ nodes: RegistryNode[]; directoryUrl?: string }> {
+    if (this.#opts.legacyFile) await this.#importLegacy(this.#opts.legacyFile)
     const { rows } = await this.#pool.query<{ node_id: string; row: string }>(`SELECT node_id, row FROM ${this.#t}`)
     return { nodes: rows.flatMap(r => this.#check(r)), directoryUrl: await readMeta(this.#pool, this.#schema, DIRECTORY_META) }
   }
@@ -130,6 +141,32 @@ export class PostgresRegistryStore implements RegistryStore {
 
   async close(): Promise<void> {
     this.#closed = true
+  }
+
+  /** Merges a registry.json into the table (only the decisions it sets: it never clears one another process made). */
+  async #importLegacy(path: string): Promise<void> {
+    let file: { directoryUrl?: unknown; nodes?: unknown } | undefined
+    try {
+      file = await readJsonFile<{ directoryUrl?: unknown; nodes?: unknown }>(path)
+    } catch (e) {
+      this.#opts.onCorrupt?.("registry.json", `not imported: ${(e as Error).message}`)
+      return
+    }
+    if (!file) return
+    const changed: RegistryBatch["changed"] = []
+    for (const raw of Array.isArray(file.nodes) ? (file.nodes as Partial<RegistryNode>[]) : []) {
+      if (typeof raw !== "object" || raw === null || !isNodeId(raw.nodeId)) continue
+      const node = toRow({ discoveredBy: [], firstSeen: 0, lastSeen: 0, ...raw, nodeId: raw.nodeId, observed: migrateObservation(raw.observed, raw.lastSeen) })
+      if (!isValid("registry-node", node)) {
+        this.#skip(raw.nodeId, `not imported from registry.json: ${schemaProblems("registry-node", node).slice(0, 3).join("; ")}`)
+        continue
+      }
+      changed.push({ node, fields: DECISION_FIELDS.filter(f => node[f] !== undefined) })
+    }
+    await this.write({ changed, removed: [], evicted: [], all: () => [] })
+    if (typeof file.directoryUrl === "string")
+      await this.#pool.query(`INSERT INTO "${this.#schema}".meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, [DIRECTORY_META, file.directoryUrl])
+    await rename(path, `${path}.imported`)
   }
 
   /** Ids whose row was skipped on the latest read (not "gone": the row is there, unreadable). */

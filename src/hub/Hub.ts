@@ -284,6 +284,7 @@ export class Hub {
           ? new PostgresRegistryStore(storage.postgres.adapter.pool, storage.postgres.adapter.schema, cluster.bus, {
               onCorrupt: (nodeId, reason) => log.warn({ peer: nodeId, reason }, "skipped a registry row that is not a registry node"),
               onError: err => log.warn({ err: err.message }, "could not read another process's registry rows"),
+              legacyFile: join(paths.home, "registry.json"),
             })
           : undefined,
       settings: {

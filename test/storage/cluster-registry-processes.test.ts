@@ -15,6 +15,7 @@ import { linkReaches, nextEvent, startTestHub } from "../helpers/hubs.ts"
 import { startPostgres, type TestPostgres } from "../helpers/postgres.ts"
 import { startCluster, stopCluster, type ClusterProcess } from "../helpers/cluster.ts"
 import { fedhub } from "../helpers/cli.ts"
+import { readAdminToken, resolveHome } from "../../src/hub/home.ts"
 
 let server: TestPostgres
 let cluster: ClusterProcess[] = []
@@ -113,5 +114,13 @@ describe("the registry and directory of one identity's processes, through Postgr
     expect(d2.payload.sequence).toBeGreaterThan(d1.payload.sequence)
     // the peers hold that one directory, from either process
     for (const peer of peers) expect(peer.hub.federation.registry.get(nodeId)?.lastSequence).toBeGreaterThanOrEqual(d1.payload.sequence)
+  })
+
+  it("refuses a key rotation on one process with a typed error, and both keep serving the one identity", async () => {
+    const [one, two] = cluster as [ClusterProcess, ClusterProcess]
+    const res = await fetch(`${one.proc.localUrl}/api/rotate`, { method: "POST", headers: { authorization: `Bearer ${await readAdminToken(resolveHome(one.home))}` } })
+    expect(res.status).toBe(409)
+    expect(((await res.json()) as { code: string }).code).toBe("ROTATION_UNAVAILABLE")
+    for (const p of [one, two]) expect(((await (await fetch(`${p.proc.localUrl}/api/node`)).json()) as SignedEnvelope<FederationNode>).payload.id).toBe(nodeId)
   })
 })

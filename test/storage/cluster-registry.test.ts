@@ -4,6 +4,9 @@
  * cluster-registry-processes.test.ts).
  */
 import { EventEmitter } from "node:events"
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Identity, type NodeId } from "../../src/identity/index.ts"
@@ -11,7 +14,7 @@ import { Registry, type RegistryOptions, type RemoteChange } from "../../src/fed
 import { PostgresRegistryStore } from "../../src/federation/PostgresRegistryStore.ts"
 import { ClusterBus } from "../../src/replication/storage/ClusterBus.ts"
 import { PostgresStorageAdapter } from "../../src/replication/storage/index.ts"
-import { nextSharedSequence } from "../../src/replication/storage/sharedMeta.ts"
+import { nextSharedSequence, readMeta } from "../../src/replication/storage/sharedMeta.ts"
 import { nextEvent } from "../helpers/hubs.ts"
 import { startPostgres, type TestPostgres } from "../helpers/postgres.ts"
 
@@ -35,14 +38,14 @@ interface Proc {
 }
 
 /** A "process" on the database: its pool, its bus (`deaf`: it never hears the others), its registry. */
-async function processOn(url: string, opts: { deaf?: boolean; registry?: RegistryOptions } = {}): Promise<Proc> {
+async function processOn(url: string, opts: { deaf?: boolean; registry?: RegistryOptions; legacyFile?: string } = {}): Promise<Proc> {
   const adapter = await PostgresStorageAdapter.open({ url })
   const bus = await ClusterBus.open({ url, schema: adapter.schema })
   // a deaf process still announces its writes, and never hears another's
   const heard = opts.deaf ? ({ origin: bus.origin, channel: bus.channel, on: () => {} } as unknown as ClusterBus) : bus
   const events = new EventEmitter()
   const corrupt: string[] = []
-  const store = new PostgresRegistryStore(adapter.pool, adapter.schema, heard, { onCorrupt: id => corrupt.push(id) })
+  const store = new PostgresRegistryStore(adapter.pool, adapter.schema, heard, { onCorrupt: id => corrupt.push(id), legacyFile: opts.legacyFile })
   const registry = await Registry.open("/nonexistent/registry.json", { ...opts.registry, store, onRemote: c => events.emit("remote", c) })
   closers.push(async () => {
     await registry.close()
@@ -182,5 +185,43 @@ describe("the registry shared through PostgreSQL", () => {
     expect(Math.min(...seqs)).toBe(now)
     // a clock that stepped back still gets one above every sequence handed out
     expect(await nextSharedSequence(procs[0]!.adapter.pool, "fedhub", now - 60_000)).toBe(Math.max(...seqs) + 1)
+  })
+
+  it("imports a home's registry.json once: its decisions merge in without clearing another process's, its directory is recorded, the file is set aside", async () => {
+    const url = await server.createDatabase("reg_import")
+    const running = await processOn(url)
+    const [x, y, bad] = [newId(), newId(), newId()]
+    running.registry.upsert(y, { blocked: true })
+    await running.registry.save()
+    const home = await mkdtemp(join(tmpdir(), "fedhub-reg-import-"))
+    closers.push(() => rm(home, { recursive: true, force: true }))
+    const file = join(home, "registry.json")
+    const seen = { up: [[5, 5]], down: [] }
+    await writeFile(
+      file,
+      JSON.stringify({
+        version: 1,
+        directoryUrl: "automerge:legacy",
+        nodes: [
+          { nodeId: x, blocked: true, adminLevel: "trusted", discoveredBy: [], firstSeen: 1, lastSeen: 2, observed: seen },
+          { nodeId: y, name: "from the file", discoveredBy: [], firstSeen: 1, lastSeen: 2, observed: seen },
+          { nodeId: bad, name: 5, discoveredBy: [], firstSeen: 1, lastSeen: 2, observed: seen },
+        ],
+      }),
+    )
+    const heard = nextEvent<[RemoteChange[]]>(running.events, "remote")
+    const upgraded = await processOn(url, { legacyFile: file })
+    expect(upgraded.registry.get(x)).toMatchObject({ blocked: true, adminLevel: "trusted", observed: { up: [[5, 5]], down: [] } })
+    // the file does not say y is unblocked: the block made through the database stays
+    expect(upgraded.registry.get(y)).toMatchObject({ blocked: true, name: "from the file" })
+    expect(upgraded.registry.get(bad)).toBeUndefined()
+    expect(upgraded.corrupt).toEqual([bad])
+    expect(upgraded.registry.directoryUrl).toBe("automerge:legacy")
+    expect(await readMeta(upgraded.adapter.pool, "fedhub", "directory")).toBe("automerge:legacy")
+    await expect(access(file)).rejects.toThrow()
+    await access(`${file}.imported`)
+    // the running process took the imported nodes in
+    expect((await heard)[0].map(c => c.nodeId).sort()).toEqual([x, y].sort())
+    expect(running.registry.get(x)?.blocked).toBe(true)
   })
 })
