@@ -22,6 +22,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   storage: async () => (await import("./storage.ts")).benchStorage(),
   fanout: async () => (await import("./fanout.ts")).benchFanout(),
   "policy-store": async () => (await import("./storagePolicies.ts")).benchPolicyStore(),
+  registry: async () => (await import("./registry.ts")).benchRegistry(),
   search: async () => (await import("./search.ts")).benchSearch(),
   sessions: async () => (await import("./sessions.ts")).benchSessions(),
   messaging: async () => (await import("./sessions.ts")).benchMessaging(),

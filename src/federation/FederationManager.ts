@@ -12,7 +12,7 @@ import { envelopeId, isNodeId, parseNodeId, type Identity, type NodeId, type Sig
 import type { Endorsement, EndorsementRevocation, FederationNode, TrustLevel } from "../schema/index.ts"
 import { emptyDirectory, putDescriptor, putEndorsement, putRevocation, putRotation, readDirectory, type DirectoryDoc, type DirectoryView, type RefusedEntry } from "./directory.ts"
 import { endorse, revocationApplies, revokeEndorsement } from "./endorsement.ts"
-import { Registry, type AdminLevel, type RegistryNode } from "./registry.ts"
+import { Registry, type AdminLevel, type RegistryNode, type RegistryStore, type RemoteChange } from "./registry.ts"
 import { computeTrust, atLeast, mergeRefused, type AdminLevel as TrustAdminLevel, type TrustEntry, type TrustResult } from "./trust.ts"
 import { carryRotations, verifyRotation, type KeyRotation } from "./rotation.ts"
 import { MAX_CHAIN, rotationChainTo, walkRotations } from "./rotationChain.ts"
@@ -118,6 +118,8 @@ export class FederationManager {
     identity: Identity
     repo: Repo
     registryPath: string
+    /** Where the registry lives when not in the file at registryPath (several processes of one identity: PostgreSQL). */
+    registryStore?: RegistryStore
     settings: FederationSettings
     links: FederationLinks
     log: Logger
@@ -125,7 +127,13 @@ export class FederationManager {
     owner?: DirectoryOwner
   }): Promise<FederationManager> {
     let directory: DocHandle<DirectoryDoc> | undefined
+    let manager: FederationManager | undefined
     const registry = await Registry.open(args.registryPath, {
+      store: args.registryStore,
+      // another process of this identity changed nodes: what its decisions trigger runs here too
+      onRemote: changes => {
+        if (manager) manager.#tookRemote(changes)
+      },
       maxUntouchedPeers: args.settings.maxUntouchedPeers,
       // a node with a live link stays while linked; the cap applies again once it goes
       isPinned: n => args.links.linkOf(n.nodeId) !== undefined,
@@ -140,27 +148,45 @@ export class FederationManager {
       },
       onError: err => args.log.error({ err }, "registry write failed"),
     })
-    if (registry.directoryUrl) {
-      try {
-        directory = await args.repo.find<DirectoryDoc>(registry.directoryUrl as AutomergeUrl, { signal: AbortSignal.timeout(5_000) })
-      } catch (e) {
-        args.log.error({ err: e }, "this hub's directory document is missing from storage; making a new one")
-      }
-    }
     let created = false
     const owner = args.owner
-    if (!directory || (owner && !owner.policies.has(directory.documentId))) {
-      // a directory from before policies could be written by any peer: its content moves to one only this hub writes
-      const content = directory ? copyDirectory(directory.doc()) : emptyDirectory()
-      directory = owner
-        ? await createOwnedDocument<DirectoryDoc>({ repo: args.repo, identity: args.identity, ...owner }, content, { readers: [PUBLIC] }, "directory")
-        : args.repo.create<DirectoryDoc>(content)
-      registry.directoryUrl = directory.url
-      created = true
-    }
+    // every process of an identity settles on one directory (recorded the first time, under a lock)
+    await registry.settleDirectory(async current => {
+      if (current) {
+        try {
+          directory = await args.repo.find<DirectoryDoc>(current as AutomergeUrl, { signal: AbortSignal.timeout(5_000) })
+        } catch (e) {
+          args.log.error({ err: e }, "this hub's directory document is missing from storage; making a new one")
+        }
+      }
+      // (a shared registry only ever records owned directories, whose policy may still be on its way from the process that made it)
+      if (!directory || (owner && !args.registryStore && !owner.policies.has(directory.documentId))) {
+        // a directory from before policies could be written by any peer: its content moves to one only this hub writes
+        const content = directory ? copyDirectory(directory.doc()) : emptyDirectory()
+        directory = owner
+          ? await createOwnedDocument<DirectoryDoc>({ repo: args.repo, identity: args.identity, ...owner }, content, { readers: [PUBLIC] }, "directory")
+          : args.repo.create<DirectoryDoc>(content)
+        created = true
+        // stored before it is recorded, so another process that reads the record finds it
+        await args.repo.flush([directory.documentId])
+      }
+      return directory.url
+    })
     registry.evictUntouched() // a file written under a higher cap is trimmed now
     if (created || registry.dirty) await registry.save()
-    return new FederationManager({ ...args, registry, directory })
+    manager = new FederationManager({ ...args, registry, directory: directory! })
+    return manager
+  }
+
+  /** Nodes another process of this identity changed: a block or a cut made there closes our links with them too. */
+  #tookRemote(changes: RemoteChange[]): void {
+    for (const { nodeId, before, after } of changes) {
+      const cut = (after?.blocked === true && before?.blocked !== true) || (after?.disconnected === true && before?.disconnected !== true)
+      if (!cut) continue
+      this.#log.info({ peer: nodeId, blocked: after?.blocked === true }, "another process of this hub blocked or cut a node; closing its links here")
+      this.#links.hangUp(nodeId)
+      this.#links.dropInbound(nodeId)
+    }
   }
 
   /** Refuses a node at the handshake when a policy says so (BLOCKED, NOT_ALLOWED). */
@@ -237,7 +263,7 @@ export class FederationManager {
     if (observed.upSince !== undefined) observed = observeUp(observed, observed.upSince, Math.max(observed.upSince, now), now)
     observed = observeDown(observed, now, now)
     delete observed.upSince
-    node.observed = observed
+    this.registry.observe(nodeId, observed)
     this.registry.save().catch((err: unknown) => this.#log.warn({ peer: nodeId, err }, "could not record a link failure in the registry"))
   }
 

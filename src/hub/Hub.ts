@@ -40,6 +40,8 @@ import type { ResolvedConfig } from "./config.ts"
 import type { Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
 import { FederationManager } from "../federation/FederationManager.ts"
+import { PostgresRegistryStore } from "../federation/PostgresRegistryStore.ts"
+import { nextSharedSequence } from "../replication/storage/sharedMeta.ts"
 import type { KeyRotation } from "../federation/rotation.ts"
 import { followPeerRotation } from "./followRotation.ts"
 import { httpBase } from "../federation/verifyCandidate.ts"
@@ -76,6 +78,8 @@ interface HubParts {
   unloader?: IdleUnloader
   sessions: SessionService
   cluster?: Cluster
+  /** On PostgreSQL: the identity's next descriptor sequence, above every one its processes took. */
+  sequenceOf?: (candidate: number) => Promise<number>
 }
 
 export class Hub {
@@ -97,6 +101,8 @@ export class Hub {
   /** Registry, directory, discovery, trust. */
   readonly federation: FederationManager
   #descriptor?: SignedEnvelope<FederationNode>
+  #sequence?: number
+  readonly #sequenceOf?: (candidate: number) => Promise<number>
   /** What this hub offers and requires when it links with another (negotiation). */
   readonly offer: Offer
   /** The documents this hub holds, known without loading them. */
@@ -152,6 +158,7 @@ export class Hub {
     this.market = p.market
     this.unloader = p.unloader
     this.cluster = p.cluster
+    this.#sequenceOf = p.sequenceOf
     this.clusterSync = p.cluster?.follow({
       repo: this.repo,
       held: id => this.index.record(id),
@@ -279,6 +286,15 @@ export class Hub {
       identity,
       repo,
       registryPath: join(paths.home, "registry.json"),
+      // several processes of one identity keep one registry in the database (README "Several processes of one identity")
+      registryStore:
+        cluster && storage.postgres
+          ? new PostgresRegistryStore(storage.postgres.adapter.pool, storage.postgres.adapter.schema, cluster.bus, {
+              onCorrupt: (nodeId, reason) => log.warn({ peer: nodeId, reason }, "skipped a registry row that is not a registry node"),
+              onError: err => log.warn({ err: err.message }, "could not read another process's registry rows"),
+              legacyFile: join(paths.home, "registry.json"),
+            })
+          : undefined,
       settings: {
         federationMode: config.federationMode,
         peerExchangeMinTrust: config.discovery.peerExchangeMinTrust,
@@ -347,6 +363,9 @@ export class Hub {
             })
           : undefined,
       cluster,
+      sequenceOf: storage.postgres
+        ? candidate => nextSharedSequence(storage.postgres!.adapter.pool, storage.postgres!.adapter.schema, candidate)
+        : undefined,
     })
     // every document this hub holds is loaded, so it is offered to peers again; with idle
     // unloading none is: each is offered (a batch at a time) to a hub when it connects
@@ -503,6 +522,8 @@ export class Hub {
   /** Mounts /sync on a listening HTTP server and records the hub's public URL. */
   async attach(server: Server, url: string): Promise<void> {
     this.#publicUrl = this.config.publicUrl ?? url
+    // the processes of one identity take their sequences from one counter: never two descriptors with one sequence
+    if (this.#sequenceOf && !this.#descriptor) this.#sequence = await this.#sequenceOf(this.#localSequence())
     this.federation.publishSelf(this.descriptor())
     // hubs dialed from now on learn our descriptor (so our URL) as they accept us
     const rotations = this.federation.rotationsTo()
@@ -540,11 +561,16 @@ export class Hub {
           startedAt: this.startedAt,
           directory: this.federation.directory.url,
           // above the last one published, even if the clock stepped back across a restart
-          sequence: nextSequence(this.federation.registry.get(this.nodeId)?.lastSequence ?? ownSequence(this.federation.directory.doc(), this.nodeId)),
+          sequence: this.#sequence ?? this.#localSequence(),
         }),
       )
     }
     return this.#descriptor
+  }
+
+  /** The next sequence as this process knows it: above its registry's and its directory's. */
+  #localSequence(): number {
+    return nextSequence(this.federation.registry.get(this.nodeId)?.lastSequence ?? ownSequence(this.federation.directory.doc(), this.nodeId))
   }
 
   /**

@@ -2367,6 +2367,45 @@ export interface Problem {
   [k: string]: unknown
 }
 
+// registry-node
+/**
+ * One node of a hub's local registry as a row of the `registry` table (several processes of one identity on PostgreSQL; README "Several processes of one identity"). Administrator decisions (url, name, adminLevel, blocked, manual, disconnected) are taken from the latest write that set them; observations merge: firstSeen is the earliest, lastSeen, provenAt and lastSequence the latest, discoveredBy the union, observed the union of the period ranges. `upSince` is never stored here (a link belongs to one process).
+ */
+export interface RegistryNodeRow {
+  nodeId: NodeId
+  url?: string
+  name?: string
+  adminLevel?: "trusted" | "partner"
+  blocked?: boolean
+  manual?: boolean
+  disconnected?: boolean
+  lastSequence?: number
+  provenAt?: number
+  /**
+   * @maxItems 5
+   */
+  discoveredBy: (
+    "bootstrap_nodes" | "peer_exchange" | "dns_discovery" | "multicast_discovery" | "manual_configuration"
+  )[]
+  firstSeen: number
+  lastSeen: number
+  /**
+   * Hourly periods in which the node was seen up, and in which a link with it failed: ascending, disjoint [first, last] ranges of hour numbers.
+   */
+  observed: {
+    up: PeriodRanges
+    down: PeriodRanges
+  }
+}
+
+// registry-node#PeriodRanges
+/**
+ * At most 256 [first, last] ranges of hour numbers (ms since the epoch / 3,600,000).
+ *
+ * @maxItems 256
+ */
+export type PeriodRanges = unknown[][]
+
 // session
 /**
  * A cross-instance collaboration session as its initiator signed it (purpose fedhub/session/v1), held in the session document (every field of the seed's CrossInstanceSession that is not derived: status, participants' statuses, times, metrics and state are computed from the signed records). $defs hold the session's other signed payloads.
@@ -2857,6 +2896,8 @@ export const SCHEMA_NAMES = [
   "marketplace#ItemApproval",
   "policy",
   "problem",
+  "registry-node",
+  "registry-node#PeriodRanges",
   "session",
   "session#SessionType",
   "session#SessionRole",
@@ -2991,6 +3032,8 @@ export interface SchemaTypes {
   "marketplace#ItemApproval": ItemApproval
   policy: Policy
   problem: Problem
+  "registry-node": RegistryNodeRow
+  "registry-node#PeriodRanges": PeriodRanges
   session: SessionDefinition
   "session#SessionType": SessionType
   "session#SessionRole": SessionRole

@@ -45,6 +45,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX challenges_expires ON $schema.challenges (expires_ms);
     `,
   },
+  {
+    version: 3,
+    description: "the registry shared by the processes of one identity: one row per node (JSON text, merged by the writer under a lock)",
+    sql: `
+      CREATE TABLE $schema.registry (
+        node_id text PRIMARY KEY,
+        touched boolean NOT NULL,
+        row text NOT NULL
+      );
+    `,
+  },
 ]
 
 /** Postgres identifiers we accept for the schema name: no quoting surprises. */
