@@ -933,6 +933,7 @@ export class SessionService {
       return
     }
     const ranges = raw.ranges as [number, number][]
+    live.inbox.counts.repairServed++
     // another hub asks for what this one misses too: its answer serves both
     if (raw.sender !== this.#self) live.schedule.heard(raw.sender, raw.epoch, ranges[0]![0], ranges[ranges.length - 1]![1], now)
     const held = this.#window.find(id, raw.sender, raw.epoch, ranges, now)

@@ -84,6 +84,8 @@ export interface InboxCounts {
   repaired: number
   /** Repair requests this hub sent. */
   repairRequests: number
+  /** Repair requests of other hubs this hub served (looked up and answered what it holds). */
+  repairServed: number
   /** Batches this hub sent again to answer a request. */
   repairAnswers: number
   /** Repair requests, answers and announcements refused: from a non-participant, malformed, too wide, or over a hub's rate. */
@@ -100,7 +102,7 @@ export interface BatchSpan {
 
 export class ChannelInbox {
   readonly sessionId: string
-  readonly counts: InboxCounts = { delivered: 0, duplicates: 0, dropped: 0, droppedNotParticipant: 0, skipped: 0, repaired: 0, repairRequests: 0, repairAnswers: 0, repairRefused: 0 }
+  readonly counts: InboxCounts = { delivered: 0, duplicates: 0, dropped: 0, droppedNotParticipant: 0, skipped: 0, repaired: 0, repairRequests: 0, repairServed: 0, repairAnswers: 0, repairRefused: 0 }
   readonly #senders = new Map<string, SenderState>()
   readonly #isParticipant: (node: string) => boolean
 
