@@ -32,9 +32,16 @@ export interface HeldBatch {
 
 const streamOf = (session: string, sender: string, epoch: number): string => `${session} ${sender} ${epoch}`
 
-/** The index of the first batch in `list` whose first seq is ≥ `seq` (list sorted by first). */
-function lowerBound(list: readonly HeldBatch[], seq: number): number {
-  let lo = 0
+/** One stream's batches sorted by first seq; those before `head` are evicted (a queue: eviction is almost always at the front). */
+interface Stream {
+  items: HeldBatch[]
+  head: number
+}
+
+/** The index of the first batch of the stream whose first seq is ≥ `seq`. */
+function lowerBound(s: Stream, seq: number): number {
+  const list = s.items
+  let lo = s.head
   let hi = list.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
@@ -46,7 +53,7 @@ function lowerBound(list: readonly HeldBatch[], seq: number): number {
 
 export class BatchWindow {
   readonly limits: WindowLimits
-  readonly #streams = new Map<string, HeldBatch[]>()
+  readonly #streams = new Map<string, Stream>()
   /** Every held batch in the order taken (a queue: `#head` is its front). */
   #order: HeldBatch[] = []
   #head = 0
@@ -69,13 +76,15 @@ export class BatchWindow {
   /** Keeps a batch (once per stream and first seq); answers whether it was new. */
   add(batch: Omit<HeldBatch, "at">, now: number): boolean {
     const key = streamOf(batch.session, batch.sender, batch.epoch)
-    let list = this.#streams.get(key)
-    if (!list) this.#streams.set(key, (list = []))
+    let st = this.#streams.get(key)
+    if (!st) this.#streams.set(key, (st = { items: [], head: 0 }))
+    const list = st.items
     // batches mostly arrive in order: the common case appends
-    const i = list.length === 0 || list[list.length - 1]!.first < batch.first ? list.length : lowerBound(list, batch.first)
+    const i = list.length === st.head || list[list.length - 1]!.first < batch.first ? list.length : lowerBound(st, batch.first)
     if (list[i]?.first === batch.first) return false
     const held: HeldBatch = { ...batch, at: now }
-    list.splice(i, 0, held)
+    if (i === list.length) list.push(held)
+    else list.splice(i, 0, held)
     this.#order.push(held)
     this.#bytes += batch.text.length
     this.#evict(now)
@@ -84,9 +93,9 @@ export class BatchWindow {
 
   /** The text held for one batch (stream and first seq), if any. */
   text(session: string, sender: string, epoch: number, first: number): string | undefined {
-    const list = this.#streams.get(streamOf(session, sender, epoch))
-    if (!list) return undefined
-    const b = list[lowerBound(list, first)]
+    const st = this.#streams.get(streamOf(session, sender, epoch))
+    if (!st) return undefined
+    const b = st.items[lowerBound(st, first)]
     return b?.first === first ? b.text : undefined
   }
 
@@ -96,14 +105,15 @@ export class BatchWindow {
    */
   find(session: string, sender: string, epoch: number, ranges: readonly (readonly [number, number])[], now: number, maxBytes = Infinity): HeldBatch[] {
     this.#evict(now)
-    const list = this.#streams.get(streamOf(session, sender, epoch))
-    if (!list) return []
+    const st = this.#streams.get(streamOf(session, sender, epoch))
+    if (!st) return []
+    const list = st.items
     const out: HeldBatch[] = []
     let bytes = 0
-    let from = 0
+    let from = st.head
     for (const [lo, hi] of ranges) {
       // the batch that may hold `lo` starts at or before it
-      let i = Math.max(from, lowerBound(list, lo + 1) - 1)
+      let i = Math.max(from, lowerBound(st, lo + 1) - 1)
       for (; i < list.length && list[i]!.first <= hi; i++) {
         const b = list[i]!
         if (b.last < lo) continue
@@ -119,8 +129,8 @@ export class BatchWindow {
   /** Per stream of `session`, the highest seq held. */
   latest(session: string): { sender: string; epoch: number; seq: number }[] {
     const out: { sender: string; epoch: number; seq: number }[] = []
-    for (const list of this.#streams.values()) {
-      const last = list[list.length - 1]
+    for (const st of this.#streams.values()) {
+      const last = st.items[st.items.length - 1]
       if (last?.session === session) out.push({ sender: last.sender, epoch: last.epoch, seq: last.last })
     }
     return out
@@ -139,11 +149,18 @@ export class BatchWindow {
       this.#head++
       this.#bytes -= oldest.text.length
       const key = streamOf(oldest.session, oldest.sender, oldest.epoch)
-      const list = this.#streams.get(key)
-      if (list) {
-        const i = lowerBound(list, oldest.first)
-        if (list[i] === oldest) list.splice(i, 1)
-        if (list.length === 0) this.#streams.delete(key)
+      const st = this.#streams.get(key)
+      if (st) {
+        if (st.items[st.head] === oldest) st.head++
+        else {
+          const i = lowerBound(st, oldest.first)
+          if (st.items[i] === oldest) st.items.splice(i, 1)
+        }
+        if (st.head === st.items.length) this.#streams.delete(key)
+        else if (st.head > 1024 && st.head * 2 > st.items.length) {
+          st.items = st.items.slice(st.head)
+          st.head = 0
+        }
       }
     }
     // the queue's front is reclaimed once it is most of the array
