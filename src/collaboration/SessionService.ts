@@ -23,7 +23,10 @@
  * that was offline). Messages travel as automerge-repo ephemeral messages on the session
  * document, each a signed envelope (the transport's own signature only vouches for the hop
  * origin; this one is the sender's, checked by every receiver), and, when recorded, in the
- * transcript, so a hub that missed them live gets them by sync.
+ * transcript, so a hub that missed them live gets them by sync. Live ones are repaired too
+ * (gaps.ts, repair.ts, window.ts): a receiver that misses a sender's seqs asks with a small
+ * ephemeral request, and any participant hub holding the batches answers with the original
+ * signed text; a quiet sender, and a hub whose peer (re)connects, announce the latest seqs.
  */
 import { EventEmitter } from "node:events"
 import * as A from "@automerge/automerge"
@@ -910,14 +913,14 @@ export class SessionService {
     this.#window.add({ session: id, ...got.batch, text }, mono())
     if (repair) live.answers.heard(batchKey(id, got.batch.sender, got.batch.epoch, got.batch.first), mono())
     this.#deliver(id, got.messages)
-    this.#watch(id, live, got.batch.sender)
+    this.#watch(id, live, got.batch.sender, repair)
   }
 
   /** Tells the repair schedule where `sender`'s first gap is now (nothing to do in the common case: no gap, none repaired). */
-  #watch(sessionId: string, live: Live, sender: string): void {
+  #watch(sessionId: string, live: Live, sender: string, repaired = false): void {
     const miss = live.inbox.firstMissing(sender)
     if (miss === undefined && !live.schedule.active) return
-    live.schedule.observe(sender, miss?.epoch ?? 0, miss?.next, mono())
+    live.schedule.observe(sender, miss?.epoch ?? 0, miss?.next, mono(), repaired)
     if (live.schedule.active) this.#repairing.add(sessionId)
     this.#armRepair()
   }

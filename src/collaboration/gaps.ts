@@ -5,7 +5,9 @@
  * delay (a gap that reordering alone made fills without asking), then again after a wait
  * that doubles each time; after `attempts` requests it is given up on (skipped). Hearing
  * another hub ask for the same gap counts as asking (its answer reaches every hub), so one
- * loss seen by many receivers is asked for about once. Progress (the gap shrank) starts over.
+ * loss seen by many receivers is asked for about once. A repair that filled part of the gap
+ * starts over (what remains is asked for at once); other progress (messages in order behind
+ * an announced tail that never comes) does not, so a false announcement costs a few requests.
  */
 
 export interface RepairTiming {
@@ -47,8 +49,8 @@ export class RepairSchedule {
     return this.#streams.size > 0
   }
 
-  /** The receiver's view of one sender: its first missing seq, or undefined when it has no gap. */
-  observe(sender: string, epoch: number, next: number | undefined, now: number): void {
+  /** The receiver's view of one sender: its first missing seq, or undefined when it has no gap (`repaired`: a repair answer moved it). */
+  observe(sender: string, epoch: number, next: number | undefined, now: number, repaired = false): void {
     const s = this.#streams.get(sender)
     if (next === undefined) {
       this.#streams.delete(sender)
@@ -59,8 +61,9 @@ export class RepairSchedule {
       return
     }
     if (next > s.next) {
-      // part of it was repaired (or skipped): what remains is asked for soon, with a fresh count
       s.next = next
+      if (!repaired) return
+      // part of it was repaired: what remains is asked for soon, with a fresh count
       s.attempts = 0
       s.at = Math.min(s.at, now + this.#delay())
     }

@@ -106,8 +106,11 @@ describe("the repair schedule", () => {
     expect(s.nextAt()).toBe(110)
     expect(s.due(110)).toEqual([{ kind: "request", sender: "A", epoch: 1 }])
     expect(s.nextAt()).toBe(310)
-    // part of the gap came: what remains is asked for soon
-    s.observe("A", 1, 7, 150)
+    // messages in order behind the gap (an announced tail nobody sends) change nothing
+    s.observe("A", 1, 6, 120)
+    expect(s.nextAt()).toBe(310)
+    // a repair filled part of the gap: what remains is asked for soon, with a fresh count
+    s.observe("A", 1, 7, 150, true)
     expect(s.nextAt()).toBe(160)
     s.due(160)
     s.due(260)
