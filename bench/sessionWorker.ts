@@ -90,15 +90,20 @@ const commands: Record<string, (a: Args) => Promise<unknown>> = {
     }
     return joined
   },
+  /** A session's channel counts on this hub (delivered, duplicates, repaired, skipped, repair requests and answers, …). */
+  async channel(a) {
+    return (await running!.hub.sessions.show(a.session as string)).channel
+  },
   async countActive() {
     return running!.hub.sessions.list().sessions.filter(x => x.status === "active").length
   },
-  /** Waits until this hub sees `n` active sessions. */
+  /** Waits until this hub sees `n` active sessions (with `session`: that one active). */
   async waitActive(a) {
     const s = running!.hub.sessions
     const t0 = Date.now()
     for (;;) {
-      const n = s.list().sessions.filter(x => x.status === "active").length
+      // `session`: that one session is active here
+      const n = s.list().sessions.filter(x => x.status === "active" && (a.session === undefined || x.url === a.session)).length
       if (n >= (a.n as number) || Date.now() - t0 > 120_000) return n
       await settled(s)
     }

@@ -8,16 +8,19 @@
  * - `npm run bench -- messaging`: cross-hub message latency A → B on one active session at
  *   rising rates (p50/p99, delivered), the highest rate held with p99 < 50 ms, against raw
  *   `ws` between the same two processes; then the delivery ratio across a link cut and
- *   restore (live only, and recorded: the transcript fills what the cut lost).
+ *   restore (live only: gap repair asks for what the cut lost, FEDHUB_BENCH_CUT_RUNS runs,
+ *   default 3; and recorded: the transcript fills it too).
  *
  * FEDHUB_BENCH_SESSIONS=100 for a quick run.
  */
 import { fork, type ChildProcess } from "node:child_process"
+import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { printTable, quantile } from "./stats.ts"
 
 const WORKER = fileURLToPath(new URL("./sessionWorker.ts", import.meta.url))
 const IDLE_MS = 5_000
+const load = (): string => loadavg().map(x => x.toFixed(1)).join(" / ")
 
 interface Worker {
   call: <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>
@@ -152,18 +155,22 @@ export async function benchMessaging(): Promise<void> {
         rows.push([via === "ws" ? "raw ws (baseline)" : "fedhub session", rate, `${(sent.sent / sent.seconds).toFixed(0)}/s${held ? "" : " (not held)"}`, `${quantile(got.lat, 0.5).toFixed(2)} ms`, `${p99.toFixed(2)} ms`, `${((got.count / sent.sent) * 100).toFixed(2)}%`, perMsg(0), perMsg(1)])
       }
     }
-    printTable(`messaging: A → B, one active session, ${seconds} s per rate (highest fedhub rate held with p99 < 50 ms and every message delivered: ${best || "none"}/s)`, ["channel", "target rate", "sent rate", "p50", "p99", "delivered", "cpu A / msg", "cpu B / msg"], rows)
+    printTable(`messaging: A → B, one active session, ${seconds} s per rate (highest fedhub rate held with p99 < 50 ms and every message delivered: ${best || "none"}/s; load average 1/5/15 min at the end: ${load()})`, ["channel", "target rate", "sent rate", "p50", "p99", "delivered", "cpu A / msg", "cpu B / msg"], rows)
 
     if (process.env.FEDHUB_BENCH_NO_CUT) return
-    // delivery across a link cut and restore: live only, and recorded (the transcript)
+    // delivery across a link cut and restore: live only (gap repair), a few runs, and recorded (the transcript)
     const cutRows: (string | number)[][] = []
-    for (const recording of [false, true]) {
+    const runs = Number(process.env.FEDHUB_BENCH_CUT_RUNS ?? 3)
+    for (const recording of [...Array.from({ length: runs }, () => false), true]) {
       const [s] = await a.call<string[]>("createSessions", { n: 1, participants: [b.nodeId, c.nodeId], recording })
       await b.call("joinAll", { n: 1 })
-      await b.call("waitActive", { n: 2 + (recording ? 1 : 0) })
+      await b.call("waitActive", { n: 1, session: s })
+      await a.call("waitActive", { n: 1, session: s })
+      await c.call("waitActive", { n: 1, session: s })
       const tag = `hub:${s!.replace("automerge:", "")}`
       const rate = recording ? 200 : 1_000
       const count = rate * 3
+      const t0 = performance.now()
       const sending = a.call("send", { rate, count, via: "hub", session: s, seqFrom: 0 })
       await new Promise(r => setTimeout(r, 1_000))
       await a.call("hangUp", { url: b.url })
@@ -171,9 +178,24 @@ export async function benchMessaging(): Promise<void> {
       await a.call("dial", { url: b.url, nodeId: b.nodeId })
       await sending
       const got = await b.call<number>("waitReceived", { tag, n: count, timeoutMs: 20_000 })
-      cutRows.push([recording ? "recorded (transcript)" : "live only (ephemeral)", rate, count, got, `${((got / count) * 100).toFixed(2)}%`])
+      const done = (performance.now() - t0) / 1000
+      const [onA, onB, onC] = await Promise.all([a, b, c].map(w => w.call<Record<string, number>>("channel", { session: s })))
+      cutRows.push([
+        recording ? "recorded (transcript)" : "live only (ephemeral, gap repair)",
+        rate,
+        count,
+        got,
+        `${((got / count) * 100).toFixed(2)}%`,
+        `${done.toFixed(1)} s`,
+        onB!.repaired!,
+        onB!.skipped!,
+        onB!.repairRequests!,
+        `${onA!.repairAnswers} / ${onC!.repairAnswers}`,
+        onB!.duplicates!,
+        load(),
+      ])
     }
-    printTable("delivery across a 1 s link cut A-B and its restore (C stays linked to both and relays)", ["session", "rate", "sent", "delivered to B", "ratio"], cutRows)
+    printTable("delivery across a 1 s link cut A-B and its restore (C stays linked to both and relays); B's channel counts", ["session", "rate", "sent", "delivered to B", "ratio", "all in after", "repaired", "skipped", "requests (B)", "batches re-sent (A / C)", "duplicates (B)", "load 1/5/15"], cutRows)
   } finally {
     await Promise.allSettled(ws.map(w => w.call("stop")))
   }

@@ -23,13 +23,17 @@
  * that was offline). Messages travel as automerge-repo ephemeral messages on the session
  * document, each a signed envelope (the transport's own signature only vouches for the hop
  * origin; this one is the sender's, checked by every receiver), and, when recorded, in the
- * transcript, so a hub that missed them live gets them by sync.
+ * transcript, so a hub that missed them live gets them by sync. Live ones are repaired too
+ * (gaps.ts, repair.ts, window.ts): a receiver that misses a sender's seqs asks with a small
+ * ephemeral request, and any participant hub holding the batches answers with the original
+ * signed text; a quiet sender, and a hub whose peer (re)connects, announce the latest seqs.
  */
 import { EventEmitter } from "node:events"
 import * as A from "@automerge/automerge"
 import { rebaseSplice } from "./rebaseSplice.ts"
 import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
 import { FedhubError } from "../errors.ts"
+import { isValid } from "../schema/index.ts"
 import { atLeast } from "../federation/trust.ts"
 import { canonicalJson, envelopeId, signEnvelope, type Identity, type NodeId, type SignedEnvelope } from "../identity/index.ts"
 import { assertMayRead, assertMayWrite, mayAdminister, mayRead, mayWrite, newDocumentId, nextPolicy, PUBLIC, type PolicyLists } from "../replication/access/policy.ts"
@@ -53,7 +57,10 @@ import type {
   SharedDocumentEntry,
   TrustLevel,
 } from "../schema/index.ts"
-import { ChannelInbox, openBatch, type DeliveredMessage, type InboxCounts } from "./channel.ts"
+import { ChannelInbox, openBatch, type BatchSpan, type DeliveredMessage, type InboxCounts } from "./channel.ts"
+import { RepairSchedule, type RepairTiming } from "./gaps.ts"
+import { batchKey, rangesProblem, RepairAnswers, type AnswerLimits } from "./repair.ts"
+import { BatchWindow, type WindowLimits } from "./window.ts"
 import { createDefinition, definitionProblems, participantOf } from "./config.ts"
 import { agreementsOf, decisionsOf, sha256Hex, signAgreement, signAgreementText, signDecisionVote, signProposal, verifyAgreementText, type AgreementView, type DecisionView } from "./decisions.ts"
 import { qualityOf, type QualityView } from "./quality.ts"
@@ -109,8 +116,13 @@ export interface SessionServiceOptions {
   minTrust?: TrustLevel
   log?: { warn: (obj: object, msg: string) => void }
   findTimeoutMs?: number
-  /** How long a gap in a sender's messages is waited for before what follows is delivered (ms; default 1 s). */
-  gapMs?: number
+  /**
+   * Live channel repair (channel.ts, gaps.ts, repair.ts, window.ts): the window of signed
+   * batches kept to answer repair requests, when a gap is asked for and given up on, how
+   * requests are answered, and how long after its last batch a quiet sender announces its
+   * latest seq (`announceMs`, default 100).
+   */
+  liveRepair?: { window?: Partial<WindowLimits>; timing?: Partial<RepairTiming>; answers?: Partial<AnswerLimits>; announceMs?: number; random?: () => number }
   /**
    * Batches of one session go out at most this often (ms; default 5): messages sent sooner
    * after a batch wait for the next one (a message after a quiet spell goes at the end of
@@ -210,6 +222,25 @@ interface Live {
   flushQueued: boolean
   /** When the last batch went out (performance.now()). */
   lastFlush: number
+  /** When to ask for this session's gaps, and to give up on them. */
+  schedule: RepairSchedule
+  /** Which repair requests of peers this hub answers, and when. */
+  answers: RepairAnswers
+  /** The announcement of this hub's latest seq once it went quiet. */
+  announceTimer?: NodeJS.Timeout
+}
+
+/** The monotonic clock of repair timing (independent of the `now` a test may control). */
+const mono = (): number => performance.now()
+
+/** Where an untrusted batch claims to sit (signer, epoch, seqs), without verifying it; undefined when it does not look like a batch. */
+function peekSpan(value: unknown): BatchSpan | undefined {
+  const v = value as { signer?: unknown; payload?: { epoch?: unknown; messages?: { seq?: unknown }[] } } | null
+  const list = v?.payload?.messages
+  if (typeof v?.signer !== "string" || typeof v.payload?.epoch !== "number" || !Array.isArray(list) || list.length === 0) return undefined
+  const first = list[0]?.seq
+  const last = list[list.length - 1]?.seq
+  return typeof first === "number" && typeof last === "number" ? { sender: v.signer, epoch: v.payload.epoch, first, last } : undefined
 }
 
 export class SessionService {
@@ -224,7 +255,13 @@ export class SessionService {
   readonly #minTrust: TrustLevel
   readonly #log: NonNullable<SessionServiceOptions["log"]>
   readonly #findTimeoutMs: number
-  readonly #gapMs: number
+  readonly #window: BatchWindow
+  readonly #repairOpts: NonNullable<SessionServiceOptions["liveRepair"]>
+  readonly #announceMs: number
+  /** Sessions with a gap being repaired or an answer pending. */
+  readonly #repairing = new Set<string>()
+  #repairTimer?: NodeJS.Timeout
+  #repairAt = Infinity
   readonly #batchMs: number
   readonly #now: () => number
   /** This service's epoch: a sender's messages are ordered by (epoch, seq). */
@@ -240,7 +277,6 @@ export class SessionService {
   readonly #widening = new Map<string, Promise<void>>()
   /** Refs already parsed (a send names its session each time; parsing checks a checksum). */
   readonly #refs = new Map<string, DocRef>()
-  #gapTimer?: NodeJS.Timeout
   readonly #purgeTimer?: NodeJS.Timeout
 
   constructor(opts: SessionServiceOptions) {
@@ -253,13 +289,21 @@ export class SessionService {
     this.#minTrust = opts.minTrust ?? "basic"
     this.#log = opts.log ?? { warn: () => {} }
     this.#findTimeoutMs = opts.findTimeoutMs ?? 5_000
-    this.#gapMs = opts.gapMs ?? 1_000
+    this.#repairOpts = opts.liveRepair ?? {}
+    this.#window = new BatchWindow(this.#repairOpts.window)
+    this.#announceMs = this.#repairOpts.announceMs ?? 100
     this.#batchMs = opts.batchMs ?? 5
     this.#now = opts.now ?? Date.now
     this.#epoch = this.#now()
     this.events.setMaxListeners(1_000)
     this.#repo.on("doc-metrics", m => {
       if (m.type === "receive-sync-message") setImmediate(() => this.#noticed(m.documentId))
+    })
+    // a peer that (re)connects to a session hears the latest seqs held here, so it asks for what it missed
+    this.#repo.synchronizer.on("open-doc", ({ documentId }) => {
+      const live = this.#live.get(documentId)
+      const handle = this.#repo.handles[documentId as DocumentId] as DocHandle<SessionDoc> | undefined
+      if (live && handle?.isReady()) this.#announce(handle, live, false)
     })
     const every = opts.purgeEveryMs ?? 3_600_000
     if (every > 0) {
@@ -280,7 +324,8 @@ export class SessionService {
   /** Stops the timers. */
   close(): void {
     clearInterval(this.#purgeTimer)
-    clearTimeout(this.#gapTimer)
+    clearTimeout(this.#repairTimer)
+    for (const l of this.#live.values()) clearTimeout(l.announceTimer)
   }
 
   // ---- create, list, show
@@ -465,7 +510,11 @@ export class SessionService {
       const payload: ChannelBatch = { sessionId: def.sessionId, epoch: this.#epoch, messages: out.map(o => o.item) }
       const env = signEnvelope(this.#identity, SESSION_PURPOSE.messages, payload, this.#now())
       // every receiver verifies it against its canonical form: the wire needs no canonical text
-      handle.broadcast({ fedhubSession: JSON.stringify(env) })
+      const text = JSON.stringify(env)
+      handle.broadcast({ fedhubSession: text })
+      // kept to answer repair requests with exactly what was signed
+      this.#window.add({ session: handle.documentId, sender: this.#self, epoch: payload.epoch, first: out[0]!.item.seq, last: out[out.length - 1]!.item.seq, text }, mono())
+      this.#quietAnnounce(handle, live)
       // our own messages: delivered here as signed, without verifying what we just signed
       this.#deliver(handle.documentId, live.inbox.acceptOwn(env, this.#now()))
       if (def.configuration.recordingEnabled && def.transcript) {
@@ -773,12 +822,16 @@ export class SessionService {
     this.#attached.add(handle.documentId)
     handle.on("ephemeral-message", e => {
       try {
-        const text = (e.message as { fedhubSession?: unknown } | undefined)?.fedhubSession
-        if (typeof text !== "string") return
+        const m = e.message as { fedhubSession?: unknown; fedhubSessionNack?: unknown; fedhubSessionLatest?: unknown; fedhubSessionRepair?: unknown } | undefined
+        if (!m || typeof m !== "object") return
         const live = this.#liveOf(handle)
-        const dropped = live.inbox.counts.dropped
-        this.#deliver(handle.documentId, live.inbox.accept(parseJson(text), this.#now()))
-        if (live.inbox.counts.dropped !== dropped) this.events.emit("dropped", handle.documentId, { ...live.inbox.counts })
+        const { dropped, repairRefused } = live.inbox.counts
+        const from = String(e.senderId)
+        if (typeof m.fedhubSession === "string") this.#takeBatch(handle, live, m.fedhubSession, false)
+        else if (m.fedhubSessionNack !== undefined) this.#onRequest(handle, live, from, m.fedhubSessionNack)
+        else if (m.fedhubSessionRepair !== undefined) this.#onAnswer(handle, live, from, m.fedhubSessionRepair)
+        else if (m.fedhubSessionLatest !== undefined) this.#onLatest(handle, live, from, m.fedhubSessionLatest)
+        if (live.inbox.counts.dropped !== dropped || live.inbox.counts.repairRefused !== repairRefused) this.events.emit("dropped", handle.documentId, { ...live.inbox.counts })
       } catch (err) {
         this.#log.warn({ documentId: handle.documentId, err: (err as Error).message }, "a channel message could not be read")
       }
@@ -800,22 +853,23 @@ export class SessionService {
     const read = () => {
       const live = this.#liveOf(session)
       const out: DeliveredMessage[] = []
+      const senders = new Set<string>()
       for (const [k, v] of Object.entries(t.doc()?.messages ?? {})) {
         if (live.transcriptSeen.has(k)) continue
         live.transcriptSeen.add(k)
-        out.push(...live.inbox.accept(envOf(v), this.#now(), { recorded: true }))
+        const got = live.inbox.acceptBatch(envOf(v), this.#now(), { recorded: true })
+        out.push(...got.messages)
+        if (got.batch) senders.add(got.batch.sender)
       }
       this.#deliver(sessionId, out)
+      for (const sender of senders) this.#watch(sessionId, live, sender)
     }
     t.on("change", read)
     read()
   }
 
   #deliver(sessionId: string, list: DeliveredMessage[]): DeliveredMessage[] {
-    if (list.length === 0) {
-      this.#armGapTimer()
-      return list
-    }
+    if (list.length === 0) return list
     const live = this.#live.get(sessionId)
     for (const m of list) {
       if (live) {
@@ -825,28 +879,14 @@ export class SessionService {
       this.events.emit("message", sessionId, m)
     }
     if (live && live.recent.length > RECENT) live.recent.splice(0, live.recent.length - RECENT)
-    this.#armGapTimer()
     return list
-  }
-
-  #armGapTimer(): void {
-    if (this.#gapTimer) return
-    if (![...this.#live.values()].some(l => l.inbox.waiting)) return
-    this.#gapTimer = setTimeout(() => {
-      this.#gapTimer = undefined
-      for (const [id, l] of this.#live) this.#deliver(id, l.inbox.skipGaps(this.#now(), this.#gapMs))
-    }, this.#gapMs)
-    this.#gapTimer.unref()
   }
 
   #liveOf(handle: DocHandle<SessionDoc>): Live {
     let live = this.#live.get(handle.documentId)
     if (!live) {
       live = {
-        inbox: new ChannelInbox(handle.documentId, node => {
-          const got = this.#tryState(handle)
-          return got !== undefined && got.state.participants.some(p => p.nodeId === node && p.status === "joined" && p.permissions.includes("send"))
-        }),
+        inbox: new ChannelInbox(handle.documentId, node => this.#maySend(handle, node)),
         recent: [],
         seq: 0,
         transcriptSeen: new Set(),
@@ -855,10 +895,179 @@ export class SessionService {
         outboxBytes: 0,
         flushQueued: false,
         lastFlush: -Infinity,
+        schedule: new RepairSchedule(this.#repairOpts.timing, this.#repairOpts.random),
+        answers: new RepairAnswers(this.#repairOpts.answers, this.#repairOpts.random),
       }
       this.#live.set(handle.documentId, live)
     }
     return live
+  }
+
+  // ---- live repair (gap repair of the ephemeral channel: a receiver asks, any holder answers)
+
+  /** A batch from the wire: delivered in order, kept in the window (it verified), its sender's gaps watched. */
+  #takeBatch(handle: DocHandle<SessionDoc>, live: Live, text: string, repair: boolean): void {
+    const id = handle.documentId
+    const got = live.inbox.acceptBatch(parseJson(text), this.#now(), { repair })
+    if (!got.batch) return
+    this.#window.add({ session: id, ...got.batch, text }, mono())
+    if (repair) live.answers.heard(batchKey(id, got.batch.sender, got.batch.epoch, got.batch.first), mono())
+    this.#deliver(id, got.messages)
+    this.#watch(id, live, got.batch.sender, repair)
+  }
+
+  /** Tells the repair schedule where `sender`'s first gap is now (nothing to do in the common case: no gap, none repaired). */
+  #watch(sessionId: string, live: Live, sender: string, repaired = false): void {
+    const miss = live.inbox.firstMissing(sender)
+    if (miss === undefined && !live.schedule.active) return
+    live.schedule.observe(sender, miss?.epoch ?? 0, miss?.next, mono(), repaired)
+    if (live.schedule.active) this.#repairing.add(sessionId)
+    this.#armRepair()
+  }
+
+  /** A participant hub misses seqs of a sender: the batches held here are answered (bounded, rate-limited, suppressed when another hub answers first). */
+  #onRequest(handle: DocHandle<SessionDoc>, live: Live, from: string, raw: unknown): void {
+    const id = handle.documentId
+    if (from === this.#self) return
+    const now = mono()
+    const max = live.answers.limits.maxRange
+    if (!isValid("session#ChannelRepairRequest", raw) || raw.sessionId !== id || !this.#takesPart(handle, from) || rangesProblem(raw.ranges, max) !== undefined || !live.answers.admit(from, now)) {
+      live.inbox.counts.repairRefused++
+      return
+    }
+    const ranges = raw.ranges as [number, number][]
+    live.inbox.counts.repairServed++
+    // another hub asks for what this one misses too: its answer serves both
+    if (raw.sender !== this.#self) live.schedule.heard(raw.sender, raw.epoch, ranges[0]![0], ranges[ranges.length - 1]![1], now)
+    const held = this.#window.find(id, raw.sender, raw.epoch, ranges, now)
+    if (held.length > 0 && live.answers.plan(held.map(b => ({ key: batchKey(id, b.sender, b.epoch, b.first), text: b.text })), raw.sender === this.#self, now) > 0) this.#repairing.add(id)
+    this.#armRepair()
+  }
+
+  /**
+   * Batches sent again by a participant hub: each is taken like any batch (verified, FIFO,
+   * once); a copy of what is here already is not verified again, and it suppresses this
+   * hub's own answer when it is the very text held.
+   */
+  #onAnswer(handle: DocHandle<SessionDoc>, live: Live, from: string, list: unknown): void {
+    if (!Array.isArray(list) || list.length === 0 || list.length > 2_000 || !this.#takesPart(handle, from)) {
+      live.inbox.counts.repairRefused++
+      return
+    }
+    const id = handle.documentId
+    for (const text of list) {
+      if (typeof text !== "string") {
+        live.inbox.counts.dropped++
+        continue
+      }
+      const span = peekSpan(parseJson(text))
+      if (span && live.inbox.holds(span)) {
+        if (this.#window.text(id, span.sender, span.epoch, span.first) === text) live.answers.heard(batchKey(id, span.sender, span.epoch, span.first), mono())
+        continue
+      }
+      this.#takeBatch(handle, live, text, true)
+    }
+  }
+
+  /** A participant hub announces the latest seqs it holds: what is missing here up to them is asked for. */
+  #onLatest(handle: DocHandle<SessionDoc>, live: Live, from: string, raw: unknown): void {
+    if (from === this.#self) return
+    if (!isValid("session#ChannelLatest", raw) || raw.sessionId !== handle.documentId || !this.#takesPart(handle, from)) {
+      live.inbox.counts.repairRefused++
+      return
+    }
+    for (const e of raw.senders) {
+      if (e.sender === this.#self || !this.#maySend(handle, e.sender)) continue
+      this.#deliver(handle.documentId, live.inbox.announce(e.sender, e.epoch, e.seq))
+      this.#watch(handle.documentId, live, e.sender)
+    }
+  }
+
+  /** Once this hub's sender is quiet for announceMs after a batch, it announces its latest seq (a lost last batch is then asked for). */
+  #quietAnnounce(handle: DocHandle<SessionDoc>, live: Live): void {
+    if (live.announceTimer || this.#announceMs <= 0) return
+    const arm = (ms: number): void => {
+      live.announceTimer = setTimeout(() => {
+        live.announceTimer = undefined
+        const idle = performance.now() - live.lastFlush
+        if (idle < this.#announceMs) return arm(this.#announceMs - idle)
+        this.#announce(handle, live, true)
+      }, ms)
+      live.announceTimer.unref()
+    }
+    arm(this.#announceMs)
+  }
+
+  /** Broadcasts the latest seq of each sender held here (`own`: this hub's only). */
+  #announce(handle: DocHandle<SessionDoc>, live: Live, own: boolean): void {
+    const senders = live.inbox.latest().filter(x => !own || x.sender === this.#self).slice(0, 64)
+    if (senders.length > 0) handle.broadcast({ fedhubSessionLatest: { sessionId: handle.documentId, senders } })
+  }
+
+  /** The one timer of every session's repair: set for the earliest request, give-up or answer due. */
+  #armRepair(): void {
+    let at = Infinity
+    for (const id of this.#repairing) {
+      const l = this.#live.get(id)
+      const t = Math.min(l?.schedule.nextAt() ?? Infinity, l?.answers.nextAt() ?? Infinity)
+      if (t === Infinity) this.#repairing.delete(id)
+      else at = Math.min(at, t)
+    }
+    if (at === Infinity) return
+    if (this.#repairTimer && this.#repairAt <= at) return
+    clearTimeout(this.#repairTimer)
+    this.#repairAt = at
+    this.#repairTimer = setTimeout(() => {
+      this.#repairTimer = undefined
+      this.#repairAt = Infinity
+      try {
+        this.#runRepair()
+      } catch (e) {
+        this.#log.warn({ err: (e as Error).message }, "channel repair failed")
+      }
+      this.#armRepair()
+    }, Math.max(0, at - mono()))
+    this.#repairTimer.unref()
+  }
+
+  /** Sends the requests and answers due, and gives up on gaps whose requests all timed out. */
+  #runRepair(): void {
+    const now = mono()
+    for (const id of [...this.#repairing]) {
+      const live = this.#live.get(id)
+      const handle = this.#repo.handles[id as DocumentId] as DocHandle<SessionDoc> | undefined
+      if (!live || !handle?.isReady()) {
+        this.#repairing.delete(id)
+        continue
+      }
+      for (const a of live.schedule.due(now)) {
+        if (a.kind === "give-up") this.#deliver(id, live.inbox.giveUp(a.sender))
+        else {
+          const miss = live.inbox.missing(a.sender, live.answers.limits.maxRange)
+          if (miss) {
+            handle.broadcast({ fedhubSessionNack: { sessionId: id, sender: a.sender, epoch: miss.epoch, ranges: miss.ranges } })
+            live.inbox.counts.repairRequests++
+          }
+        }
+        this.#watch(id, live, a.sender)
+      }
+      for (const frame of live.answers.due(now)) {
+        handle.broadcast({ fedhubSessionRepair: frame })
+        live.inbox.counts.repairAnswers += frame.length
+      }
+    }
+  }
+
+  /** Whether `node` is a joined participant allowed to send (its batches count). */
+  #maySend(handle: DocHandle<SessionDoc>, node: string): boolean {
+    const got = this.#tryState(handle)
+    return got !== undefined && got.state.participants.some(p => p.nodeId === node && p.status === "joined" && p.permissions.includes("send"))
+  }
+
+  /** Whether `node` takes part in the session (invited or joined, not declined): it may ask for and answer repairs. */
+  #takesPart(handle: DocHandle<SessionDoc>, node: string): boolean {
+    const got = this.#tryState(handle)
+    return got !== undefined && got.state.participants.some(p => p.nodeId === node && p.status !== "declined")
   }
 
   // ---- views

@@ -2,8 +2,10 @@
  * A session channel's inbox, pure of any network: batches of messages (signed envelopes,
  * from ephemeral messages or the transcript, in any order and any number of copies) come
  * out message by message, once each, in each sender's order (per sender, epoch then seq).
- * A gap is waited for until `skipGaps` is called past its deadline; a message that fills a
- * skipped gap later (from the transcript) is delivered then, marked `late`. A batch that
+ * A gap (a later seq arrived, or a sender's announced latest seq is ahead) is waited for
+ * until `giveUp` (repair, gaps.ts, timed out) or `skipGaps` is called; `missing` lists it
+ * for a repair request. A message that fills a skipped gap later (from the transcript or a
+ * late repair) is delivered then, marked `late`. A batch that
  * does not verify, is for another session, whose seqs are not consecutive, or whose signer
  * is not a participant is dropped and counted (once per message it carries).
  */
@@ -66,6 +68,10 @@ interface SenderState {
   next: number
   buffer: Map<number, { msg: DeliveredMessage; since: number }>
   skipped: Set<number>
+  /** The highest seq announced by some hub (0: none); seqs up to it are missing until they come. */
+  known: number
+  /** The highest seq buffered. */
+  top: number
 }
 
 export interface InboxCounts {
@@ -74,11 +80,29 @@ export interface InboxCounts {
   dropped: number
   droppedNotParticipant: number
   skipped: number
+  /** Messages delivered from a repair answer (they were missing here). */
+  repaired: number
+  /** Repair requests this hub sent. */
+  repairRequests: number
+  /** Repair requests of other hubs this hub served (looked up and answered what it holds). */
+  repairServed: number
+  /** Batches this hub sent again to answer a request. */
+  repairAnswers: number
+  /** Repair requests, answers and announcements refused: from a non-participant, malformed, too wide, or over a hub's rate. */
+  repairRefused: number
+}
+
+/** A batch's place in its sender's order. */
+export interface BatchSpan {
+  sender: string
+  epoch: number
+  first: number
+  last: number
 }
 
 export class ChannelInbox {
   readonly sessionId: string
-  readonly counts: InboxCounts = { delivered: 0, duplicates: 0, dropped: 0, droppedNotParticipant: 0, skipped: 0 }
+  readonly counts: InboxCounts = { delivered: 0, duplicates: 0, dropped: 0, droppedNotParticipant: 0, skipped: 0, repaired: 0, repairRequests: 0, repairServed: 0, repairAnswers: 0, repairRefused: 0 }
   readonly #senders = new Map<string, SenderState>()
   readonly #isParticipant: (node: string) => boolean
 
@@ -90,21 +114,30 @@ export class ChannelInbox {
   /**
    * Takes an untrusted batch envelope; returns what can be delivered now, in order. A copy
    * of a delivered message is counted as a duplicate unless it comes from the transcript
-   * (`recorded`), where every live message is expected again.
+   * (`recorded`) or a repair answer (`repair`), where copies are expected.
    */
-  accept(value: unknown, now: number, opts: { recorded?: boolean } = {}): DeliveredMessage[] {
+  accept(value: unknown, now: number, opts: { recorded?: boolean; repair?: boolean } = {}): DeliveredMessage[] {
+    return this.acceptBatch(value, now, opts).messages
+  }
+
+  /** `accept`, also answering the batch's span when it was taken (verified, of a participant). */
+  acceptBatch(value: unknown, now: number, opts: { recorded?: boolean; repair?: boolean } = {}): { messages: DeliveredMessage[]; batch?: BatchSpan } {
     const o = openBatch(value)
     if (!o.ok || o.env.payload.sessionId !== this.sessionId) {
       this.counts.dropped += claimed(value)
-      return []
+      return { messages: [] }
     }
     const list = o.messages
     if (!this.#isParticipant(o.env.signer)) {
       this.counts.dropped += list.length
       this.counts.droppedNotParticipant += list.length
-      return []
+      return { messages: [] }
     }
-    return this.#takeAll(list, now, opts.recorded === true)
+    const messages = this.#takeAll(list, now, opts.recorded === true || opts.repair === true)
+    const batch = { sender: o.env.signer, epoch: o.env.payload.epoch, first: list[0]!.seq, last: list[list.length - 1]!.seq }
+    // what the answer itself filled (not what waited behind it)
+    if (opts.repair) for (const m of messages) if (m.sender === batch.sender && m.epoch === batch.epoch && m.seq >= batch.first && m.seq <= batch.last) this.counts.repaired++
+    return { messages, batch }
   }
 
   /** This hub's own batch, just signed (not verified again). */
@@ -119,29 +152,122 @@ export class ChannelInbox {
     return this.#out(out)
   }
 
+  /** The sender's state for `epoch` (a newer epoch: what waited in the older one comes out first, its gaps skipped). */
+  #stateFor(sender: string, epoch: number, out: DeliveredMessage[]): SenderState {
+    let s = this.#senders.get(sender)
+    if (!s || epoch > s.epoch) {
+      if (s) while (s.buffer.size > 0) out.push(...this.#skipFirstGap(s))
+      s = { epoch, next: 1, buffer: new Map(), skipped: new Set(), known: 0, top: 0 }
+      this.#senders.set(sender, s)
+    }
+    return s
+  }
+
   #take(msg: DeliveredMessage, now: number, recorded: boolean): DeliveredMessage[] {
     const p = msg
-    let s = this.#senders.get(msg.sender)
-    if (!s || p.epoch > s.epoch) {
-      s = { epoch: p.epoch, next: 1, buffer: new Map(), skipped: new Set() }
-      this.#senders.set(msg.sender, s)
-    }
-    const dup = (): [] => {
+    const out: DeliveredMessage[] = []
+    const s = this.#stateFor(msg.sender, p.epoch, out)
+    const dup = (): DeliveredMessage[] => {
       if (!recorded) this.counts.duplicates++
-      return []
+      return out
     }
     if (p.epoch < s.epoch) return dup()
     if (p.seq < s.next) {
-      if (s.skipped.delete(p.seq)) return [{ ...msg, late: true }]
+      if (s.skipped.delete(p.seq)) return [...out, { ...msg, late: true }]
       return dup()
     }
     if (s.buffer.has(p.seq)) return dup()
     // the next one in order (the common case) goes out without being buffered
     if (p.seq === s.next && s.buffer.size === 0) {
       s.next++
-      return [msg]
+      out.push(msg)
+      return out
     }
     s.buffer.set(p.seq, { msg, since: now })
+    if (p.seq > s.top) s.top = p.seq
+    out.push(...this.#drain(s))
+    return out
+  }
+
+  /**
+   * A hub announced that `sender`'s epoch goes up to `seq`: what is not here up to it is
+   * missing (a newer epoch than known starts that sender over). Returns what a newer epoch
+   * let out of the older one.
+   */
+  announce(sender: string, epoch: number, seq: number): DeliveredMessage[] {
+    const out: DeliveredMessage[] = []
+    const s = this.#stateFor(sender, epoch, out)
+    if (epoch === s.epoch && seq > s.known) s.known = seq
+    return this.#out(out)
+  }
+
+  /** The first seq missing from `sender`'s current epoch, or undefined when nothing is missing. */
+  firstMissing(sender: string): { epoch: number; next: number } | undefined {
+    const s = this.#senders.get(sender)
+    if (!s || (s.buffer.size === 0 && s.known < s.next)) return undefined
+    return { epoch: s.epoch, next: s.next }
+  }
+
+  /** Senders with something missing. */
+  gapSenders(): string[] {
+    return [...this.#senders.keys()].filter(k => this.firstMissing(k) !== undefined)
+  }
+
+  /** The runs of seqs missing from `sender`'s current epoch, from its first gap on, spanning at most `maxRange` seqs and `maxRuns` runs. */
+  missing(sender: string, maxRange: number, maxRuns = 32): { epoch: number; ranges: [number, number][] } | undefined {
+    const s = this.#senders.get(sender)
+    if (!s || this.firstMissing(sender) === undefined) return undefined
+    const end = Math.min(Math.max(s.known, s.top), s.next + maxRange - 1)
+    const ranges: [number, number][] = []
+    let start = 0
+    for (let q = s.next; q <= end + 1; q++) {
+      const missing = q <= end && !s.buffer.has(q)
+      if (missing && start === 0) start = q
+      else if (!missing && start !== 0) {
+        ranges.push([start, q - 1])
+        start = 0
+        if (ranges.length >= maxRuns) break
+      }
+    }
+    return ranges.length > 0 ? { epoch: s.epoch, ranges } : undefined
+  }
+
+  /** Whether every seq of a batch is delivered, buffered or of an older epoch here (a copy of it is not needed). */
+  holds(b: BatchSpan): boolean {
+    const s = this.#senders.get(b.sender)
+    if (!s) return false
+    if (b.epoch !== s.epoch) return b.epoch < s.epoch
+    for (let q = b.first; q <= b.last; q++) if (!(q < s.next ? !s.skipped.has(q) : s.buffer.has(q))) return false
+    return true
+  }
+
+  /** Gives up on `sender`'s first gap (its repair timed out): what waits behind it comes out; an announced tail that never came is forgotten. */
+  giveUp(sender: string): DeliveredMessage[] {
+    const s = this.#senders.get(sender)
+    if (!s) return []
+    if (s.buffer.size === 0) {
+      s.known = s.next - 1
+      return []
+    }
+    return this.#out(this.#skipFirstGap(s))
+  }
+
+  /** Per sender, the highest seq of its current epoch this inbox has (delivered or waiting). */
+  latest(): { sender: string; epoch: number; seq: number }[] {
+    const out: { sender: string; epoch: number; seq: number }[] = []
+    for (const [sender, s] of this.#senders) {
+      const seq = Math.max(s.next - 1, s.buffer.size > 0 ? s.top : 0)
+      if (seq > 0) out.push({ sender, epoch: s.epoch, seq })
+    }
+    return out
+  }
+
+  #skipFirstGap(s: SenderState): DeliveredMessage[] {
+    let first = Infinity
+    for (const q of s.buffer.keys()) if (q < first) first = q
+    for (let q = s.next; q < first; q++) s.skipped.add(q)
+    this.counts.skipped += first - s.next
+    s.next = first
     return this.#drain(s)
   }
 
@@ -153,12 +279,7 @@ export class ChannelInbox {
         // buffered in arrival order, so the first entry waited longest
         const oldest = s.buffer.values().next().value!.since
         if (now - oldest < gapMs) break
-        let first = Infinity
-        for (const q of s.buffer.keys()) if (q < first) first = q
-        for (let q = s.next; q < first; q++) s.skipped.add(q)
-        this.counts.skipped += first - s.next
-        s.next = first
-        out.push(...this.#drain(s))
+        out.push(...this.#skipFirstGap(s))
       }
     }
     return this.#out(out)
@@ -166,7 +287,7 @@ export class ChannelInbox {
 
   /** Whether a gap is being waited for. */
   get waiting(): boolean {
-    for (const s of this.#senders.values()) if (s.buffer.size > 0) return true
+    for (const s of this.#senders.values()) if (s.buffer.size > 0 || s.known >= s.next) return true
     return false
   }
 

@@ -49,6 +49,7 @@ import { loopbackMdnsOptions, MdnsAnnouncer } from "../federation/discovery/mdns
 import { LEGACY_OFFER, negotiate, offerFromNode, verifyAgreement, type Offer } from "../federation/negotiation.ts"
 import { MarketplaceService } from "../marketplace/MarketplaceService.ts"
 import { SessionService } from "../collaboration/SessionService.ts"
+import { windowLimitsOf } from "../collaboration/window.ts"
 
 export type { LinkInfo }
 
@@ -350,6 +351,7 @@ export class Hub {
         authorship,
         log,
         minTrust: config.collaboration?.minParticipantTrust ?? "basic",
+        liveRepair: { window: windowLimitsOf(config.collaboration?.liveWindow) },
         trustOf: id => fed.trust().levels.get(id)?.level,
         reputationOf: id => fed.reputation().get(id) ?? 0,
       }),

@@ -954,6 +954,14 @@ export interface HubConfig {
      * A session's participants must be known nodes at or above this trust level (default basic: proved its key by connecting).
      */
     minParticipantTrust?: TrustLevel
+    /**
+     * The window of signed channel batches each hub keeps (sent and received) to answer a peer's repair request for a live session's lost messages; a hub away longer than this misses what is not recorded (recordingEnabled). Defaults: 20,000 batches, 33,554,432 characters, 60,000 ms.
+     */
+    liveWindow?: {
+      batches?: number
+      bytes?: number
+      ms?: number
+    }
   }
 }
 
@@ -2620,6 +2628,52 @@ export interface ChannelBatchItem {
   text: string
 }
 
+// session#ChannelRepairRequest
+/**
+ * An ephemeral request on a live session channel (frame fedhubSessionNack, not signed at this layer: its origin is the ephemeral message's transport-signed senderId, docs/ACCESS.md §5): the requesting hub misses these seqs of one sender's epoch; any participant hub holding the batches answers with the original signed batches. At most 32 ranges; the hub's maxRange bounds their total span.
+ */
+export interface ChannelRepairRequest {
+  /**
+   * The session (its Automerge document id) the frame is about.
+   */
+  sessionId: string
+  /**
+   * A node id (the sender whose seqs are meant).
+   */
+  sender: string
+  epoch: number
+  /**
+   * Missing seqs as [first, last] pairs, ascending.
+   *
+   * @minItems 1
+   * @maxItems 32
+   */
+  ranges: number[][]
+}
+
+// session#ChannelLatest
+/**
+ * An ephemeral announcement on a live session channel (frame fedhubSessionLatest; origin: the transport-signed senderId): the highest seq of each sender's epoch the announcing hub holds, sent once when its own sender goes quiet and to a peer that (re)connects, so a receiver that lost a sender's last batches asks for them.
+ */
+export interface ChannelLatest {
+  /**
+   * The session (its Automerge document id) the frame is about.
+   */
+  sessionId: string
+  /**
+   * @minItems 1
+   * @maxItems 64
+   */
+  senders: {
+    /**
+     * A node id (the sender whose seqs are meant).
+     */
+    sender: string
+    epoch: number
+    seq: number
+  }[]
+}
+
 // session#Proposal
 /**
  * Payload of a proposed decision (purpose fedhub/session-proposal/v1), signed by its proposer; its id is the envelope id.
@@ -2911,6 +2965,8 @@ export const SCHEMA_NAMES = [
   "session#SessionInvite",
   "session#ChannelBatch",
   "session#ChannelBatchItem",
+  "session#ChannelRepairRequest",
+  "session#ChannelLatest",
   "session#Proposal",
   "session#DecisionVote",
   "session#SessionAgreement",
@@ -3047,6 +3103,8 @@ export interface SchemaTypes {
   "session#SessionInvite": SessionInvite
   "session#ChannelBatch": ChannelBatch
   "session#ChannelBatchItem": ChannelBatchItem
+  "session#ChannelRepairRequest": ChannelRepairRequest
+  "session#ChannelLatest": ChannelLatest
   "session#Proposal": Proposal
   "session#DecisionVote": DecisionVote
   "session#SessionAgreement": SessionAgreement
