@@ -24,6 +24,7 @@ const lines = createInterface({ input: process.stdin })
 for await (const line of lines) {
   const { dial, nodeId, market, items, queries } = JSON.parse(line) as { dial: string; nodeId: string; market: string; items: number; queries: Record<string, string | number>[] }
   const t0 = performance.now()
+  const c0 = process.cpuUsage()
   const link = h.hub.dial(dial, nodeId as never)
   if (process.env.BENCH_TRACE) {
     const tr = (what: string) => process.stderr.write(`  [peer ${(performance.now() - t0).toFixed(0)} ms] ${what} in=${link.metrics.bytesIn}\n`)
@@ -41,6 +42,7 @@ for await (const line of lines) {
     await changed
   }
   const verifiedMs = performance.now() - t0
+  const cpu = process.cpuUsage(c0)
   const first = await h.hub.market.catalogOf(market, { text: "item", limit: 10 })
   const searchableMs = performance.now() - t0
   const latencies: number[] = []
@@ -51,7 +53,7 @@ for await (const line of lines) {
       latencies.push(performance.now() - s)
     }
   peakRss = Math.max(peakRss, process.memoryUsage().rss)
-  say({ verifiedMs, searchableMs, total: first.total, latencies, peakRss, bytesIn: link.metrics.bytesIn, bytesOut: link.metrics.bytesOut })
+  say({ verifiedMs, cpuMs: (cpu.user + cpu.system) / 1000, searchableMs, total: first.total, latencies, peakRss, bytesIn: link.metrics.bytesIn, bytesOut: link.metrics.bytesOut })
   break
 }
 clearInterval(sample)

@@ -80,9 +80,38 @@ const storedForm = (item: MarketItem): Omit<MarketItem, "marketplaceId" | "origi
 
 /** The stored form of a chunk holding `items` (all of one chunk, each matching the item schema: RFC 8785 directly, without canonicalJson's walk). */
 export function encodeChunk(items: Iterable<MarketItem>): string {
-  const out: Record<string, unknown> = {}
+  // no prototype: an item id "__proto__" (the id pattern admits it) is a key like any other
+  const out = Object.create(null) as Record<string, unknown>
   for (const item of items) out[item.itemId] = storedForm(item)
   return canonicalize(out)!
+}
+
+/**
+ * An item's checksum and its stored form (RFC 8785 without marketplaceId and originNodeId)
+ * from one walk, for an item matching the schema (plain JSON, integers only): its top-level
+ * keys sorted (by UTF-16 code units, as RFC 8785 and Array#sort order them), each value by
+ * `canonicalize`. Publishing serialized each item three times (size, checksum, chunk).
+ */
+export function itemForms(item: MarketItem): { checksum: Checksum; stored: string } {
+  const o = item as unknown as Record<string, unknown>
+  let full = ""
+  let stored = ""
+  for (const k of Object.keys(o).sort()) {
+    const v = o[k]
+    if (v === undefined) continue
+    const part = `${JSON.stringify(k)}:${canonicalize(v)!}`
+    full += full === "" ? part : `,${part}`
+    if (k !== "marketplaceId" && k !== "originNodeId") stored += stored === "" ? part : `,${part}`
+  }
+  return { checksum: createHash("sha256").update(`{${full}}`).digest("hex") as Checksum, stored: `{${stored}}` }
+}
+
+/** The stored form of a chunk from its items' stored forms (`itemForms`), by item id: the same text as `encodeChunk`. */
+export function encodeStoredChunk(stored: ReadonlyMap<string, string>): string {
+  const ids = [...stored.keys()].sort()
+  let out = ""
+  for (const id of ids) out += `${out === "" ? "" : ","}${JSON.stringify(id)}:${stored.get(id)!}`
+  return `{${out}}`
 }
 
 /** An item's checksum (items.ts `checksumOf`) for a payload matching the item schema (plain JSON, integers only): RFC 8785 directly, a third of the time. */
