@@ -15,6 +15,9 @@ import { benchItem } from "./catalog.ts"
 import type { ItemInput } from "../src/marketplace/CatalogService.ts"
 
 const say = (msg: object) => process.stdout.write(`${JSON.stringify(msg)}\n`)
+// a rejection nobody awaited (automerge-repo's 60 s wait for a handle, on a heavily loaded
+// machine) is logged, not fatal: it ended the origin of a 1M run in the middle of its sync
+process.on("unhandledRejection", e => process.stderr.write(`  [catalogOrigin] unhandled rejection: ${(e as Error).message}\n`))
 let peakRss = 0
 const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50)
 
