@@ -3,17 +3,13 @@
  * N items into a marketplace; a fresh hub in another process, a participant, links to it
  * over loopback WebSocket and is timed until every item is verified (shard manifests) and
  * searchable. Then search latencies on the full catalog, peak RSS of each hub, bytes on
- * the wire. Baseline in the same run: the same items as a Yjs Y.Map, encoded, sent over
+ * the wire (each hub in its own process). Baseline in the same run: the same items as a Yjs Y.Map, encoded, sent over
  * a raw `ws` socket to another process and applied. Target (issue 13): < 15 s for the sync.
  */
 import { spawn } from "node:child_process"
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { loadavg } from "node:os"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { serveHub } from "../src/api/server.ts"
-import { startHub } from "../src/hub/startHub.ts"
 import type { ItemInput } from "../src/marketplace/CatalogService.ts"
 import { ms, printTable } from "./stats.ts"
 
@@ -46,6 +42,7 @@ const QUERIES: Record<string, string | number>[] = [
 ]
 
 const peerScript = fileURLToPath(new URL("./catalogPeer.ts", import.meta.url))
+const originScript = fileURLToPath(new URL("./catalogOrigin.ts", import.meta.url))
 
 /** A child process speaking JSON lines. */
 function child(script: string, args: string[] = []) {
@@ -74,35 +71,23 @@ function child(script: string, args: string[] = []) {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`
 
-/** The fedhub run: publish on one hub, sync to a fresh one in another process. */
+/** The fedhub run: publish on the origin's hub, sync to a fresh one; each hub in its own process. */
 async function fedhub(n: number) {
-  let peakRss = 0
-  const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50)
-  const home = await mkdtemp(join(tmpdir(), "bench-catalog-origin-"))
-  const origin = await startHub(serveHub, { home, env: {}, flags: { host: "127.0.0.1", port: 0, logLevel: "silent" } })
+  const origin = child(originScript)
   const peer = child(peerScript)
+  const { url, nodeId: originId } = await origin.next<{ url: string; nodeId: string }>()
   const { nodeId } = await peer.next<{ nodeId: string }>()
-  const market = await origin.hub.market.create({ name: "bench", participants: [nodeId] })
-  const t0 = performance.now()
-  const BATCH = Number(process.env.BENCH_BATCH ?? n)
-  for (let i = 0; i < n; i += BATCH) {
-    const batch: ItemInput[] = []
-    for (let k = i; k < Math.min(n, i + BATCH); k++) batch.push(benchItem(k))
-    await origin.hub.market.publish(market.url, batch)
-    process.stderr.write(`  published ${Math.min(n, i + BATCH).toLocaleString("en-US")}\r`)
-  }
-  await origin.hub.repo.flush()
-  const publishMs = performance.now() - t0
-  process.stderr.write(`\n  published ${n.toLocaleString("en-US")} in ${ms(publishMs)}; syncing\n`)
-  const queries = QUERIES.map(q => (q.origin === "" ? { ...q, origin: origin.hub.nodeId } : q))
-  peer.send({ dial: origin.url, nodeId: origin.hub.nodeId, market: market.url, items: n, queries })
-  const r = await peer.next<{ verifiedMs: number; searchableMs: number; total: number; latencies: number[]; peakRss: number; bytesIn: number; bytesOut: number }>()
+  origin.send({ participant: nodeId, items: n, ...(process.env.BENCH_BATCH ? { batch: Number(process.env.BENCH_BATCH) } : {}) })
+  const pub = await origin.next<{ market: string; publishMs: number; publishCpuMs: number; rss: number }>()
+  process.stderr.write(`\n  published ${n.toLocaleString("en-US")} in ${ms(pub.publishMs)} (CPU ${ms(pub.publishCpuMs)}, RSS ${mb(pub.rss)}); syncing\n`)
+  const queries = QUERIES.map(q => (q.origin === "" ? { ...q, origin: originId } : q))
+  peer.send({ dial: url, nodeId: originId, market: pub.market, items: n, queries })
+  const r = await peer.next<{ verifiedMs: number; searchableMs: number; total: number; latencies: number[]; peakRss: number; bytesIn: number; bytesOut: number; cpuMs: number }>()
   await peer.done
-  clearInterval(sample)
-  peakRss = Math.max(peakRss, process.memoryUsage().rss)
-  await origin.stop()
-  await rm(home, { recursive: true, force: true })
-  return { publishMs, ...r, originRss: peakRss }
+  origin.send({ stop: true })
+  const { peakRss } = await origin.next<{ peakRss: number }>()
+  await origin.done
+  return { publishMs: pub.publishMs, publishCpuMs: pub.publishCpuMs, ...r, originRss: peakRss }
 }
 
 /** The Yjs baseline: the same items in a Y.Map, encoded, sent over raw ws to another process, applied. */
@@ -124,7 +109,7 @@ export async function benchCatalog(argv: string[]): Promise<void> {
     ["", "sync", "bytes on the wire", "peak RSS (sender / receiver)", "notes"],
     [
       ["baseline: Yjs Y.Map, encoded, raw ws, applied", ms(y.syncMs), mb(y.bytes), `${mb(y.senderRss)} / ${mb(y.receiverRss)}`, `encode ${ms(y.encodeMs)}; no signatures, no access control`],
-      ["fedhub: every item verified (shard manifests)", ms(f.verifiedMs), mb(f.bytesIn + f.bytesOut), `${mb(f.originRss)} / ${mb(f.peakRss)}`, `publish ${ms(f.publishMs)} on the origin`],
+      ["fedhub: every item verified (shard manifests)", ms(f.verifiedMs), mb(f.bytesIn + f.bytesOut), `${mb(f.originRss)} / ${mb(f.peakRss)}`, `publish ${ms(f.publishMs)} on the origin (CPU ${ms(f.publishCpuMs)}); receiver CPU ${ms(f.cpuMs)}; load ${loadavg().map(l => l.toFixed(1)).join(" ")}`],
       ["fedhub: … and searchable (first query answered)", ms(f.searchableMs), "", "", `${f.total.toLocaleString("en-US")} hits for "item"`],
     ],
   )

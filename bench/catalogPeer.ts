@@ -24,11 +24,20 @@ const lines = createInterface({ input: process.stdin })
 for await (const line of lines) {
   const { dial, nodeId, market, items, queries } = JSON.parse(line) as { dial: string; nodeId: string; market: string; items: number; queries: Record<string, string | number>[] }
   const t0 = performance.now()
+  const c0 = process.cpuUsage()
   const link = h.hub.dial(dial, nodeId as never)
   if (process.env.BENCH_TRACE) {
     const tr = (what: string) => process.stderr.write(`  [peer ${(performance.now() - t0).toFixed(0)} ms] ${what} in=${link.metrics.bytesIn}\n`)
     let msgs = 0
-    h.hub.repo.on("doc-metrics", m => { if (m.type === "receive-sync-message") { msgs++; if (msgs % 20 === 1) tr(`sync msg #${msgs} ${m.documentId.slice(0, 6)} ${JSON.stringify(m).slice(0, 160)}`) } })
+    const perDoc = new Map<string, number>()
+    h.hub.repo.on("doc-metrics", m => {
+      if (m.type !== "receive-sync-message") return
+      msgs++
+      perDoc.set(m.documentId, (perDoc.get(m.documentId) ?? 0) + 1)
+      if (msgs % 20 === 1) tr(`sync msg #${msgs} ${m.documentId.slice(0, 6)} ${JSON.stringify(m).slice(0, 160)}`)
+    })
+    h.hub.market.members.events.on("refused", () => tr("a member document was refused (a find timed out?)"))
+    process.on("exit", () => process.stderr.write(`  [peer] sync messages received per document: ${[...perDoc.values()].sort((a, b) => b - a).join(" ")}\n`))
     h.hub.market.members.events.on("loaded", m => tr(`loaded ${m.kind} ${m.key.slice(-8)}`))
     const iv = setInterval(() => tr(`tick count=${h.hub.market.catalog.count((h.hub.repo.handles as Record<string, unknown>)[market.replace("automerge:", "")] ? market.replace("automerge:", "") : "")}`), 500)
     iv.unref()
@@ -41,6 +50,7 @@ for await (const line of lines) {
     await changed
   }
   const verifiedMs = performance.now() - t0
+  const cpu = process.cpuUsage(c0)
   const first = await h.hub.market.catalogOf(market, { text: "item", limit: 10 })
   const searchableMs = performance.now() - t0
   const latencies: number[] = []
@@ -51,7 +61,7 @@ for await (const line of lines) {
       latencies.push(performance.now() - s)
     }
   peakRss = Math.max(peakRss, process.memoryUsage().rss)
-  say({ verifiedMs, searchableMs, total: first.total, latencies, peakRss, bytesIn: link.metrics.bytesIn, bytesOut: link.metrics.bytesOut })
+  say({ verifiedMs, cpuMs: (cpu.user + cpu.system) / 1000, searchableMs, total: first.total, latencies, peakRss, bytesIn: link.metrics.bytesIn, bytesOut: link.metrics.bytesOut })
   break
 }
 clearInterval(sample)

@@ -21,7 +21,7 @@ import type { MarketItem, MarketplaceConfig } from "../schema/index.ts"
 import { assertValidItem, globalIdOf, type Checksum, type GlobalId } from "./items.ts"
 import { imm, SHARD_KIND, str, type MarketDoc, type ShardDoc } from "./marketDocs.ts"
 import type { Member, MemberDocs } from "./MemberDocs.ts"
-import { chunkHash, chunkIdFor, decodeChunk, DecodedOk, encodeChunk, itemChecksum, shardIdFor, signShardManifest, verifyDecoded, type DecodedItem, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
+import { chunkHash, chunkIdFor, decodeChunk, DecodedOk, encodeStoredChunk, itemForms, shardIdFor, signShardManifest, verifyDecoded, type DecodedItem, type RejectedItem, type ShardLine, type ShardVerification } from "./shard.ts"
 import { openSigned, MARKET_PURPOSE } from "./signed.ts"
 
 /** What publishing takes: an item without the fields the hub fills in. */
@@ -301,17 +301,24 @@ export class CatalogService {
     }
     for (const itemId of drop) chunk(itemId).delete(itemId)
     for (const item of put) chunk(item.itemId).set(item.itemId, item)
+    // one serialization per item written (its checksum and stored form); the held ones keep their checksum
     const lines: ShardLine[] = []
-    for (const [chunkId, items] of byChunk)
-      for (const [itemId, item] of items) {
-        const known = touched.has(chunkId) ? undefined : held.get(chunkId)?.get(itemId)
-        lines.push({ itemId, version: item.version, checksum: known?.ok ? known.checksum : itemChecksum(item) })
-      }
-    // the stored text of every chunk written, and the hashes of all the shard will hold
     const texts = new Map<string, string>()
-    for (const id of touched) {
-      const items = byChunk.get(id)!
-      if (items.size > 0) texts.set(id, encodeChunk(items.values()))
+    for (const [chunkId, items] of byChunk) {
+      const write = touched.has(chunkId)
+      const stored = new Map<string, string>()
+      for (const [itemId, item] of items) {
+        const known = held.get(chunkId)?.get(itemId)
+        if (!write && known?.ok) {
+          lines.push({ itemId, version: item.version, checksum: known.checksum })
+          continue
+        }
+        const forms = itemForms(item)
+        lines.push({ itemId, version: item.version, checksum: forms.checksum })
+        stored.set(itemId, forms.stored)
+      }
+      // the stored text of every chunk written
+      if (write && items.size > 0) texts.set(chunkId, encodeStoredChunk(stored))
     }
     const hashes = new Map(this.#shards.get(handle.documentId)?.hashes ?? [])
     for (const id of touched) {

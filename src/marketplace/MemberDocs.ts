@@ -66,6 +66,8 @@ export class MemberDocs {
   readonly #finding = new Set<string>()
   /** Pointers that failed (document id → reason), retried when its policy or the marketplace changes. */
   readonly #refused = new Map<string, { marketId: string; pointer: RefusedPointer }>()
+  /** When a sync message was last applied here (finds wait while documents keep arriving). */
+  #progressAt = performance.now()
   /** Creating this hub's own documents: one at a time per pointer key. */
   readonly #creating = new Map<string, Promise<DocHandle<unknown>>>()
 
@@ -80,6 +82,7 @@ export class MemberDocs {
     // a document no peer had when asked: looked for again when a peer offers it
     ctx.repo.on("doc-metrics", m => {
       if (m.type !== "receive-sync-message") return
+      this.#progressAt = performance.now()
       const refused = this.#refused.get(m.documentId)
       if (refused) setImmediate(() => this.#retry(refused.marketId))
     })
@@ -180,8 +183,9 @@ export class MemberDocs {
       return
     }
     this.#finding.add(docId)
+    let stop: (() => void) | undefined
     try {
-      const handle = await this.#ctx.repo.find<Record<string, unknown>>(docId as DocumentId, { signal: AbortSignal.timeout(this.#ctx.findTimeoutMs) })
+      const handle = await this.#ctx.repo.find<Record<string, unknown>>(docId as DocumentId, { signal: this.#findSignal(clear => (stop = clear)) })
       const policy = this.#ctx.policies.effective(docId)
       const doc = handle.doc()
       const why =
@@ -200,8 +204,31 @@ export class MemberDocs {
       this.#refused.set(docId, { marketId, pointer: { ...pointer, reason: `not available to this hub (${(e as Error).message})` } })
       this.events.emit("refused", marketId)
     } finally {
+      stop?.()
       this.#finding.delete(docId)
     }
+  }
+
+  /**
+   * Aborts a find once no sync message has been applied here for `findTimeoutMs` (or after
+   * ten times that in all): a hub loading a large catalog's shards one after another is busy
+   * for longer than the timeout, and a find given up then asked the origin for the whole
+   * shard again (the bytes on the wire doubled). `onStop` gets the function that clears its timer.
+   */
+  #findSignal(onStop: (stop: () => void) => void): AbortSignal {
+    const timeout = this.#ctx.findTimeoutMs
+    const controller = new AbortController()
+    const started = performance.now()
+    let timer: ReturnType<typeof setTimeout>
+    const check = () => {
+      const now = performance.now()
+      const idle = now - Math.max(this.#progressAt, started)
+      if (idle >= timeout || now - started >= 10 * timeout) controller.abort(new DOMException(`no progress for ${Math.round(idle)} ms`, "TimeoutError"))
+      else timer = setTimeout(check, timeout - idle)
+    }
+    timer = setTimeout(check, timeout)
+    onStop(() => clearTimeout(timer))
+    return controller.signal
   }
 
   #follow<T>(member: Member<T>): void {
