@@ -5,14 +5,10 @@
  * a second, which a fresh hub paid inside its first sync).
  */
 import { isValid, schemaProblems as allProblems, type SchemaName, type SchemaTypes } from "../schema/index.ts"
-import { fastCheckFor } from "./fastSchema.ts"
 
-/**
- * True (and `value` typed) when it matches the schema: the compiled fast path when it is
- * sure, ajv otherwise (so exactly what the schema accepts; fastSchema.ts).
- */
+/** True (and `value` typed) when it matches the schema. */
 export function matches<N extends SchemaName>(name: N, value: unknown): value is SchemaTypes[N] {
-  return fastCheckFor(name)(value) || isValid(name, value)
+  return isValid(name, value)
 }
 
 /** Every schema problem of `value`, each as a readable line; [] when it matches. */
