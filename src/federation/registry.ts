@@ -189,6 +189,8 @@ export class Registry {
     if (this.#closed) return
     const changes: RemoteChange[] = []
     for (const row of rows) {
+      // forgotten here since (removed, evicted) and not written yet: the write that deletes it is on its way
+      if (this.#removed.has(row.nodeId) || this.#evicted.has(row.nodeId)) continue
       const before = this.#nodes.get(row.nodeId)
       const after = mergeRemote(before, row, [...(this.#changed.get(row.nodeId) ?? [])])
       this.#nodes.set(row.nodeId, after)
