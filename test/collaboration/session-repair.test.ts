@@ -79,7 +79,7 @@ describe("live channels across a link cut (gap repair)", () => {
       if (i === 400) await link(a, b)
     }
     await Promise.all(sends)
-    await until(b, () => onB.length, k => k >= 600, "B hears all 600")
+    await until(b, () => onB.length, k => k >= 600, "B hears all 600", 30_000)
     expect(onB.map(m => m.text)).toEqual(texts(600))
     expect(new Set(onB.map(m => m.id)).size).toBe(600)
     const shown = await b.hub.sessions.show(made.url)
