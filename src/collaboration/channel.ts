@@ -66,7 +66,7 @@ export function openBatch(value: unknown): { ok: true; env: SignedEnvelope<Chann
 interface SenderState {
   epoch: number
   next: number
-  buffer: Map<number, { msg: DeliveredMessage; since: number }>
+  buffer: Map<number, { msg: DeliveredMessage; since: number; repair: boolean }>
   skipped: Set<number>
   /** The highest seq announced by some hub (0: none); seqs up to it are missing until they come. */
   known: number
@@ -133,22 +133,20 @@ export class ChannelInbox {
       this.counts.droppedNotParticipant += list.length
       return { messages: [] }
     }
-    const messages = this.#takeAll(list, now, opts.recorded === true || opts.repair === true)
-    const batch = { sender: o.env.signer, epoch: o.env.payload.epoch, first: list[0]!.seq, last: list[list.length - 1]!.seq }
-    // what the answer itself filled (not what waited behind it)
-    if (opts.repair) for (const m of messages) if (m.sender === batch.sender && m.epoch === batch.epoch && m.seq >= batch.first && m.seq <= batch.last) this.counts.repaired++
-    return { messages, batch }
+    const messages = this.#takeAll(list, now, opts.recorded === true || opts.repair === true, opts.repair === true)
+    return { messages, batch: { sender: o.env.signer, epoch: o.env.payload.epoch, first: list[0]!.seq, last: list[list.length - 1]!.seq } }
   }
 
   /** This hub's own batch, just signed (not verified again). */
   acceptOwn(env: SignedEnvelope<ChannelBatch>, now: number): DeliveredMessage[] {
     const list = batchMessages(env)
-    return typeof list === "string" ? [] : this.#takeAll(list, now, false)
+    return typeof list === "string" ? [] : this.#takeAll(list, now, false, false)
   }
 
-  #takeAll(list: DeliveredMessage[], now: number, recorded: boolean): DeliveredMessage[] {
+  /** `repair`: the messages come from a repair answer; each that fills a slot here counts as repaired when it is delivered. */
+  #takeAll(list: DeliveredMessage[], now: number, recorded: boolean, repair: boolean): DeliveredMessage[] {
     const out: DeliveredMessage[] = []
-    for (const m of list) for (const d of this.#take(m, now, recorded)) out.push(d)
+    for (const m of list) for (const d of this.#take(m, now, recorded, repair)) out.push(d)
     return this.#out(out)
   }
 
@@ -163,7 +161,7 @@ export class ChannelInbox {
     return s
   }
 
-  #take(msg: DeliveredMessage, now: number, recorded: boolean): DeliveredMessage[] {
+  #take(msg: DeliveredMessage, now: number, recorded: boolean, repair: boolean): DeliveredMessage[] {
     const p = msg
     const out: DeliveredMessage[] = []
     const s = this.#stateFor(msg.sender, p.epoch, out)
@@ -173,17 +171,19 @@ export class ChannelInbox {
     }
     if (p.epoch < s.epoch) return dup()
     if (p.seq < s.next) {
-      if (s.skipped.delete(p.seq)) return [...out, { ...msg, late: true }]
-      return dup()
+      if (!s.skipped.delete(p.seq)) return dup()
+      if (repair) this.counts.repaired++
+      return [...out, { ...msg, late: true }]
     }
     if (s.buffer.has(p.seq)) return dup()
     // the next one in order (the common case) goes out without being buffered
     if (p.seq === s.next && s.buffer.size === 0) {
       s.next++
+      if (repair) this.counts.repaired++
       out.push(msg)
       return out
     }
-    s.buffer.set(p.seq, { msg, since: now })
+    s.buffer.set(p.seq, { msg, since: now, repair })
     if (p.seq > s.top) s.top = p.seq
     out.push(...this.#drain(s))
     return out
@@ -296,6 +296,7 @@ export class ChannelInbox {
     for (let b = s.buffer.get(s.next); b; b = s.buffer.get(s.next)) {
       s.buffer.delete(s.next)
       s.next++
+      if (b.repair) this.counts.repaired++
       out.push(b.msg)
     }
     return out

@@ -79,13 +79,13 @@ describe("live channels across a link cut (gap repair)", () => {
       if (i === 400) await link(a, b)
     }
     await Promise.all(sends)
-    await until(b, () => onB.length, k => k >= 600, "B hears all 600")
+    await until(b, () => onB.length, k => k >= 600, "B hears all 600", 30_000)
     expect(onB.map(m => m.text)).toEqual(texts(600))
     expect(new Set(onB.map(m => m.id)).size).toBe(600)
     const shown = await b.hub.sessions.show(made.url)
     expect(shown.channel).toMatchObject({ skipped: 0 })
     expect(onB.some(m => m.late)).toBe(false)
-  })
+  }, 60_000)
 
   it("B offline while A sends (no relay) asks on its return for what it missed: every message once, in order", async () => {
     const { hubs, made } = await liveSession(3, [[0, 1], [0, 2]])
@@ -181,5 +181,5 @@ describe("live channel repair refuses hostile input", () => {
     await until(b, () => onB.length, k => k === 22, "B hears the next")
     expect(onB.map(m => m.text)).toEqual(texts(22))
     expect((await b.hub.sessions.show(made.url)).channel).toMatchObject({ skipped: 0, repaired: 0 })
-  })
+  }, 60_000)
 })
