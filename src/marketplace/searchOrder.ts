@@ -12,7 +12,7 @@ export type SlotCompare = (a: number, b: number) => number
 
 /** One sort key's order of the live slots. */
 export class SlotOrder {
-  private arr = new Uint32Array(1024)
+  private arr: Uint32Array<ArrayBuffer> = new Uint32Array(1024)
   private n = 0
   private fresh = false
 
@@ -47,6 +47,13 @@ export class SlotOrder {
     this.fresh = true
   }
 
+  /** Takes `sorted` (already in this order; kept, not copied) as the order, and maintains it from now on. */
+  assign(sorted: Uint32Array<ArrayBuffer>): void {
+    this.arr = sorted
+    this.n = sorted.length
+    this.fresh = true
+  }
+
   /** The first position whose slot does not sort before `slot`. */
   private lowerBound(slot: number): number {
     let lo = 0
@@ -63,7 +70,7 @@ export class SlotOrder {
   insert(slot: number): void {
     if (!this.fresh) return
     if (this.n === this.arr.length) {
-      const bigger = new Uint32Array(this.arr.length * 2)
+      const bigger = new Uint32Array(Math.max(1024, this.arr.length * 2))
       bigger.set(this.arr)
       this.arr = bigger
     }
