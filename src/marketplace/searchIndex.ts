@@ -169,7 +169,8 @@ export class CatalogIndex {
   /** `bulkThreshold`: the batch size from which upsertMany stops maintaining the orders (each is sorted again when a query first needs it). */
   constructor(options: { bulkThreshold?: number } = {}) {
     this.bulk = options.bulkThreshold ?? BULK_THRESHOLD
-    for (const o of this.orderList) o.order.assign(new Uint32Array(0))
+    // no order is kept until a query sorts by it
+    for (const o of this.orderList) o.order.invalidate()
   }
 
   /** Number of indexed (accepted, not withdrawn) items. */

@@ -128,10 +128,8 @@ export class TextIndex {
 
   // ---- postings
   private segments: Segment[] = []
-  private pTerm = new Uint32Array(0)
-  private pDoc = new Uint32Array(0)
-  private pFreq = new Uint32Array(0)
-  private pending = 0
+  /** Documents from this id on are not sealed yet (their postings are their pool ranges). */
+  private sealedDocs = 0
   private postingsHeld = 0
   private deadPostings = 0
 
@@ -188,79 +186,73 @@ export class TextIndex {
     this.field(doc, 0, title)
     this.field(doc, 1, tags)
     this.field(doc, 2, description)
-    const n = this.poolUsed - start
-    this.termCount[doc] = n
-    // postings go to the pending buffer; df counts now
-    const at = this.pending
-    if (at + n > this.pTerm.length) {
-      this.pTerm = growU32(this.pTerm, at + n)
-      this.pDoc = growU32(this.pDoc, at + n)
-      this.pFreq = growU32(this.pFreq, at + n)
-    }
-    for (let i = 0; i < n; i++) {
-      const id = this.poolTerm[start + i]!
-      const packed = this.poolFreq[start + i]!
-      this.pTerm[at + i] = id
-      this.pDoc[at + i] = doc
-      this.pFreq[at + i] = packed
-      if (packed & 0xff) this.df[0]![id]!++
-      if (packed & 0xff00) this.df[1]![id]!++
-      if (packed & 0xff0000) this.df[2]![id]!++
-    }
-    this.pending = at + n
+    this.termCount[doc] = this.poolUsed - start
     this.live++
   }
 
   /** The terms of one field of `doc` into the pools (distinct terms once, frequencies packed). */
   private field(doc: number, f: number, text: string): void {
-    const shift = f * 8
-    const mark = doc + 1
-    let count = 0
-    const use = (id: number): void => {
-      count++
-      if (this.mark[id] !== mark) {
-        this.mark[id] = mark
-        const p = this.poolUsed++
-        if (p >= this.poolTerm.length) {
-          this.poolTerm = growU32(this.poolTerm, p + 1)
-          this.poolFreq = growU32(this.poolFreq, p + 1)
-        }
-        this.place[id] = p
-        this.poolTerm[p] = id
-        this.poolFreq[p] = 1 << shift
-        return
-      }
-      const p = this.place[id]!
-      if (((this.poolFreq[p]! >>> shift) & 0xff) < 0xff) this.poolFreq[p]! += 1 << shift
-    }
-    // ASCII: split by the table, terms found by their code units; otherwise MiniSearch's tokenizer
+    // ASCII: split by the table and hashed in the same pass, terms found by their code units; otherwise MiniSearch's tokenizer
+    const len = text.length
+    let bounds = this.bounds
     let nb = 0
     let s = 0
-    let ascii = true
-    for (let i = 0; i <= text.length; i++) {
-      const c = i < text.length ? text.charCodeAt(i) : 32
+    let h = 0x811c9dc5
+    for (let i = 0; i <= len; i++) {
+      const c = i < len ? text.charCodeAt(i) : 32
       if (c >= 128) {
-        ascii = false
+        nb = -1
         break
       }
       if (SEPARATOR[c] === 1) {
         if (i > s) {
-          if (nb + 2 > this.bounds.length) this.bounds = growU32(this.bounds, nb + 2)
-          this.bounds[nb++] = s
-          this.bounds[nb++] = i
+          if (nb + 3 > bounds.length) bounds = this.bounds = growU32(bounds, nb + 3)
+          bounds[nb] = s
+          bounds[nb + 1] = i
+          bounds[nb + 2] = h >>> 0
+          nb += 3
         }
         s = i + 1
-      }
+        h = 0x811c9dc5
+      } else h = Math.imul(h ^ (c >= 65 && c <= 90 ? c + 32 : c), 0x01000193)
     }
-    if (ascii) for (let k = 0; k < nb; k += 2) use(this.termAt(text, this.bounds[k]!, this.bounds[k + 1]!))
-    else for (const t of textTerms(text)) use(this.termOf(t))
+    let count = 0
+    if (nb >= 0) {
+      for (let k = 0; k < nb; k += 3) this.use(doc, f, this.termAt(text, bounds[k]!, bounds[k + 1]!, bounds[k + 2]!))
+      count = nb / 3
+    } else {
+      const terms = textTerms(text)
+      for (const t of terms) this.use(doc, f, this.termOf(t))
+      count = terms.length
+    }
     this.lengths[f]![doc] = count
     this.totalLength[f]! += count
   }
 
+  /** One occurrence of term `id` in field `f` of `doc` (its document frequency counted at its first occurrence in the field). */
+  private use(doc: number, f: number, id: number): void {
+    const shift = f * 8
+    if (this.mark[id] !== doc + 1) {
+      this.mark[id] = doc + 1
+      const p = this.poolUsed++
+      if (p >= this.poolTerm.length) {
+        this.poolTerm = growU32(this.poolTerm, p + 1)
+        this.poolFreq = growU32(this.poolFreq, p + 1)
+      }
+      this.place[id] = p
+      this.poolTerm[p] = id
+      this.poolFreq[p] = 1 << shift
+      this.df[f]![id]!++
+      return
+    }
+    const p = this.place[id]!
+    const tf = (this.poolFreq[p]! >>> shift) & 0xff
+    if (tf === 0) this.df[f]![id]!++
+    if (tf < 0xff) this.poolFreq[p]! += 1 << shift
+  }
+
   /** The id of the (lowercased) term `text[start, end)`, ASCII, added when new. */
-  private termAt(text: string, start: number, end: number): number {
-    const h = hashRange(text, start, end)
+  private termAt(text: string, start: number, end: number, h: number): number {
     const len = end - start
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
       const id = this.table[i]!
@@ -340,7 +332,7 @@ export class TextIndex {
       if (packed & 0xff00) this.df[1]![id]!--
       if (packed & 0xff0000) this.df[2]![id]!--
     }
-    this.deadPostings += n
+    if (doc < this.sealedDocs) this.deadPostings += n
     for (let f = 0; f < 3; f++) this.totalLength[f]! -= this.lengths[f]![doc]!
     this.live--
   }
@@ -353,15 +345,25 @@ export class TextIndex {
 
   /** Sorts the pending postings into a segment (a query does it first), merging segments of similar size. */
   seal(): void {
-    if (this.pending > 0) {
-      const seg = this.build(this.pTerm, this.pDoc, this.pFreq, this.pending)
-      this.pending = 0
-      if (this.pTerm.length > 1 << 16) {
-        // a bulk load's buffer is not kept
-        this.pTerm = new Uint32Array(0)
-        this.pDoc = new Uint32Array(0)
-        this.pFreq = new Uint32Array(0)
+    if (this.sealedDocs < this.docs) {
+      // the pending documents' pool ranges as postings (removed ones skipped)
+      let n = 0
+      for (let d = this.sealedDocs; d < this.docs; d++) if (this.docSlot[d] !== NO_SLOT) n += this.termCount[d]!
+      const term = new Uint32Array(n)
+      const docOf = new Uint32Array(n)
+      const freq = new Uint32Array(n)
+      let at = 0
+      for (let d = this.sealedDocs; d < this.docs; d++) {
+        if (this.docSlot[d] === NO_SLOT) continue
+        const s = this.termStart[d]!
+        const c = this.termCount[d]!
+        term.set(this.poolTerm.subarray(s, s + c), at)
+        freq.set(this.poolFreq.subarray(s, s + c), at)
+        docOf.fill(d, at, at + c)
+        at += c
       }
+      this.sealedDocs = this.docs
+      const seg = this.build(term, docOf, freq, n)
       this.segments.push(seg)
       this.postingsHeld += seg.docs.length
       const segs = this.segments
