@@ -3,17 +3,19 @@
  * marketplace, kept current one change at a time (the service feeds it from
  * document patches) and queried without scanning every item.
  *
- * - Text: textIndex.ts (MiniSearch's term dictionary and scoring over flat postings)
+ * - Text: textIndex.ts (typed-array postings sealed in bulk, a hashed term dictionary, a
+ *   sorted term list for prefix and fuzzy lookups, MiniSearch's tokenizer and scoring)
  *   over title (boost 3), tags (2) and the description's first DESCRIPTION_INDEX_CHARS
  *   characters; every word must match, by prefix from 3 letters and fuzzily (1 edit
  *   from 5 letters, 2 from 8). A page of a text query is taken by a bounded heap, not
- *   a sort of every match.
+ *   a sort of every match, and needs no sorted order (ties compare global ids).
  * - Filters and sorts live beside it, per slot (a small integer per item) in typed
- *   arrays: per-value slot sets (category, type, origin, currency, tag) give the
- *   candidates of a query without text; one sorted order per sort key (price,
- *   rating, title, newest, global id), kept by binary insertion and re-sorted once
- *   after a bulk load, gives its pages, and a price or rating range is a binary
- *   search in its order.
+ *   columns: per-value slot sets (valueSets.ts: category, type, origin, currency, tag)
+ *   give the candidates of a query without text; one sorted order per sort key (price,
+ *   rating, title, newest, global id) gives its pages, and a price or rating range is a
+ *   binary search in its order. An order is built when a query first sorts by it (radix
+ *   sorts over the columns, radixSort.ts), kept by binary insertion after that, and
+ *   dropped again by a bulk load (built anew on its next use).
  * - Ratings are the derived values of ratings.ts (`overallRating`: mean stars of the
  *   visible ratings, 0 when unrated, and `ratingCount`), in stars, not half stars.
  * - Every sort breaks ties by global id (ascending, also for descending sorts), so
@@ -72,7 +74,7 @@ export interface CatalogPage {
 
 const TYPES: readonly MarketItem["type"][] = ["persona", "plugin", "service", "content", "dataset"]
 const MODELS: readonly MarketItem["pricing"]["model"][] = ["free", "one_time"]
-/** A batch of this many items or more invalidates the sorted orders (re-sorted once on first use). */
+/** A batch of this many items or more drops the sorted orders (each built again when a query first sorts by it). */
 export const BULK_THRESHOLD = 256
 /** Characters of a description the text index reads (the cost of indexing is per word; titles and tags are read whole). */
 export const DESCRIPTION_INDEX_CHARS = 1000

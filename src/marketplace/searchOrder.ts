@@ -1,8 +1,8 @@
 /**
  * A sorted order of index slots (small integers) for one sort key of the catalog
  * index: kept current one slot at a time (binary search + one `copyWithin`, O(log n)
- * compares and one memmove), or marked stale by a bulk load and re-sorted once,
- * when a query first needs it. The comparator must be a strict total order over
+ * compares and one memmove), or marked stale by a bulk load and given a sorted array
+ * again (`assign`, radix-sorted by the index) when a query first needs it. The comparator must be a strict total order over
  * live slots (key, then global id), read from the slots' current field values:
  * remove a slot before changing its key, insert it after.
  */
