@@ -21,6 +21,9 @@ export function sortByString(ids: Uint32Array, keyOf: (id: number) => string): v
   const tmpIds = new Uint32Array(ids.length)
   const tmpKeys: string[] = new Array<string>(ids.length)
   const counts = new Uint32Array(258)
+  // bucket bounds, used within one step only (the children go on the stack by their bounds)
+  const starts = new Uint32Array(258)
+  const pos = new Uint32Array(258)
   // explicit stack of [lo, hi, depth]
   const stack: number[] = [0, ids.length, 0]
   while (stack.length > 0) {
@@ -44,14 +47,13 @@ export function sortByString(ids: Uint32Array, keyOf: (id: number) => string): v
       stack.push(lo, hi, depth + 1) // one bucket: go deeper without moving anything
       continue
     }
-    const starts = new Uint32Array(258)
     let at = lo
     for (let b = 0; b < 257; b++) {
       starts[b] = at
       at += counts[b]!
     }
     starts[257] = at
-    const pos = starts.slice()
+    pos.set(starts)
     for (let i = lo; i < hi; i++) {
       const k = keys[i]!
       const b = depth < k.length ? Math.min(k.charCodeAt(depth), 255) + 1 : 0
