@@ -3,17 +3,19 @@
  * marketplace, kept current one change at a time (the service feeds it from
  * document patches) and queried without scanning every item.
  *
- * - Text: textIndex.ts (MiniSearch's term dictionary and scoring over flat postings)
+ * - Text: textIndex.ts (typed-array postings sealed in bulk, a hashed term dictionary, a
+ *   sorted term list for prefix and fuzzy lookups, MiniSearch's tokenizer and scoring)
  *   over title (boost 3), tags (2) and the description's first DESCRIPTION_INDEX_CHARS
  *   characters; every word must match, by prefix from 3 letters and fuzzily (1 edit
  *   from 5 letters, 2 from 8). A page of a text query is taken by a bounded heap, not
- *   a sort of every match.
+ *   a sort of every match, and needs no sorted order (ties compare global ids).
  * - Filters and sorts live beside it, per slot (a small integer per item) in typed
- *   arrays: per-value slot sets (category, type, origin, currency, tag) give the
- *   candidates of a query without text; one sorted order per sort key (price,
- *   rating, title, newest, global id), kept by binary insertion and re-sorted once
- *   after a bulk load, gives its pages, and a price or rating range is a binary
- *   search in its order.
+ *   columns: per-value slot sets (valueSets.ts: category, type, origin, currency, tag)
+ *   give the candidates of a query without text; one sorted order per sort key (price,
+ *   rating, title, newest, global id) gives its pages, and a price or rating range is a
+ *   binary search in its order. An order is built when a query first sorts by it (radix
+ *   sorts over the columns, radixSort.ts), kept by binary insertion after that, and
+ *   dropped again by a bulk load (built anew on its next use).
  * - Ratings are the derived values of ratings.ts (`overallRating`: mean stars of the
  *   visible ratings, 0 when unrated, and `ratingCount`), in stars, not half stars.
  * - Every sort breaks ties by global id (ascending, also for descending sorts), so
@@ -26,10 +28,12 @@ import { FedhubError } from "../errors.ts"
 import type { NodeId, SignedEnvelope } from "../identity/index.ts"
 import type { MarketItem } from "../schema/index.ts"
 import { type GlobalId, itemGlobalId } from "./items.ts"
+import { sortByNumber, sortByString } from "./radixSort.ts"
 import { SlotOrder } from "./searchOrder.ts"
 import { checkSearchQuery, type CheckedSearchQuery, type SearchSort } from "./searchQuery.ts"
 import { byCodeUnit } from "./signed.ts"
 import { TextIndex } from "./textIndex.ts"
+import { ValueSets } from "./valueSets.ts"
 
 /** What the index takes: an accepted item version, signed (its time orders "newest") or as its payload (time 0). */
 export type IndexableItem = SignedEnvelope<MarketItem> | MarketItem
@@ -70,7 +74,7 @@ export interface CatalogPage {
 
 const TYPES: readonly MarketItem["type"][] = ["persona", "plugin", "service", "content", "dataset"]
 const MODELS: readonly MarketItem["pricing"]["model"][] = ["free", "one_time"]
-/** A batch of this many items or more invalidates the sorted orders (re-sorted once on first use). */
+/** A batch of this many items or more drops the sorted orders (each built again when a query first sorts by it). */
 export const BULK_THRESHOLD = 256
 /** Characters of a description the text index reads (the cost of indexing is per word; titles and tags are read whole). */
 export const DESCRIPTION_INDEX_CHARS = 1000
@@ -89,11 +93,11 @@ const isEnvelope = (x: IndexableItem): x is SignedEnvelope<MarketItem> => "paylo
 
 /** The sort keys that have a sorted order. */
 type OrderKey = "gid" | "price" | "rating" | "title" | "time"
-/** A sorted order, its cheaper comparator for a full sort (ties by global id rank), and its key equality. */
+/** A sorted order, its key equality, and its numeric key column (radix-sorted; none: a string key). */
 interface KeptOrder {
   order: SlotOrder
-  fast: (a: number, b: number) => number
   same: (a: number, b: number) => boolean
+  column?: () => Float64Array
 }
 
 /** The catalog index of one marketplace (see the module comment). */
@@ -105,12 +109,15 @@ export class CatalogIndex {
   private next = 0
   // per slot
   private gids: (GlobalId | undefined)[] = []
+  private itemIds: string[] = []
   private titles: string[] = []
-  private titleKeys: string[] = []
+  /** Lowercased titles, computed when the title order first needs them. */
+  private titleKeys: (string | undefined)[] = []
   private tags: (string[] | undefined)[] = []
-  private categories: (string | undefined)[] = []
-  private origins: NodeId[] = []
-  private currencies: string[] = []
+  /** Value codes: category + 1 (0: none), origin, currency. */
+  private category = new Uint32Array(0)
+  private origin = new Uint32Array(0)
+  private currency = new Uint32Array(0)
   private type = new Uint8Array(0)
   private model = new Uint8Array(0)
   private price = new Float64Array(0)
@@ -118,55 +125,54 @@ export class CatalogIndex {
   private time = new Float64Array(0)
   private rating = new Float64Array(0)
   private ratingCount = new Uint32Array(0)
-  private rank = new Uint32Array(0)
+  /** Per slot: changes at every rewrite or removal (the value sets' entries of an older generation are dead). */
+  private gen = new Uint32Array(0)
   /** Text scores of the current query, per slot (scratch). */
   private scores = new Float64Array(0)
-  private rankFor = -1
-  private gidChanges = 0
   // per value: the slots holding it
-  private readonly byCategory = new Map<string, Set<number>>()
-  private readonly byType = new Map<string, Set<number>>()
-  private readonly byOrigin = new Map<string, Set<number>>()
-  private readonly byCurrency = new Map<string, Set<number>>()
-  private readonly byTag = new Map<string, Set<number>>()
-  private readonly interned = new Map<string, string>()
+  private readonly byCategory = new ValueSets()
+  private readonly byType = new ValueSets()
+  private readonly byOrigin = new ValueSets()
+  private readonly byCurrency = new ValueSets()
+  private readonly byTag = new ValueSets()
   /** Ratings of items not (or no longer) indexed, applied when they arrive. */
   private readonly pendingRatings = new Map<GlobalId, RatingSummary>()
   /** Withdrawn items: the withdrawing version, so an older version replayed stays out. */
   private readonly withdrawn = new Map<GlobalId, number>()
 
   private readonly gidCmp = (a: number, b: number): number => byCodeUnit(this.gids[a]!, this.gids[b]!)
+  private readonly titleKey = (s: number): string => (this.titleKeys[s] ??= this.titles[s]!.toLowerCase())
   private readonly orders: Record<OrderKey, KeptOrder> = {
-    gid: { order: new SlotOrder(this.gidCmp), fast: this.gidCmp, same: () => false },
+    gid: { order: new SlotOrder(this.gidCmp), same: () => false },
     price: {
       order: new SlotOrder((a, b) => this.price[a]! - this.price[b]! || this.gidCmp(a, b)),
-      fast: (a, b) => this.price[a]! - this.price[b]! || this.rank[a]! - this.rank[b]!,
       same: (a, b) => this.price[a] === this.price[b],
+      column: () => this.price,
     },
     rating: {
       order: new SlotOrder((a, b) => this.rating[a]! - this.rating[b]! || this.gidCmp(a, b)),
-      fast: (a, b) => this.rating[a]! - this.rating[b]! || this.rank[a]! - this.rank[b]!,
       same: (a, b) => this.rating[a] === this.rating[b],
+      column: () => this.rating,
     },
     title: {
-      order: new SlotOrder((a, b) => byCodeUnit(this.titleKeys[a]!, this.titleKeys[b]!) || this.gidCmp(a, b)),
-      fast: (a, b) => byCodeUnit(this.titleKeys[a]!, this.titleKeys[b]!) || this.rank[a]! - this.rank[b]!,
-      same: (a, b) => this.titleKeys[a] === this.titleKeys[b],
+      order: new SlotOrder((a, b) => byCodeUnit(this.titleKey(a), this.titleKey(b)) || this.gidCmp(a, b)),
+      same: (a, b) => this.titleKey(a) === this.titleKey(b),
     },
     time: {
       order: new SlotOrder((a, b) => this.time[a]! - this.time[b]! || this.gidCmp(a, b)),
-      fast: (a, b) => this.time[a]! - this.time[b]! || this.rank[a]! - this.rank[b]!,
       same: (a, b) => this.time[a] === this.time[b],
+      column: () => this.time,
     },
   }
 
   private readonly orderList = Object.values(this.orders)
   private readonly bulk: number
 
-  /** `bulkThreshold`: the batch size from which upsertMany re-sorts the orders instead of inserting into them. */
+  /** `bulkThreshold`: the batch size from which upsertMany stops maintaining the orders (each is sorted again when a query first needs it). */
   constructor(options: { bulkThreshold?: number } = {}) {
     this.bulk = options.bulkThreshold ?? BULK_THRESHOLD
-    for (const o of Object.values(this.orders)) o.order.rebuild(new Uint32Array(0))
+    // no order is kept until a query sorts by it
+    for (const o of this.orderList) o.order.invalidate()
   }
 
   /** Number of indexed (accepted, not withdrawn) items. */
@@ -196,25 +202,27 @@ export class CatalogIndex {
     const gid = itemGlobalId(p)
     const slot = this.slotOf.get(gid)
     if (slot !== undefined && this.version[slot]! >= p.version) return false
-    const gone = this.withdrawn.get(gid)
-    if (gone !== undefined && gone >= p.version) return false
+    if (this.withdrawn.size > 0) {
+      const gone = this.withdrawn.get(gid)
+      if (gone !== undefined && gone >= p.version) return false
+    }
     if (p.withdrawn === true) {
       if (slot !== undefined) this.removeSlot(gid, slot)
       this.withdrawn.set(gid, p.version)
       return true
     }
-    this.withdrawn.delete(gid)
+    if (this.withdrawn.size > 0) this.withdrawn.delete(gid)
     if (slot === undefined) this.addSlot(gid, p, env?.time ?? 0)
     else this.updateSlot(slot, p, env?.time ?? 0)
     return true
   }
 
-  /** Indexes many versions (the initial load of a shard); a large batch re-sorts the orders once instead of inserting into them. Returns how many changed the index. */
+  /** Indexes many versions (the initial load of a shard); a large batch stops maintaining the orders (sorted again on first use). Returns how many changed the index. */
   upsertMany(items: Iterable<IndexableItem>): number {
     const list = Array.isArray(items) ? (items as IndexableItem[]) : [...items]
-    if (list.length >= this.bulk) for (const o of Object.values(this.orders)) o.order.invalidate()
+    if (list.length >= this.bulk) for (const o of this.orderList) o.order.invalidate()
     let changed = 0
-    for (const it of list) if (this.upsert(it)) changed++
+    for (let i = 0; i < list.length; i++) if (this.upsert(list[i]!)) changed++
     return changed
   }
 
@@ -248,9 +256,10 @@ export class CatalogIndex {
     this.ratingCount[slot] = ratingCount
   }
 
-  /** Sorts every stale order now (after a bulk load), so that no query pays for it. */
+  /** Sorts every stale order and the text index's pending postings and term list now (after a bulk load), so that no query pays for it. */
   warm(): void {
     for (const key of Object.keys(this.orders) as OrderKey[]) this.ensure(key)
+    this.text.warm()
   }
 
   /** Answers a search query (see searchQuery.ts); throws INVALID_INPUT listing every problem of a bad one. */
@@ -268,8 +277,8 @@ export class CatalogIndex {
     this.scores = grow(this.scores, this.cap)
     const sc = this.scores
     for (let i = 0; i < m.count; i++) sc[m.slots[i]!] = m.scores[i]!
-    const rank = this.ranks()
-    const cmp = q.sort === "relevance" ? (a: number, b: number) => sc[b]! - sc[a]! || rank[a]! - rank[b]! : this.fastComparator(q.sort)
+    // ties by global id compared as strings: a text query needs no sorted order
+    const cmp = q.sort === "relevance" ? (a: number, b: number) => sc[b]! - sc[a]! || this.gidCmp(a, b) : this.comparator(q.sort)
     // the page: the first offset + limit by a bounded heap (a common word matches every item), then sorted
     const top = new TopK(q.offset + q.limit, cmp)
     for (let i = 0; i < m.count; i++) top.offer(m.slots[i]!)
@@ -280,17 +289,17 @@ export class CatalogIndex {
   // ---- filters without text
 
   private filterSearch(q: CheckedSearchQuery, pred: ((slot: number) => boolean) | undefined): { total: number; slots: number[]; scores?: undefined } {
-    const sets: (Set<number> | undefined)[] = []
-    if (q.category !== undefined) sets.push(this.byCategory.get(q.category))
-    if (q.type !== undefined) sets.push(this.byType.get(q.type))
-    if (q.origin !== undefined) sets.push(this.byOrigin.get(q.origin))
-    if (q.currency !== undefined) sets.push(this.byCurrency.get(q.currency))
-    for (const t of q.tags) sets.push(this.byTag.get(t))
-    if (sets.some((s) => s === undefined || s.size === 0)) return { total: 0, slots: [] }
-    const smallest = (sets as Set<number>[]).reduce<Set<number> | undefined>((m, s) => (m === undefined || s.size < m.size ? s : m), undefined)
-    if (smallest !== undefined && smallest.size * SET_FACTOR < this.size) {
+    const sets: [ValueSets, number][] = []
+    if (q.category !== undefined) sets.push([this.byCategory, this.byCategory.find(q.category)])
+    if (q.type !== undefined) sets.push([this.byType, this.byType.find(q.type)])
+    if (q.origin !== undefined) sets.push([this.byOrigin, this.byOrigin.find(q.origin)])
+    if (q.currency !== undefined) sets.push([this.byCurrency, this.byCurrency.find(q.currency)])
+    for (const t of q.tags) sets.push([this.byTag, this.byTag.find(t)])
+    if (sets.some(([v, c]) => v.size(c) === 0)) return { total: 0, slots: [] }
+    const smallest = sets.reduce<[ValueSets, number] | undefined>((m, s) => (m === undefined || s[0].size(s[1]) < m[0].size(m[1]) ? s : m), undefined)
+    if (smallest !== undefined && smallest[0].size(smallest[1]) * SET_FACTOR < this.size) {
       const hits: number[] = []
-      for (const s of smallest) if (!pred || pred(s)) hits.push(s)
+      for (const s of smallest[0].slots(smallest[1], this.gen)) if (!pred || pred(s)) hits.push(s)
       hits.sort(this.comparator(q.sort))
       return { total: hits.length, slots: hits.slice(q.offset, q.offset + q.limit) }
     }
@@ -342,38 +351,34 @@ export class CatalogIndex {
     return { total: count, slots }
   }
 
-  /** The order of `key`, re-sorted first if a bulk change left it stale. */
+  /** The order of `key`, sorted first (radix sorts over the typed columns) if a bulk change left it stale. */
   private ensure(key: OrderKey): KeptOrder {
     const o = this.orders[key]
     if (o.order.isFresh) return o
-    const live = new Uint32Array(this.slotOf.size)
-    let i = 0
-    for (const s of this.slotOf.values()) live[i++] = s
-    if (key !== "gid") this.ranks()
-    o.order.rebuild(live, o.fast)
-    return o
-  }
-
-  /** Each live slot's rank in the global id order (fresh). */
-  private ranks(): Uint32Array {
-    const g = this.ensure("gid").order
-    if (this.rankFor !== this.gidChanges) {
-      this.rank = grow(this.rank, this.cap)
-      const gs = g.slots
-      for (let r = 0; r < gs.length; r++) this.rank[gs[r]!] = r
-      this.rankFor = this.gidChanges
+    let sorted: Uint32Array<ArrayBuffer>
+    if (key === "gid") {
+      // global id = origin ":" item id, node ids of one length: item ids sorted, then (stably) origins
+      sorted = new Uint32Array(this.slotOf.size)
+      let i = 0
+      for (const s of this.slotOf.values()) sorted[i++] = s
+      sortByString(sorted, (s) => this.itemIds[s]!)
+      const values = this.byOrigin.values
+      const byName = Array.from(values.keys()).sort((a, b) => byCodeUnit(`${values[a]!}:`, `${values[b]!}:`))
+      if (byName.length > 1) {
+        const rank = new Float64Array(values.length)
+        byName.forEach((c, r) => (rank[c] = r))
+        const originRank = new Float64Array(this.cap)
+        for (const s of sorted) originRank[s] = rank[this.origin[s]!]!
+        sortByNumber(sorted, originRank)
+      }
+    } else {
+      sorted = this.ensure("gid").order.slots.slice()
+      const column = o.column?.()
+      if (column) sortByNumber(sorted, column)
+      else sortByString(sorted, this.titleKey)
     }
-    return this.rank
-  }
-
-  /** `comparator`, with ties broken by the global id ranks (valid until the next change). */
-  private fastComparator(sort: SearchSort): (a: number, b: number) => number {
-    const { key, descending } = SORTS[sort]
-    const rank = this.ranks()
-    if (key === "gid") return (a, b) => rank[a]! - rank[b]!
-    const { fast, same } = this.orders[key]
-    if (!descending) return fast
-    return (a, b) => (same(a, b) ? rank[a]! - rank[b]! : -fast(a, b))
+    o.order.assign(sorted)
+    return o
   }
 
   /** The comparator of a sort (ties by global id ascending). */
@@ -388,17 +393,23 @@ export class CatalogIndex {
   private predicate(q: Pick<CheckedSearchQuery, "category" | "type" | "origin" | "currency" | "tags" | "minPrice" | "maxPrice" | "minRating" | "maxRating">): ((slot: number) => boolean) | undefined {
     const tests: ((s: number) => boolean)[] = []
     const { category, type, origin, currency, tags, minPrice, maxPrice, minRating, maxRating } = q
-    if (category !== undefined) tests.push((s) => this.categories[s] === category)
+    if (category !== undefined) {
+      const code = this.byCategory.find(category) + 1
+      tests.push((s) => code > 0 && this.category[s] === code)
+    }
     if (type !== undefined) {
       const code = TYPES.indexOf(type)
       tests.push((s) => this.type[s] === code)
     }
-    if (origin !== undefined) tests.push((s) => this.origins[s] === origin)
-    if (currency !== undefined) tests.push((s) => this.currencies[s] === currency)
-    for (const t of tags) {
-      const set = this.byTag.get(t)
-      tests.push((s) => set?.has(s) === true)
+    if (origin !== undefined) {
+      const code = this.byOrigin.find(origin)
+      tests.push((s) => code >= 0 && this.origin[s] === code)
     }
+    if (currency !== undefined) {
+      const code = this.byCurrency.find(currency)
+      tests.push((s) => code >= 0 && this.currency[s] === code)
+    }
+    for (const t of tags) tests.push((s) => this.tags[s]?.some((x) => x.toLowerCase() === t) === true)
     if (minPrice !== undefined) tests.push((s) => this.price[s]! >= minPrice)
     if (maxPrice !== undefined) tests.push((s) => this.price[s]! <= maxPrice)
     if (minRating !== undefined) tests.push((s) => this.rating[s]! >= minRating)
@@ -409,13 +420,6 @@ export class CatalogIndex {
   }
 
   // ---- slots
-
-  private intern(s: string): string {
-    const known = this.interned.get(s)
-    if (known !== undefined) return known
-    this.interned.set(s, s)
-    return s
-  }
 
   private addSlot(gid: GlobalId, p: MarketItem, time: number): void {
     let slot = this.free.pop()
@@ -430,15 +434,23 @@ export class CatalogIndex {
         this.time = grow(this.time, this.cap)
         this.rating = grow(this.rating, this.cap)
         this.ratingCount = grow(this.ratingCount, this.cap)
+        this.category = grow(this.category, this.cap)
+        this.origin = grow(this.origin, this.cap)
+        this.currency = grow(this.currency, this.cap)
+        this.gen = grow(this.gen, this.cap)
       }
     }
     this.slotOf.set(gid, slot)
     this.gids[slot] = gid
-    this.gidChanges++
-    const pending = this.pendingRatings.get(gid)
-    this.pendingRatings.delete(gid)
-    this.rating[slot] = pending?.overallRating ?? 0
-    this.ratingCount[slot] = pending?.ratingCount ?? 0
+    if (this.pendingRatings.size > 0) {
+      const pending = this.pendingRatings.get(gid)
+      this.pendingRatings.delete(gid)
+      this.rating[slot] = pending?.overallRating ?? 0
+      this.ratingCount[slot] = pending?.ratingCount ?? 0
+    } else {
+      this.rating[slot] = 0
+      this.ratingCount[slot] = 0
+    }
     this.write(slot, p, time)
     for (const o of this.orderList) o.order.insert(slot)
     this.addText(slot, p)
@@ -447,7 +459,7 @@ export class CatalogIndex {
   private updateSlot(slot: number, p: MarketItem, time: number): void {
     const moved = {
       price: this.price[slot] !== p.pricing.price,
-      title: this.titleKeys[slot] !== p.title.toLowerCase(),
+      title: this.titles[slot] !== p.title,
       time: this.time[slot] !== time,
     }
     for (const k of ["price", "title", "time"] as const) if (moved[k]) this.orders[k].order.remove(slot)
@@ -459,63 +471,70 @@ export class CatalogIndex {
   }
 
   private removeSlot(gid: GlobalId, slot: number): void {
-    for (const o of Object.values(this.orders)) o.order.remove(slot)
+    for (const o of this.orderList) o.order.remove(slot)
     this.unlink(slot)
     if (this.ratingCount[slot]! > 0) this.pendingRatings.set(gid, { overallRating: this.rating[slot]!, ratingCount: this.ratingCount[slot]! })
     this.removeText(slot)
     this.slotOf.delete(gid)
     this.gids[slot] = undefined
-    this.titles[slot] = this.titleKeys[slot] = ""
+    this.titles[slot] = this.itemIds[slot] = ""
+    this.titleKeys[slot] = undefined
     this.tags[slot] = undefined
-    this.gidChanges++
     this.free.push(slot)
   }
 
   /** Writes the item's fields into `slot` and links it into the value sets. */
   private write(slot: number, p: MarketItem, time: number): void {
+    this.itemIds[slot] = p.itemId
     this.titles[slot] = p.title
-    this.titleKeys[slot] = p.title.toLowerCase()
+    this.titleKeys[slot] = undefined
     const tags = p.tags && p.tags.length > 0 ? p.tags : undefined
     this.tags[slot] = tags
-    this.categories[slot] = p.category === undefined ? undefined : this.intern(p.category)
-    this.origins[slot] = this.intern(p.originNodeId) as NodeId
-    this.currencies[slot] = this.intern(p.pricing.currency)
-    this.type[slot] = TYPES.indexOf(p.type)
+    const type = TYPES.indexOf(p.type)
+    this.type[slot] = type
     this.model[slot] = MODELS.indexOf(p.pricing.model)
     this.price[slot] = p.pricing.price
     this.version[slot] = p.version
     this.time[slot] = time
-    if (p.category !== undefined) link(this.byCategory, p.category, slot)
-    link(this.byType, p.type, slot)
-    link(this.byOrigin, p.originNodeId, slot)
-    link(this.byCurrency, p.pricing.currency, slot)
-    if (tags) for (let i = 0; i < tags.length; i++) {
-      const t = tags[i]!.toLowerCase()
-      // each tag once (tags differing only by case are one)
-      let dup = false
-      for (let j = 0; j < i && !dup; j++) dup = tags[j]!.toLowerCase() === t
-      if (!dup) link(this.byTag, t, slot)
-    }
+    const gen = this.gen
+    if (p.category !== undefined) {
+      const c = this.byCategory.code(p.category)
+      this.category[slot] = c + 1
+      this.byCategory.add(c, slot, gen)
+    } else this.category[slot] = 0
+    this.byType.add(this.byType.code(p.type), slot, gen)
+    const o = this.byOrigin.code(p.originNodeId)
+    this.origin[slot] = o
+    this.byOrigin.add(o, slot, gen)
+    const cur = this.byCurrency.code(p.pricing.currency)
+    this.currency[slot] = cur
+    this.byCurrency.add(cur, slot, gen)
+    if (tags)
+      for (let i = 0; i < tags.length; i++) {
+        const t = tags[i]!.toLowerCase()
+        // each tag once (tags differing only by case are one)
+        let dup = false
+        for (let j = 0; j < i && !dup; j++) dup = tags[j]!.toLowerCase() === t
+        if (!dup) this.byTag.add(this.byTag.code(t), slot, gen)
+      }
   }
 
-  /** Takes `slot` out of the value sets (its fields still hold the old values). */
+  /** Takes `slot` out of the value sets (its fields still hold the old values): a new generation, and one fewer live slot per value it held. */
   private unlink(slot: number): void {
-    const unlink = (m: Map<string, Set<number>>, v: string | undefined): void => {
-      if (v === undefined) return
-      const set = m.get(v)
-      if (!set) return
-      set.delete(slot)
-      if (set.size === 0) m.delete(v)
-    }
-    unlink(this.byCategory, this.categories[slot])
-    unlink(this.byType, TYPES[this.type[slot]!])
-    unlink(this.byOrigin, this.origins[slot])
-    unlink(this.byCurrency, this.currencies[slot])
-    for (const t of new Set(this.tags[slot]?.map((t) => t.toLowerCase()))) unlink(this.byTag, t)
+    this.gen[slot]!++
+    const c = this.category[slot]!
+    if (c > 0) this.byCategory.drop(c - 1)
+    this.byType.drop(this.byType.find(TYPES[this.type[slot]!]!))
+    this.byOrigin.drop(this.origin[slot]!)
+    this.byCurrency.drop(this.currency[slot]!)
+    const tags = this.tags[slot]
+    if (tags) for (const t of new Set(tags.map((t) => t.toLowerCase()))) this.byTag.drop(this.byTag.find(t))
   }
 
   private addText(slot: number, p: MarketItem): void {
-    this.text.add(slot, { title: p.title, description: (p.description ?? "").slice(0, DESCRIPTION_INDEX_CHARS), tags: (p.tags ?? []).join(" ") })
+    const tags = p.tags === undefined || p.tags.length === 0 ? "" : p.tags.length === 1 ? p.tags[0]! : p.tags.join(" ")
+    const d = p.description ?? ""
+    this.text.addDoc(slot, p.title, tags, d.length > DESCRIPTION_INDEX_CHARS ? d.slice(0, DESCRIPTION_INDEX_CHARS) : d)
   }
 
   private removeText(slot: number): void {
@@ -524,20 +543,19 @@ export class CatalogIndex {
 
   private hit(slot: number, score: number): CatalogHit {
     const gid = this.gids[slot]!
-    const origin = this.origins[slot]!
-    const category = this.categories[slot]
+    const c = this.category[slot]!
     return {
       globalId: gid,
       score,
-      itemId: gid.slice(origin.length + 1),
-      origin,
+      itemId: this.itemIds[slot]!,
+      origin: this.byOrigin.values[this.origin[slot]!] as NodeId,
       version: this.version[slot]!,
       time: this.time[slot]!,
       type: TYPES[this.type[slot]!]!,
       title: this.titles[slot]!,
-      ...(category === undefined ? {} : { category }),
+      ...(c === 0 ? {} : { category: this.byCategory.values[c - 1]! }),
       tags: [...(this.tags[slot] ?? [])],
-      pricing: { model: MODELS[this.model[slot]!]!, price: this.price[slot]!, currency: this.currencies[slot]! },
+      pricing: { model: MODELS[this.model[slot]!]!, price: this.price[slot]!, currency: this.byCurrency.values[this.currency[slot]!]! },
       overallRating: this.rating[slot]!,
       ratingCount: this.ratingCount[slot]!,
     }
@@ -582,13 +600,6 @@ class TopK {
   sorted(): number[] {
     return [...this.items].sort(this.cmp)
   }
-}
-
-/** Adds `slot` to the set of value `v`. */
-function link(m: Map<string, Set<number>>, v: string, slot: number): void {
-  let set = m.get(v)
-  if (!set) m.set(v, (set = new Set()))
-  set.add(slot)
 }
 
 /** Which order each sort walks, and in which direction. */

@@ -1,8 +1,8 @@
 /**
  * A sorted order of index slots (small integers) for one sort key of the catalog
  * index: kept current one slot at a time (binary search + one `copyWithin`, O(log n)
- * compares and one memmove), or marked stale by a bulk load and re-sorted once,
- * when a query first needs it. The comparator must be a strict total order over
+ * compares and one memmove), or marked stale by a bulk load and given a sorted array
+ * again (`assign`, radix-sorted by the index) when a query first needs it. The comparator must be a strict total order over
  * live slots (key, then global id), read from the slots' current field values:
  * remove a slot before changing its key, insert it after.
  */
@@ -12,7 +12,7 @@ export type SlotCompare = (a: number, b: number) => number
 
 /** One sort key's order of the live slots. */
 export class SlotOrder {
-  private arr = new Uint32Array(1024)
+  private arr: Uint32Array<ArrayBuffer> = new Uint32Array(1024)
   private n = 0
   private fresh = false
 
@@ -47,6 +47,13 @@ export class SlotOrder {
     this.fresh = true
   }
 
+  /** Takes `sorted` (already in this order; kept, not copied) as the order, and maintains it from now on. */
+  assign(sorted: Uint32Array<ArrayBuffer>): void {
+    this.arr = sorted
+    this.n = sorted.length
+    this.fresh = true
+  }
+
   /** The first position whose slot does not sort before `slot`. */
   private lowerBound(slot: number): number {
     let lo = 0
@@ -63,7 +70,7 @@ export class SlotOrder {
   insert(slot: number): void {
     if (!this.fresh) return
     if (this.n === this.arr.length) {
-      const bigger = new Uint32Array(this.arr.length * 2)
+      const bigger = new Uint32Array(Math.max(1024, this.arr.length * 2))
       bigger.set(this.arr)
       this.arr = bigger
     }

@@ -1,37 +1,40 @@
 /**
- * The catalog's full-text index: MiniSearch's radix tree (`SearchableMap`) as the term
- * dictionary, for its prefix and fuzzy lookups, over postings kept in flat arrays.
+ * The catalog's full-text index, in typed arrays: a term dictionary (an open-addressing
+ * hash over the text's code units, so a known term is found without allocating a
+ * string; each term interned once), postings built in bulk (counting sort by term) into
+ * segments merged geometrically, and a term list sorted on first use (radix sort) for
+ * prefix lookups (binary search) and fuzzy ones (a walk of the sorted list as an
+ * implicit trie, pruned by the edit-distance rows).
  *
- * Why not MiniSearch itself: measured here (bench/search.ts, bench/catalog.ts), adding an
- * item to a MiniSearch index costs 50–300 µs at 100K–1M items, mostly in its per-term
- * Maps of per-document Maps (a common word holds a Map of a million entries), so a 1M
- * catalog took minutes to index. Here a term's postings are one array of (document,
- * packed field frequencies) pairs, and a document's terms one range of a shared pool:
- * adding an item is a few µs, and a query over a word every item holds walks one array.
+ * Why: MiniSearch itself (a Map of per-document Maps per term) cost 50–300 µs per item
+ * at 100K–1M items; the first flat-postings version (MiniSearch's radix tree as the
+ * dictionary, a Map of small arrays as postings) 11–40 µs, growing with a million
+ * distinct terms (bench/catalogSteps.ts). Here adding an item appends its postings to a
+ * pending buffer; a query (or `seal`) sorts them into a segment.
  *
  * The answers are MiniSearch's: its tokenizer, lowercased terms, every word must match
  * (AND), by prefix from 3 letters (weight 0.375 · len/(len + 0.3 · extra letters)) and
- * fuzzily from 5 letters (round(len · 0.2) edits, at most 2; weight 0.45 · len/(len + edits)),
- * scored by BM25+ per field (k 1.2, b 0.7, d 0.5) with the field boosts, summed.
+ * fuzzily from 5 letters (Levenshtein, round(len · 0.2) edits, at most 2; weight
+ * 0.45 · len/(len + edits)), scored by BM25+ per field (k 1.2, b 0.7, d 0.5) with the
+ * field boosts, summed over a word's terms in code-unit order (exact, prefix, fuzzy).
  * Documents are keyed by the caller's slot; a removed document's postings are dropped
- * lazily (its document id is dead, and a term whose postings are mostly dead is compacted
- * when next read), while the frequencies scores use are updated at once.
+ * lazily (its document id is dead; merges drop them), while the frequencies scores use
+ * are updated at once.
  */
 import MiniSearch from "minisearch"
-import SearchableMap from "minisearch/SearchableMap"
+import { sortByString } from "./radixSort.ts"
 
 /** The indexed fields, in packing order (8 bits of term frequency each). */
 export const TEXT_FIELDS = ["title", "tags", "description"] as const
 /** The text of one document, per field. */
 export type TextFields = Record<(typeof TEXT_FIELDS)[number], string>
 
-const BOOSTS = [3, 2, 1]
-const K = 1.2
-const B = 0.7
-const D = 0.5
-const PREFIX_WEIGHT = 0.375
-const FUZZY_WEIGHT = 0.45
-const MAX_FUZZY = 2
+/** The scoring constants (exported for the tests' linear-scan oracle). */
+export const TEXT_SCORING = { boosts: [3, 2, 1], k: 1.2, b: 0.7, d: 0.5, prefixWeight: 0.375, fuzzyWeight: 0.45, maxFuzzy: 2 } as const
+const BOOSTS = TEXT_SCORING.boosts
+const K = TEXT_SCORING.k
+const B = TEXT_SCORING.b
+const D = TEXT_SCORING.d
 const NO_SLOT = 0xffffffff
 
 const tokenize = MiniSearch.getDefault("tokenize") as (text: string) => string[]
@@ -64,7 +67,8 @@ export const textTerms = (text: string): string[] => {
   return out
 }
 
-const growU32 = (a: Uint32Array<ArrayBuffer>, n: number): Uint32Array<ArrayBuffer> => {
+type U32 = Uint32Array<ArrayBuffer>
+const growU32 = (a: U32, n: number): U32 => {
   if (n <= a.length) return a
   const b = new Uint32Array(Math.max(n, a.length * 2, 1024))
   b.set(a)
@@ -77,6 +81,25 @@ const growF64 = (a: Float64Array<ArrayBuffer>, n: number): Float64Array<ArrayBuf
   return b
 }
 
+/** FNV-1a over code units, ASCII upper case folded to lower (a term is stored lowercased). */
+const hashRange = (s: string, start: number, end: number): number => {
+  let h = 0x811c9dc5
+  for (let i = start; i < end; i++) {
+    let c = s.charCodeAt(i)
+    if (c >= 65 && c <= 90) c += 32
+    h = Math.imul(h ^ c, 0x01000193)
+  }
+  return h >>> 0
+}
+
+/** Postings of some terms: for term `terms[i]`, documents `docs[offs[i]..offs[i+1])` with their packed frequencies. */
+interface Segment {
+  terms: U32
+  offs: U32
+  docs: U32
+  freqs: U32
+}
+
 /** Matching documents of a query: slots and scores, `count` of each filled. */
 export interface TextMatches {
   count: number
@@ -86,29 +109,47 @@ export interface TextMatches {
 
 /** A full-text index of short documents (see the module comment). */
 export class TextIndex {
-  /** Term → id: the radix tree for prefix and fuzzy lookups, a Map for exact ones (a hash is cheaper than a tree walk). */
-  private readonly dict = new SearchableMap<number>()
-  private readonly ids = new Map<string, number>()
-  /** Per term: [doc, packed frequencies, doc, packed frequencies, …]. */
-  private postings: number[][] = []
+  // ---- the term dictionary
+  private keys: string[] = []
+  private termHash = new Uint32Array(1024)
+  private table = new Int32Array(2048).fill(-1)
+  private mask = 2047
   /** Per term: documents holding it in each field (live ones only). */
-  private df = [new Uint32Array(0), new Uint32Array(0), new Uint32Array(0)]
-  /** Per term: postings of dead documents still in its array. */
-  private dead = new Uint32Array(0)
+  private df = [new Uint32Array(1024), new Uint32Array(1024), new Uint32Array(1024)]
+  /** Per term scratch: the document that last used it (+1), its place in that document's terms, counts while sealing. */
+  private mark = new Uint32Array(1024)
+  private place = new Uint32Array(1024)
+  private counts = new Uint32Array(1024)
+  /** Term ids sorted by term, covering ids below `sortedUpTo`; `side`: later terms, sorted. */
+  private sorted = new Uint32Array(0)
+  private sortedUpTo = 0
+  private side = new Uint32Array(0)
+  private sideUpTo = 0
+
+  // ---- postings
+  private segments: Segment[] = []
+  /** Documents from this id on are not sealed yet (their postings are their pool ranges). */
+  private sealedDocs = 0
+  private postingsHeld = 0
+  private deadPostings = 0
+
+  // ---- documents
   /** Per document id (never reused): its slot, or NO_SLOT once removed. */
   private docSlot = new Uint32Array(0)
-  /** Per document id: its terms, as a range of `pool`, and its field lengths. */
+  /** Per document id: its terms and their packed frequencies, as a range of the pools, and its field lengths. */
   private termStart = new Uint32Array(0)
   private termCount = new Uint32Array(0)
   private lengths = [new Uint32Array(0), new Uint32Array(0), new Uint32Array(0)]
-  private pool = new Uint32Array(0)
+  private poolTerm = new Uint32Array(0)
+  private poolFreq = new Uint32Array(0)
   private poolUsed = 0
   private docs = 0
   /** Per slot: its live document id + 1 (0: none). */
   private slotDoc = new Uint32Array(0)
   private live = 0
   private readonly totalLength = [0, 0, 0]
-  // query scratch, per document id
+  // scratch
+  private bounds = new Uint32Array(256)
   private acc = new Float64Array(0)
   private hits = new Uint32Array(0)
 
@@ -117,47 +158,162 @@ export class TextIndex {
     return this.live
   }
 
-  /** Indexes `fields` under `slot` (replacing what the slot held). */
+  /** Number of distinct terms ever seen. */
+  get terms(): number {
+    return this.keys.length
+  }
+
+  /** Indexes `fields` under `slot` (replacing what the slot held); its postings are sealed at the next query. */
   add(slot: number, fields: TextFields): void {
+    this.addDoc(slot, fields.title, fields.tags, fields.description)
+  }
+
+  /** As `add`, the fields as arguments (no object per item): title, tags (joined by spaces when several), description. */
+  addDoc(slot: number, title: string, tags: string, description: string): void {
     this.remove(slot)
     const doc = this.docs++
-    this.docSlot = growU32(this.docSlot, doc + 1)
-    this.termStart = growU32(this.termStart, doc + 1)
-    this.termCount = growU32(this.termCount, doc + 1)
-    for (let f = 0; f < 3; f++) this.lengths[f] = growU32(this.lengths[f]!, doc + 1)
-    this.slotDoc = growU32(this.slotDoc, slot + 1)
+    if (doc >= this.docSlot.length) {
+      this.docSlot = growU32(this.docSlot, doc + 1)
+      this.termStart = growU32(this.termStart, doc + 1)
+      this.termCount = growU32(this.termCount, doc + 1)
+      for (let f = 0; f < 3; f++) this.lengths[f] = growU32(this.lengths[f]!, doc + 1)
+    }
+    if (slot >= this.slotDoc.length) this.slotDoc = growU32(this.slotDoc, slot + 1)
     this.docSlot[doc] = slot
     this.slotDoc[slot] = doc + 1
-    // distinct terms of the document with their packed per-field frequencies
-    const ids: number[] = []
-    const freqs: number[] = []
-    for (let f = 0; f < 3; f++) {
-      const terms = textTerms(fields[TEXT_FIELDS[f]!])
-      this.lengths[f]![doc] = terms.length
-      this.totalLength[f]! += terms.length
-      for (const t of terms) {
-        const id = this.termId(t)
-        let at = ids.indexOf(id)
-        if (at < 0) {
-          at = ids.length
-          ids.push(id)
-          freqs.push(0)
+    const start = this.poolUsed
+    this.termStart[doc] = start
+    this.field(doc, 0, title)
+    this.field(doc, 1, tags)
+    this.field(doc, 2, description)
+    this.termCount[doc] = this.poolUsed - start
+    this.live++
+  }
+
+  /** The terms of one field of `doc` into the pools (distinct terms once, frequencies packed). */
+  private field(doc: number, f: number, text: string): void {
+    // ASCII: split by the table and hashed in the same pass, terms found by their code units; otherwise MiniSearch's tokenizer
+    const len = text.length
+    let bounds = this.bounds
+    let nb = 0
+    let s = 0
+    let h = 0x811c9dc5
+    for (let i = 0; i <= len; i++) {
+      const c = i < len ? text.charCodeAt(i) : 32
+      if (c >= 128) {
+        nb = -1
+        break
+      }
+      if (SEPARATOR[c] === 1) {
+        if (i > s) {
+          if (nb + 3 > bounds.length) bounds = this.bounds = growU32(bounds, nb + 3)
+          bounds[nb] = s
+          bounds[nb + 1] = i
+          bounds[nb + 2] = h >>> 0
+          nb += 3
         }
-        const shift = f * 8
-        if (((freqs[at]! >>> shift) & 0xff) < 0xff) freqs[at]! += 1 << shift
+        s = i + 1
+        h = 0x811c9dc5
+      } else h = Math.imul(h ^ (c >= 65 && c <= 90 ? c + 32 : c), 0x01000193)
+    }
+    let count = 0
+    if (nb >= 0) {
+      for (let k = 0; k < nb; k += 3) this.use(doc, f, this.termAt(text, bounds[k]!, bounds[k + 1]!, bounds[k + 2]!))
+      count = nb / 3
+    } else {
+      const terms = textTerms(text)
+      for (const t of terms) this.use(doc, f, this.termOf(t))
+      count = terms.length
+    }
+    this.lengths[f]![doc] = count
+    this.totalLength[f]! += count
+  }
+
+  /** One occurrence of term `id` in field `f` of `doc` (its document frequency counted at its first occurrence in the field). */
+  private use(doc: number, f: number, id: number): void {
+    const shift = f * 8
+    if (this.mark[id] !== doc + 1) {
+      this.mark[id] = doc + 1
+      const p = this.poolUsed++
+      if (p >= this.poolTerm.length) {
+        this.poolTerm = growU32(this.poolTerm, p + 1)
+        this.poolFreq = growU32(this.poolFreq, p + 1)
+      }
+      this.place[id] = p
+      this.poolTerm[p] = id
+      this.poolFreq[p] = 1 << shift
+      this.df[f]![id]!++
+      return
+    }
+    const p = this.place[id]!
+    const tf = (this.poolFreq[p]! >>> shift) & 0xff
+    if (tf === 0) this.df[f]![id]!++
+    if (tf < 0xff) this.poolFreq[p]! += 1 << shift
+  }
+
+  /** The id of the (lowercased) term `text[start, end)`, ASCII, added when new. */
+  private termAt(text: string, start: number, end: number, h: number): number {
+    const len = end - start
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const id = this.table[i]!
+      if (id < 0) return this.newTerm(text.slice(start, end).toLowerCase(), h, i)
+      if (this.termHash[id] !== h) continue
+      const key = this.keys[id]!
+      if (key.length !== len) continue
+      let same = true
+      for (let j = 0; j < len && same; j++) {
+        let c = text.charCodeAt(start + j)
+        if (c >= 65 && c <= 90) c += 32
+        same = key.charCodeAt(j) === c
+      }
+      if (same) return id
+    }
+  }
+
+  /** The id of a lowercased term, added when new. */
+  private termOf(term: string): number {
+    const h = hashRange(term, 0, term.length)
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const id = this.table[i]!
+      if (id < 0) return this.newTerm(term, h, i)
+      if (this.termHash[id] === h && this.keys[id] === term) return id
+    }
+  }
+
+  /** The id of a lowercased term, or -1. */
+  private lookup(term: string): number {
+    const h = hashRange(term, 0, term.length)
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const id = this.table[i]!
+      if (id < 0) return -1
+      if (this.termHash[id] === h && this.keys[id] === term) return id
+    }
+  }
+
+  private newTerm(term: string, h: number, at: number): number {
+    const id = this.keys.length
+    this.keys.push(term)
+    if (id >= this.termHash.length) {
+      const n = id + 1
+      this.termHash = growU32(this.termHash, n)
+      for (let f = 0; f < 3; f++) this.df[f] = growU32(this.df[f]!, n)
+      this.mark = growU32(this.mark, n)
+      this.place = growU32(this.place, n)
+      this.counts = growU32(this.counts, n)
+    }
+    this.termHash[id] = h
+    this.table[at] = id
+    if (this.keys.length * 2 > this.mask) {
+      const size = (this.mask + 1) * 2
+      this.mask = size - 1
+      this.table = new Int32Array(size).fill(-1)
+      for (let t = 0; t < this.keys.length; t++) {
+        let i = this.termHash[t]! & this.mask
+        while (this.table[i]! >= 0) i = (i + 1) & this.mask
+        this.table[i] = t
       }
     }
-    this.pool = growU32(this.pool, this.poolUsed + ids.length)
-    this.termStart[doc] = this.poolUsed
-    this.termCount[doc] = ids.length
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!
-      const packed = freqs[i]!
-      this.pool[this.poolUsed++] = id
-      this.postings[id]!.push(doc, packed)
-      for (let f = 0; f < 3; f++) if ((packed >>> (f * 8)) & 0xff) this.df[f]![id]!++
-    }
-    this.live++
+    return id
   }
 
   /** Takes the document of `slot` out (no-op when the slot holds none). */
@@ -168,65 +324,271 @@ export class TextIndex {
     this.slotDoc[slot] = 0
     this.docSlot[doc] = NO_SLOT
     const start = this.termStart[doc]!
-    const end = start + this.termCount[doc]!
-    for (let i = start; i < end; i++) {
-      const id = this.pool[i]!
-      const list = this.postings[id]!
-      // its frequencies are in the postings: found from the end (recent documents are last)
-      for (let p = list.length - 2; p >= 0; p -= 2)
-        if (list[p] === doc) {
-          const packed = list[p + 1]!
-          for (let f = 0; f < 3; f++) if ((packed >>> (f * 8)) & 0xff) this.df[f]![id]!--
-          break
-        }
-      this.dead[id]!++
+    const n = this.termCount[doc]!
+    for (let i = start; i < start + n; i++) {
+      const id = this.poolTerm[i]!
+      const packed = this.poolFreq[i]!
+      if (packed & 0xff) this.df[0]![id]!--
+      if (packed & 0xff00) this.df[1]![id]!--
+      if (packed & 0xff0000) this.df[2]![id]!--
     }
+    if (doc < this.sealedDocs) this.deadPostings += n
     for (let f = 0; f < 3; f++) this.totalLength[f]! -= this.lengths[f]![doc]!
     this.live--
   }
 
-  private termId(term: string): number {
-    const known = this.ids.get(term)
-    if (known !== undefined) return known
-    const id = this.postings.length
-    this.ids.set(term, id)
-    this.dict.set(term, id)
-    this.postings.push([])
-    for (let f = 0; f < 3; f++) this.df[f] = growU32(this.df[f]!, id + 1)
-    this.dead = growU32(this.dead, id + 1)
-    return id
+  /** Seals the pending postings and sorts the term list now, so that no query pays for it. */
+  warm(): void {
+    this.seal()
+    if (this.keys.length > 0) this.dictionary()
   }
 
-  /** The live postings of a term (compacted first when a quarter or more are dead). */
-  private livePostings(id: number): number[] {
-    const list = this.postings[id]!
-    if (this.dead[id]! * 4 > list.length / 2) {
-      const kept: number[] = []
-      for (let p = 0; p < list.length; p += 2) if (this.docSlot[list[p]!] !== NO_SLOT) kept.push(list[p]!, list[p + 1]!)
-      this.postings[id] = kept
-      this.dead[id] = 0
-      return kept
-    }
-    return list
-  }
-
-  /** The terms a query word stands for, each with its weight (exact 1, prefix, fuzzy). */
-  private expand(word: string): Map<number, number> {
-    const out = new Map<number, number>()
-    const exact = this.ids.get(word)
-    if (exact !== undefined) out.set(exact, 1)
-    if (word.length >= 3)
-      for (const [term, id] of this.dict.atPrefix(word)) {
-        const extra = term.length - word.length
-        if (extra > 0) out.set(id, (PREFIX_WEIGHT * term.length) / (term.length + 0.3 * extra))
+  /** Sorts the pending postings into a segment (a query does it first), merging segments of similar size. */
+  seal(): void {
+    if (this.sealedDocs < this.docs) {
+      // the pending documents' pool ranges as postings (removed ones skipped)
+      let n = 0
+      for (let d = this.sealedDocs; d < this.docs; d++) if (this.docSlot[d] !== NO_SLOT) n += this.termCount[d]!
+      const term = new Uint32Array(n)
+      const docOf = new Uint32Array(n)
+      const freq = new Uint32Array(n)
+      let at = 0
+      for (let d = this.sealedDocs; d < this.docs; d++) {
+        if (this.docSlot[d] === NO_SLOT) continue
+        const s = this.termStart[d]!
+        const c = this.termCount[d]!
+        term.set(this.poolTerm.subarray(s, s + c), at)
+        freq.set(this.poolFreq.subarray(s, s + c), at)
+        docOf.fill(d, at, at + c)
+        at += c
       }
-    if (word.length >= 5) {
-      const edits = Math.min(MAX_FUZZY, Math.round(word.length * 0.2))
-      if (edits > 0)
-        for (const [term, [id, distance]] of this.dict.fuzzyGet(word, edits))
-          if (distance > 0 && !out.has(id)) out.set(id, (FUZZY_WEIGHT * term.length) / (term.length + distance))
+      this.sealedDocs = this.docs
+      const seg = this.build(term, docOf, freq, n)
+      this.segments.push(seg)
+      this.postingsHeld += seg.docs.length
+      const segs = this.segments
+      while (segs.length >= 2 && segs[segs.length - 2]!.docs.length <= 2 * segs[segs.length - 1]!.docs.length) {
+        const b = segs.pop()!
+        const a = segs.pop()!
+        segs.push(this.merge([a, b]))
+      }
     }
-    return out
+    // many dead postings: one segment of the live ones
+    if (this.deadPostings > 4096 && this.deadPostings * 2 > this.postingsHeld) this.segments = this.segments.length > 0 ? [this.merge(this.segments)] : []
+  }
+
+  /** A segment of `n` postings (term, doc, packed) by a counting sort on the term. */
+  private build(term: U32, doc: U32, freq: U32, n: number): Segment {
+    const counts = this.counts
+    const first = new Uint32Array(n)
+    let distinct = 0
+    for (let i = 0; i < n; i++) {
+      const t = term[i]!
+      if (counts[t]!++ === 0) first[distinct++] = t
+    }
+    const terms = first.slice(0, distinct).sort()
+    const offs = new Uint32Array(distinct + 1)
+    let at = 0
+    for (let i = 0; i < distinct; i++) {
+      const t = terms[i]!
+      offs[i] = at
+      at += counts[t]!
+      counts[t] = offs[i]!
+    }
+    offs[distinct] = at
+    const docs = new Uint32Array(n)
+    const freqs = new Uint32Array(n)
+    for (let i = 0; i < n; i++) {
+      const p = counts[term[i]!]!++
+      docs[p] = doc[i]!
+      freqs[p] = freq[i]!
+    }
+    for (let i = 0; i < distinct; i++) counts[terms[i]!] = 0
+    return { terms, offs, docs, freqs }
+  }
+
+  /** One segment of the live postings of `segs` (terms in order; a term's postings in segment order). */
+  private merge(segs: Segment[]): Segment {
+    let total = 0
+    for (const s of segs) total += s.docs.length
+    const tmpTerm = new Uint32Array(total)
+    const tmpDoc = new Uint32Array(total)
+    const tmpFreq = new Uint32Array(total)
+    let n = 0
+    for (const s of segs)
+      for (let i = 0; i < s.terms.length; i++) {
+        const t = s.terms[i]!
+        for (let p = s.offs[i]!; p < s.offs[i + 1]!; p++) {
+          const d = s.docs[p]!
+          if (this.docSlot[d] === NO_SLOT) continue
+          tmpTerm[n] = t
+          tmpDoc[n] = d
+          tmpFreq[n] = s.freqs[p]!
+          n++
+        }
+      }
+    this.deadPostings -= total - n
+    this.postingsHeld -= total - n
+    return this.build(tmpTerm, tmpDoc, tmpFreq, n)
+  }
+
+  /** Term ids sorted by term: the main list and the later terms (each sorted). */
+  private dictionary(): [U32, U32] {
+    const n = this.keys.length
+    if (n - this.sortedUpTo > Math.max(4096, this.sortedUpTo / 8)) {
+      const all = new Uint32Array(n)
+      for (let i = 0; i < n; i++) all[i] = i
+      sortByString(all, (id) => this.keys[id]!)
+      this.sorted = all
+      this.sortedUpTo = n
+      this.side = new Uint32Array(0)
+      this.sideUpTo = n
+    } else if (this.sideUpTo !== n) {
+      const side = new Uint32Array(n - this.sortedUpTo)
+      for (let i = 0; i < side.length; i++) side[i] = this.sortedUpTo + i
+      sortByString(side, (id) => this.keys[id]!)
+      this.side = side
+      this.sideUpTo = n
+    }
+    return [this.sorted, this.side]
+  }
+
+  /** The first position in `list` whose term is not below `word`. */
+  private lowerBound(list: U32, word: string, from = 0): number {
+    let lo = from
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.keys[list[mid]!]! < word) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** The first position from `from` in `list` whose term does not start with `prefix` (terms below it excluded too). */
+  private prefixEnd(list: U32, prefix: string, from: number): number {
+    let lo = from
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      const k = this.keys[list[mid]!]!
+      if (k < prefix || k.startsWith(prefix)) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** Terms of `list` within `edits` of `word` (Levenshtein), as [id, distance], walking the sorted list as a trie. */
+  private fuzzy(list: U32, word: string, edits: number, out: [number, number][]): void {
+    const w = word.length
+    const maxDepth = w + edits
+    const width = w + 1
+    const rows = new Uint16Array((maxDepth + 2) * width)
+    for (let j = 0; j <= w; j++) rows[j] = j
+    let prev = ""
+    let valid = 0 // rows[0..valid] hold the rows of prev's first `valid` characters
+    let i = 0
+    while (i < list.length) {
+      const key = this.keys[list[i]!]!
+      let lcp = 0
+      const lim = Math.min(valid, key.length, prev.length)
+      while (lcp < lim && key.charCodeAt(lcp) === prev.charCodeAt(lcp)) lcp++
+      let d = lcp
+      let pruned = -1
+      while (d < key.length) {
+        if (d + 1 > maxDepth) {
+          pruned = d + 1
+          break
+        }
+        const c = key.charCodeAt(d)
+        const base = d * width
+        const next = base + width
+        rows[next] = d + 1
+        let min = d + 1
+        for (let j = 1; j <= w; j++) {
+          const sub = rows[base + j - 1]! + (word.charCodeAt(j - 1) === c ? 0 : 1)
+          const del = rows[base + j]! + 1
+          const ins = rows[next + j - 1]! + 1
+          const v = sub < del ? (sub < ins ? sub : ins) : del < ins ? del : ins
+          rows[next + j] = v
+          if (v < min) min = v
+        }
+        d++
+        if (min > edits) {
+          pruned = d
+          break
+        }
+      }
+      prev = key
+      if (pruned >= 0) {
+        // no term starting with key[0, pruned) is within reach
+        valid = pruned - 1
+        i = this.prefixEnd(list, key.slice(0, pruned), i + 1)
+        continue
+      }
+      valid = key.length
+      const dist = rows[key.length * width + w]!
+      if (dist <= edits) out.push([list[i]!, dist])
+      i++
+    }
+  }
+
+  /** The terms a query word stands for, each with its weight (exact 1, prefix, fuzzy), in code-unit order of the terms within each kind. */
+  private expand(word: string, dict: [U32, U32]): { ids: number[]; weights: number[] } {
+    const ids: number[] = []
+    const weights: number[] = []
+    const exact = this.lookup(word)
+    if (exact >= 0) {
+      ids.push(exact)
+      weights.push(1)
+    }
+    const seen = new Set<number>(ids)
+    if (word.length >= 3) {
+      const found: number[] = []
+      for (const list of dict) {
+        for (let p = this.lowerBound(list, word); p < list.length; p++) {
+          const id = list[p]!
+          const term = this.keys[id]!
+          if (!term.startsWith(word)) break
+          if (term.length > word.length) found.push(id)
+        }
+      }
+      if (dict[1].length > 0) found.sort((a, b) => (this.keys[a]! < this.keys[b]! ? -1 : 1))
+      for (const id of found) {
+        const term = this.keys[id]!
+        const extra = term.length - word.length
+        ids.push(id)
+        weights.push((TEXT_SCORING.prefixWeight * term.length) / (term.length + 0.3 * extra))
+        seen.add(id)
+      }
+    }
+    if (word.length >= 5) {
+      const edits = Math.min(TEXT_SCORING.maxFuzzy, Math.round(word.length * 0.2))
+      if (edits > 0) {
+        const found: [number, number][] = []
+        for (const list of dict) this.fuzzy(list, word, edits, found)
+        if (dict[1].length > 0) found.sort((a, b) => (this.keys[a[0]]! < this.keys[b[0]]! ? -1 : 1))
+        for (const [id, distance] of found) {
+          if (distance === 0 || seen.has(id)) continue
+          const term = this.keys[id]!
+          ids.push(id)
+          weights.push((TEXT_SCORING.fuzzyWeight * term.length) / (term.length + distance))
+        }
+      }
+    }
+    return { ids, weights }
+  }
+
+  /** The postings range of term `id` in `seg`, or undefined. */
+  private static range(seg: Segment, id: number): [number, number] | undefined {
+    let lo = 0
+    let hi = seg.terms.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (seg.terms[mid]! < id) lo = mid + 1
+      else hi = mid
+    }
+    return lo < seg.terms.length && seg.terms[lo] === id ? [seg.offs[lo]!, seg.offs[lo + 1]!] : undefined
   }
 
   /**
@@ -237,8 +599,10 @@ export class TextIndex {
     const none = { count: 0, slots: new Uint32Array(0), scores: new Float64Array(0) }
     const distinct = [...new Set(words)]
     if (distinct.length === 0 || this.live === 0) return none
-    const expansions = distinct.map((w) => this.expand(w))
-    if (expansions.some((e) => e.size === 0)) return none
+    this.seal()
+    const dict = distinct.some((w) => w.length >= 3) ? this.dictionary() : ([new Uint32Array(0), new Uint32Array(0)] as [U32, U32])
+    const expansions = distinct.map((w) => this.expand(w, dict))
+    if (expansions.some((e) => e.ids.length === 0)) return none
     this.acc = growF64(this.acc, this.docs)
     this.hits = growU32(this.hits, this.docs)
     const acc = this.acc
@@ -246,30 +610,37 @@ export class TextIndex {
     const avg = this.totalLength.map((t) => t / this.live)
     const touched: number[] = []
     for (let k = 0; k < expansions.length; k++) {
-      for (const [id, weight] of expansions[k]!) {
-        const list = this.livePostings(id)
+      const { ids, weights } = expansions[k]!
+      for (let e = 0; e < ids.length; e++) {
+        const id = ids[e]!
+        const weight = weights[e]!
         const idf = [0, 1, 2].map((f) => {
           const n = this.df[f]![id]!
           return n === 0 ? 0 : Math.log(1 + (this.live - n + 0.5) / (n + 0.5))
         })
-        for (let p = 0; p < list.length; p += 2) {
-          const doc = list[p]!
-          if (this.docSlot[doc] === NO_SLOT) continue
-          // hits: the words a document matched so far; it counts for word k only when it matched every word before
-          const h = hits[doc]!
-          if (h === k) {
-            hits[doc] = k + 1
-            if (k === 0) touched.push(doc)
-          } else if (h !== k + 1) continue
-          const packed = list[p + 1]!
-          let s = 0
-          for (let f = 0; f < 3; f++) {
-            const tf = (packed >>> (f * 8)) & 0xff
-            if (tf === 0) continue
-            const len = this.lengths[f]![doc]!
-            s += BOOSTS[f]! * idf[f]! * (D + (tf * (K + 1)) / (tf + K * (1 - B + (B * len) / avg[f]!)))
+        for (const seg of this.segments) {
+          const r = TextIndex.range(seg, id)
+          if (!r) continue
+          const { docs, freqs } = seg
+          for (let p = r[0]; p < r[1]; p++) {
+            const doc = docs[p]!
+            if (this.docSlot[doc] === NO_SLOT) continue
+            // hits: the words a document matched so far; it counts for word k only when it matched every word before
+            const h = hits[doc]!
+            if (h === k) {
+              hits[doc] = k + 1
+              if (k === 0) touched.push(doc)
+            } else if (h !== k + 1) continue
+            const packed = freqs[p]!
+            let s = 0
+            for (let f = 0; f < 3; f++) {
+              const tf = (packed >>> (f * 8)) & 0xff
+              if (tf === 0) continue
+              const len = this.lengths[f]![doc]!
+              s += BOOSTS[f]! * idf[f]! * (D + (tf * (K + 1)) / (tf + K * (1 - B + (B * len) / avg[f]!)))
+            }
+            acc[doc]! += weight * s
           }
-          acc[doc]! += weight * s
         }
       }
     }

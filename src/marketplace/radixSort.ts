@@ -1,0 +1,152 @@
+/**
+ * Stable radix sorts of small integer ids (slots, term ids) by a key, for the search
+ * index's bulk builds: a comparison sort of a million strings costs seconds here, these
+ * cost a few passes over the ids.
+ *
+ * - `sortByString`: MSD radix on UTF-16 code units (code-unit order, as `<` on strings),
+ *   insertion sort below a small bucket; stable.
+ * - `sortByNumber`: LSD radix on the IEEE 754 bits of a Float64 key (numeric order,
+ *   -0 before +0, no NaN expected), 16 bits per pass, passes whose digit never varies
+ *   skipped; stable.
+ */
+
+const SMALL = 24
+
+/** Sorts `ids` in place by `keyOf(id)` in code-unit order, keeping the given order of equal keys. */
+export function sortByString(ids: Uint32Array, keyOf: (id: number) => string): void {
+  if (ids.length < 2) return
+  const keys: string[] = new Array<string>(ids.length)
+  // keys by position, moved along with the ids
+  for (let i = 0; i < ids.length; i++) keys[i] = keyOf(ids[i]!)
+  const tmpIds = new Uint32Array(ids.length)
+  const tmpKeys: string[] = new Array<string>(ids.length)
+  const counts = new Uint32Array(258)
+  // bucket bounds, used within one step only (the children go on the stack by their bounds)
+  const starts = new Uint32Array(258)
+  const pos = new Uint32Array(258)
+  // explicit stack of [lo, hi, depth]
+  const stack: number[] = [0, ids.length, 0]
+  while (stack.length > 0) {
+    const depth = stack.pop()!
+    const hi = stack.pop()!
+    const lo = stack.pop()!
+    if (hi - lo <= SMALL) {
+      insertion(ids, keys, lo, hi)
+      continue
+    }
+    // bucket 0: the key ends here; 1–255: that code unit; 256: a code unit of 255 or more (finished by comparison)
+    counts.fill(0)
+    for (let i = lo; i < hi; i++) {
+      const k = keys[i]!
+      counts[depth < k.length ? Math.min(k.charCodeAt(depth), 255) + 1 : 0]!++
+    }
+    if (counts[0] === hi - lo) continue // all equal
+    let single = -1
+    for (let b = 0; b < 257; b++) if (counts[b] === hi - lo) single = b
+    if (single > 0 && single < 256) {
+      stack.push(lo, hi, depth + 1) // one bucket: go deeper without moving anything
+      continue
+    }
+    let at = lo
+    for (let b = 0; b < 257; b++) {
+      starts[b] = at
+      at += counts[b]!
+    }
+    starts[257] = at
+    pos.set(starts)
+    for (let i = lo; i < hi; i++) {
+      const k = keys[i]!
+      const b = depth < k.length ? Math.min(k.charCodeAt(depth), 255) + 1 : 0
+      const p = pos[b]!++
+      tmpIds[p] = ids[i]!
+      tmpKeys[p] = k
+    }
+    for (let i = lo; i < hi; i++) {
+      ids[i] = tmpIds[i]!
+      keys[i] = tmpKeys[i]!
+    }
+    for (let b = 1; b < 257; b++) {
+      const s = starts[b]!
+      const e = starts[b + 1]!
+      if (e - s < 2) continue
+      if (b === 256) insertionOrSort(ids, keys, s, e)
+      else stack.push(s, e, depth + 1)
+    }
+  }
+}
+
+function insertion(ids: Uint32Array, keys: string[], lo: number, hi: number): void {
+  for (let i = lo + 1; i < hi; i++) {
+    const k = keys[i]!
+    const id = ids[i]!
+    let j = i - 1
+    while (j >= lo && keys[j]! > k) {
+      keys[j + 1] = keys[j]!
+      ids[j + 1] = ids[j]!
+      j--
+    }
+    keys[j + 1] = k
+    ids[j + 1] = id
+  }
+}
+
+/** A bucket of keys holding code units of 255 or more at one depth: a stable comparison sort. */
+function insertionOrSort(ids: Uint32Array, keys: string[], lo: number, hi: number): void {
+  if (hi - lo <= SMALL) return insertion(ids, keys, lo, hi)
+  const order = Array.from({ length: hi - lo }, (_, i) => lo + i)
+  order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b))
+  const i2 = order.map((p) => ids[p]!)
+  const k2 = order.map((p) => keys[p]!)
+  for (let i = 0; i < i2.length; i++) {
+    ids[lo + i] = i2[i]!
+    keys[lo + i] = k2[i]!
+  }
+}
+
+/** Sorts `ids` in place by `key[id]` ascending, keeping the given order of equal keys. */
+export function sortByNumber(ids: Uint32Array, key: Float64Array): void {
+  const n = ids.length
+  if (n < 2) return
+  // sortable bits: flip the sign bit of positives, every bit of negatives
+  const lo = new Uint32Array(n)
+  const hi = new Uint32Array(n)
+  const f = new Float64Array(1)
+  const u = new Uint32Array(f.buffer)
+  for (let i = 0; i < n; i++) {
+    f[0] = key[ids[i]!]!
+    const h = u[1]!
+    if (h & 0x80000000) {
+      hi[i] = ~h >>> 0
+      lo[i] = ~u[0]! >>> 0
+    } else {
+      hi[i] = (h | 0x80000000) >>> 0
+      lo[i] = u[0]!
+    }
+  }
+  let src: { ids: Uint32Array; lo: Uint32Array; hi: Uint32Array } = { ids, lo, hi }
+  let dst: { ids: Uint32Array; lo: Uint32Array; hi: Uint32Array } = { ids: new Uint32Array(n), lo: new Uint32Array(n), hi: new Uint32Array(n) }
+  const counts = new Uint32Array(65536)
+  for (let pass = 0; pass < 4; pass++) {
+    const word = pass < 2 ? src.lo : src.hi
+    const shift = pass % 2 === 0 ? 0 : 16
+    counts.fill(0)
+    for (let i = 0; i < n; i++) counts[(word[i]! >>> shift) & 0xffff]!++
+    if (counts[(word[0]! >>> shift) & 0xffff] === n) continue // this digit never varies
+    let at = 0
+    for (let b = 0; b < 65536; b++) {
+      const c = counts[b]!
+      counts[b] = at
+      at += c
+    }
+    for (let i = 0; i < n; i++) {
+      const p = counts[(word[i]! >>> shift) & 0xffff]!++
+      dst.ids[p] = src.ids[i]!
+      dst.lo[p] = src.lo[i]!
+      dst.hi[p] = src.hi[i]!
+    }
+    const t = src
+    src = dst
+    dst = t
+  }
+  if (src.ids !== ids) ids.set(src.ids)
+}
