@@ -2,10 +2,10 @@
  * GET /api/events: the dashboard's server-sent events. Admin only; a `state` frame at
  * once, and another when something changes (a link, an administrator's change).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { CenterState } from "../../src/api/routes/events.ts"
-import { startHubs } from "../helpers/hubs.ts"
+import { hubsForSuite } from "../helpers/hubs.ts"
 
 /** Opens the stream and hands out its `state` frames in order. */
 async function openEvents(hub: RunningHub) {
@@ -37,14 +37,7 @@ async function openEvents(hub: RunningHub) {
 describe("GET /api/events", () => {
   let a: RunningHub
   let b: RunningHub
-  let stopAll: () => Promise<void>
-
-  beforeAll(async () => {
-    const started = await startHubs(2)
-    ;[a, b] = started.hubs as [RunningHub, RunningHub]
-    stopAll = started.stopAll
-  })
-  afterAll(async () => stopAll())
+  hubsForSuite(2, hubs => ([a, b] = hubs as [RunningHub, RunningHub]))
 
   it("needs the admin token", async () => {
     const res = await fetch(`${a.localUrl}/api/events`)

@@ -2,9 +2,9 @@
  * GET /metrics from real hubs: Prometheus text that parses, and values that move with
  * real activity (links, sync traffic, documents, handshakes, refused input, HTTP).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { RunningHub } from "../../src/hub/startHub.ts"
-import { linkReaches, nextEvent, startHubs, waitForDoc } from "../helpers/hubs.ts"
+import { linkReaches, nextEvent, hubsForSuite, waitForDoc } from "../helpers/hubs.ts"
 import { rawPeer } from "../helpers/rawPeer.ts"
 
 interface Sample {
@@ -55,14 +55,7 @@ const scrape = async (hub: RunningHub) => {
 describe("GET /metrics", () => {
   let a: RunningHub
   let b: RunningHub
-  let stopAll: () => Promise<void>
-
-  beforeAll(async () => {
-    const started = await startHubs(2)
-    ;[a, b] = started.hubs as [RunningHub, RunningHub]
-    stopAll = started.stopAll
-  })
-  afterAll(async () => stopAll())
+  hubsForSuite(2, hubs => ([a, b] = hubs as [RunningHub, RunningHub]))
 
   it("answers Prometheus text without a token, with the hub's series and the process defaults", async () => {
     const m = await scrape(a)

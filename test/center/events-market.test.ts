@@ -5,10 +5,10 @@
  * frame, and refused bodies answered with their `problems` for the forms to show at
  * their fields — the hub staying up and writing nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { CenterState } from "../../src/api/routes/events.ts"
-import { linkReaches, startHubs } from "../helpers/hubs.ts"
+import { hubsForSuite } from "../helpers/hubs.ts"
 
 interface Frame {
   event: string
@@ -60,15 +60,7 @@ const marketEvent = (id: string) => (f: Frame) => f.event === "market" && (f.dat
 describe("the dashboard's live feed for marketplaces and sessions", () => {
   let a: RunningHub
   let b: RunningHub
-  let stopAll: () => Promise<void>
-
-  beforeAll(async () => {
-    const started = await startHubs(2)
-    ;[a, b] = started.hubs as [RunningHub, RunningHub]
-    stopAll = started.stopAll
-    await linkReaches(b.hub.dial(a.url, a.hub.nodeId), "established")
-  })
-  afterAll(async () => stopAll())
+  hubsForSuite(2, hubs => ([a, b] = hubs as [RunningHub, RunningHub]), { linked: true })
 
   it("streams `event: market` for a marketplace changed here and by another hub's sync, and counts markets and active sessions on the cards", async () => {
     const onA = await openEvents(a)

@@ -10,8 +10,12 @@ import { adminClient } from "../../src/cli/adminClient.ts"
 import { readAdminToken, resolveHome } from "../../src/hub/home.ts"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import { IDENTITY_FILE } from "../../src/identity/keyStore.ts"
+import type { NodeId } from "../../src/identity/index.ts"
+import type { HubClientAdapter } from "../../src/replication/HubClientAdapter.ts"
+import { afterAll, beforeAll } from "vitest"
 import { startHubProcess, type HubProcess } from "./cli.ts"
-import { nextEvent, tempDir } from "./hubs.ts"
+import { linkReaches, nextEvent, startTestHub, tempDir } from "./hubs.ts"
+import { startPostgres, type TestPostgres } from "./postgres.ts"
 
 export interface ClusterProcess {
   proc: HubProcess
@@ -61,4 +65,38 @@ export async function handleArrives(h: RunningHub, documentId: string, timeoutMs
     if (Date.now() >= end) throw new Error(`${documentId} did not reach ${h.hub.nodeId} in ${timeoutMs} ms`)
     await next.catch(() => {})
   }
+}
+
+/**
+ * For one test file: a PostgreSQL server, `n` processes of one identity on a database of it
+ * and, with `peers`, a hub linked to each process (in order); all stopped, homes removed,
+ * after the file. The arrays fill in before the first test.
+ */
+export function clusterForFile(database: string, n: number, opts: { peers?: boolean; stopSignal?: NodeJS.Signals } = {}) {
+  const cluster: ClusterProcess[] = []
+  const peers: RunningHub[] = []
+  const links: HubClientAdapter[] = []
+  const nodeId = () => cluster[0]!.proc.nodeId as NodeId
+  let server: TestPostgres | undefined
+  beforeAll(async () => {
+    server = await startPostgres()
+    cluster.push(...(await startCluster(await server.createDatabase(database), n)))
+    if (!opts.peers) return
+    for (const p of cluster) {
+      const peer = await startTestHub()
+      peers.push(peer)
+      const link = peer.hub.dial(p.proc.url, nodeId())
+      links.push(link)
+      await linkReaches(link, "established")
+    }
+  }, 120_000)
+  afterAll(async () => {
+    for (const p of peers) {
+      await p.stop().catch(() => {})
+      await rm(p.paths.home, { recursive: true, force: true })
+    }
+    await stopCluster(cluster, opts.stopSignal)
+    await server?.stop()
+  }, 60_000)
+  return { cluster, peers, links, nodeId, createDatabase: (prefix?: string) => server!.createDatabase(prefix) }
 }

@@ -7,6 +7,7 @@ import type { HubClientAdapter, LinkState } from "../../src/replication/HubClien
 import { serveHub } from "../../src/api/server.ts"
 import { startHub, type RunningHub } from "../../src/hub/startHub.ts"
 import type { HubConfig } from "../../src/schema/index.ts"
+import { afterAll, beforeAll } from "vitest"
 
 export const tempDir = (prefix = "fedhub-test-"): Promise<string> => mkdtemp(join(tmpdir(), prefix))
 
@@ -18,6 +19,22 @@ export async function startTestHub(opts: { home?: string; flags?: HubConfig } = 
     env: {},
     flags: { host: "127.0.0.1", port: 0, logLevel: "silent", ...opts.flags },
   })
+}
+
+/**
+ * `n` hubs for the enclosing suite: started before its tests (then handed to `take`, and
+ * with `linked` the second dials the first), stopped with their homes removed after them.
+ */
+export function hubsForSuite(n: number, take: (hubs: RunningHub[]) => void, opts: { linked?: boolean } = {}): void {
+  let stopAll: (() => Promise<void>) | undefined
+  beforeAll(async () => {
+    const started = await startHubs(n)
+    stopAll = started.stopAll
+    take(started.hubs)
+    const [first, second] = started.hubs
+    if (opts.linked && first && second) await linkReaches(second.hub.dial(first.url, first.hub.nodeId), "established")
+  })
+  afterAll(async () => stopAll?.())
 }
 
 /** Starts `n` hubs; `stopAll` stops them and removes their homes. */

@@ -9,6 +9,7 @@ import { chown, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import pg from "pg"
+import { afterAll, beforeAll } from "vitest"
 
 export interface TestPostgres {
   /** The folder holding the socket (the `host` of a connection URL). */
@@ -90,4 +91,21 @@ export async function startPostgres(): Promise<TestPostgres> {
       }
     },
   }
+}
+
+/**
+ * A PostgreSQL server for one test file: started before its tests, stopped after them,
+ * and what the tests registered with `closeLater` closed first, newest first.
+ */
+export function postgresForFile(): { createDatabase: TestPostgres["createDatabase"]; closeLater: (close: () => Promise<unknown>) => void } {
+  let server: TestPostgres | undefined
+  const closers: (() => Promise<unknown>)[] = []
+  beforeAll(async () => {
+    server = await startPostgres()
+  }, 90_000)
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c().catch(() => {})
+    await server?.stop()
+  }, 60_000)
+  return { createDatabase: prefix => server!.createDatabase(prefix), closeLater: close => void closers.push(close) }
 }

@@ -54,6 +54,16 @@ async function peerVia(route: (n: number) => number) {
 
 type Items = { items?: Record<string, number> }
 
+/** A change on each peer reaches the other (`<key>FromA`, then `<key>FromB`). */
+async function bothWays(a: RunningHub, b: RunningHub, url: string, key: string): Promise<void> {
+  const onA = await a.hub.docs.find(url)
+  const onB = await b.hub.docs.find(url)
+  await a.hub.docs.put(url, `items.${key}FromA`, 1)
+  await waitForDoc<Items>(onB as never, d => d.items?.[`${key}FromA`] === 1, 30_000)
+  await b.hub.docs.put(url, `items.${key}FromB`, 2)
+  await waitForDoc<Items>(onA as never, d => d.items?.[`${key}FromB`] === 2, 30_000)
+}
+
 describe("processes of one identity behind one URL (a TCP balancer)", () => {
   let a: Awaited<ReturnType<typeof peerVia>>
   let b: Awaited<ReturnType<typeof peerVia>>
@@ -71,12 +81,7 @@ describe("processes of one identity behind one URL (a TCP balancer)", () => {
       writers: [a.peer.hub.nodeId, b.peer.hub.nodeId],
     })
     await Promise.all([handleArrives(a.peer, doc.documentId), handleArrives(b.peer, doc.documentId)])
-    const onA = await a.peer.hub.docs.find(doc.url)
-    const onB = await b.peer.hub.docs.find(doc.url)
-    await a.peer.hub.docs.put(doc.url, "items.fromA", 1)
-    await waitForDoc<Items>(onB as never, d => d.items?.fromA === 1, 30_000)
-    await b.peer.hub.docs.put(doc.url, "items.fromB", 2)
-    await waitForDoc<Items>(onA as never, d => d.items?.fromB === 2, 30_000)
+    await bothWays(a.peer, b.peer, doc.url, "linked")
   }, 120_000)
 
   it("completes a handshake whose connections alternate between the processes", async () => {
@@ -93,11 +98,6 @@ describe("processes of one identity behind one URL (a TCP balancer)", () => {
     await dropped
     await linkReaches(a.link, "established", 60_000)
     expect(balancer.connections.filter(c => c.open).every(c => c.backend === 1)).toBe(true)
-    const onA = await a.peer.hub.docs.find(doc.url)
-    const onB = await b.peer.hub.docs.find(doc.url)
-    await b.peer.hub.docs.put(doc.url, "items.afterKillFromB", 3)
-    await waitForDoc<Items>(onA as never, d => d.items?.afterKillFromB === 3, 30_000)
-    await a.peer.hub.docs.put(doc.url, "items.afterKillFromA", 4)
-    await waitForDoc<Items>(onB as never, d => d.items?.afterKillFromA === 4, 30_000)
+    await bothWays(a.peer, b.peer, doc.url, "afterKill")
   }, 120_000)
 })

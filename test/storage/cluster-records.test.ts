@@ -1,7 +1,7 @@
 /** What the processes of one identity share through PostgreSQL, part by part: record logs, the bus, process slots. */
 import { join } from "node:path"
 import pg from "pg"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Identity } from "../../src/identity/index.ts"
 import { genesisPolicy, newDocumentId, nextPolicy } from "../../src/replication/access/policy.ts"
 import { PolicyStore } from "../../src/replication/PolicyStore.ts"
@@ -9,24 +9,16 @@ import { ClusterBus } from "../../src/replication/storage/ClusterBus.ts"
 import { PostgresRecordLog } from "../../src/replication/storage/PostgresRecordLog.ts"
 import { PostgresStorageAdapter } from "../../src/replication/storage/index.ts"
 import { nextEvent } from "../helpers/hubs.ts"
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts"
+import { postgresForFile } from "../helpers/postgres.ts"
 
-let server: TestPostgres
-const closers: (() => Promise<void>)[] = []
-beforeAll(async () => {
-  server = await startPostgres()
-}, 90_000)
-afterAll(async () => {
-  for (const c of closers.reverse()) await c().catch(() => {})
-  await server?.stop()
-}, 60_000)
+const { createDatabase, closeLater } = postgresForFile()
 
 /** A "process": its own pool and bus on the database, and a policy store on the shared log. */
 async function processOn(url: string) {
   const adapter = await PostgresStorageAdapter.open({ url })
   const bus = await ClusterBus.open({ url, schema: adapter.schema })
   const policies = await PolicyStore.open(join("/nonexistent", "policies.json"), { log: new PostgresRecordLog(adapter.pool, adapter.schema, "policies", bus) })
-  closers.push(async () => {
+  closeLater(async () => {
     await policies.close()
     await bus.close()
     await adapter.close()
@@ -36,7 +28,7 @@ async function processOn(url: string) {
 
 describe("records shared by the processes of one identity", () => {
   it("a policy record added by one process is known to the other at once, and `changed` is told there", async () => {
-    const url = await server.createDatabase("records")
+    const url = await createDatabase("records")
     const one = await processOn(url)
     const two = await processOn(url)
     const owner = Identity.generate()
@@ -58,12 +50,12 @@ describe("records shared by the processes of one identity", () => {
   })
 
   it("ignores notifications that are not ours or make no sense, and keeps delivering", async () => {
-    const url = await server.createDatabase("hostile")
+    const url = await createDatabase("hostile")
     const one = await processOn(url)
     const two = await processOn(url)
     const raw = new pg.Client({ connectionString: url })
     await raw.connect()
-    closers.push(() => raw.end())
+    closeLater(() => raw.end())
     for (const payload of ["not json", "{}", '{"o":"x","k":"chunk","key":[1,2]}', '{"o":"x","k":"log","log":"policies","from":"a","to":[]}', '{"o":"x","k":"log","log":"policies","from":1,"to":1e9}'])
       await raw.query("SELECT pg_notify($1, $2)", [two.bus.channel, payload])
     const owner = Identity.generate()
@@ -75,7 +67,7 @@ describe("records shared by the processes of one identity", () => {
   })
 
   it("gives each live process its own slot, and a dead process's slot to the next one", async () => {
-    const url = await server.createDatabase("slots")
+    const url = await createDatabase("slots")
     const schema = "fedhub"
     await (await PostgresStorageAdapter.open({ url })).close()
     const a = await ClusterBus.open({ url, schema })

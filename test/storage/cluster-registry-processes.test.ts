@@ -3,47 +3,18 @@
  * and the directory: a block, an unblock or a trust level set through one takes effect on the
  * other at once, and both publish one directory. A peer hub is linked to each process.
  */
-import { rm } from "node:fs/promises"
 import { setTimeout as delay } from "node:timers/promises"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { NodeId, SignedEnvelope } from "../../src/identity/index.ts"
+import { describe, expect, it } from "vitest"
+import type { SignedEnvelope } from "../../src/identity/index.ts"
 import type { FederationNode } from "../../src/schema/index.ts"
 import type { HubClientAdapter } from "../../src/replication/HubClientAdapter.ts"
-import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { PeerView } from "../../src/federation/FederationManager.ts"
-import { linkReaches, nextEvent, startTestHub } from "../helpers/hubs.ts"
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts"
-import { startCluster, stopCluster, type ClusterProcess } from "../helpers/cluster.ts"
+import { linkReaches, nextEvent } from "../helpers/hubs.ts"
+import { clusterForFile, type ClusterProcess } from "../helpers/cluster.ts"
 import { fedhub } from "../helpers/cli.ts"
 import { readAdminToken, resolveHome } from "../../src/hub/home.ts"
 
-let server: TestPostgres
-let cluster: ClusterProcess[] = []
-const peers: RunningHub[] = []
-const links: HubClientAdapter[] = []
-let nodeId: NodeId
-
-beforeAll(async () => {
-  server = await startPostgres()
-  cluster = await startCluster(await server.createDatabase("cluster_registry"), 2)
-  nodeId = cluster[0]!.proc.nodeId as NodeId
-  for (const p of cluster) {
-    const peer = await startTestHub()
-    peers.push(peer)
-    const link = peer.hub.dial(p.proc.url, nodeId)
-    links.push(link)
-    await linkReaches(link, "established")
-  }
-}, 120_000)
-
-afterAll(async () => {
-  for (const p of peers) {
-    await p.stop().catch(() => {})
-    await rm(p.paths.home, { recursive: true, force: true })
-  }
-  await stopCluster(cluster)
-  await server?.stop()
-}, 60_000)
+const { cluster, peers, links, nodeId } = clusterForFile("cluster_registry", 2, { peers: true })
 
 /** Resolves once the link's latest failure is `code` (it is refused at its redial). */
 async function refusedWith(link: HubClientAdapter, code: string, timeoutMs = 30_000): Promise<void> {
@@ -113,7 +84,7 @@ describe("the registry and directory of one identity's processes, through Postgr
     // process 2 published after process 1 (it started after it): never the same sequence, never a lower one
     expect(d2.payload.sequence).toBeGreaterThan(d1.payload.sequence)
     // the peers hold that one directory, from either process
-    for (const peer of peers) expect(peer.hub.federation.registry.get(nodeId)?.lastSequence).toBeGreaterThanOrEqual(d1.payload.sequence)
+    for (const peer of peers) expect(peer.hub.federation.registry.get(nodeId())?.lastSequence).toBeGreaterThanOrEqual(d1.payload.sequence)
   })
 
   it("refuses a key rotation on one process with a typed error, and both keep serving the one identity", async () => {
@@ -121,6 +92,6 @@ describe("the registry and directory of one identity's processes, through Postgr
     const res = await fetch(`${one.proc.localUrl}/api/rotate`, { method: "POST", headers: { authorization: `Bearer ${await readAdminToken(resolveHome(one.home))}` } })
     expect(res.status).toBe(409)
     expect(((await res.json()) as { code: string }).code).toBe("ROTATION_UNAVAILABLE")
-    for (const p of [one, two]) expect(((await (await fetch(`${p.proc.localUrl}/api/node`)).json()) as SignedEnvelope<FederationNode>).payload.id).toBe(nodeId)
+    for (const p of [one, two]) expect(((await (await fetch(`${p.proc.localUrl}/api/node`)).json()) as SignedEnvelope<FederationNode>).payload.id).toBe(nodeId())
   })
 })

@@ -8,7 +8,7 @@ import { access, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import pg from "pg"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Identity, type NodeId } from "../../src/identity/index.ts"
 import { Registry, type RegistryOptions, type RemoteChange } from "../../src/federation/registry.ts"
 import { PostgresRegistryStore } from "../../src/federation/PostgresRegistryStore.ts"
@@ -16,17 +16,9 @@ import { ClusterBus } from "../../src/replication/storage/ClusterBus.ts"
 import { PostgresStorageAdapter } from "../../src/replication/storage/index.ts"
 import { nextSharedSequence, readMeta } from "../../src/replication/storage/sharedMeta.ts"
 import { nextEvent } from "../helpers/hubs.ts"
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts"
+import { postgresForFile } from "../helpers/postgres.ts"
 
-let server: TestPostgres
-const closers: (() => Promise<void>)[] = []
-beforeAll(async () => {
-  server = await startPostgres()
-}, 90_000)
-afterAll(async () => {
-  for (const c of closers.reverse()) await c().catch(() => {})
-  await server?.stop()
-}, 60_000)
+const { createDatabase, closeLater } = postgresForFile()
 
 interface Proc {
   adapter: PostgresStorageAdapter
@@ -47,7 +39,7 @@ async function processOn(url: string, opts: { deaf?: boolean; registry?: Registr
   const corrupt: string[] = []
   const store = new PostgresRegistryStore(adapter.pool, adapter.schema, heard, { onCorrupt: id => corrupt.push(id), legacyFile: opts.legacyFile })
   const registry = await Registry.open("/nonexistent/registry.json", { ...opts.registry, store, onRemote: c => events.emit("remote", c) })
-  closers.push(async () => {
+  closeLater(async () => {
     await registry.close()
     await bus.close()
     await adapter.close()
@@ -59,7 +51,7 @@ const newId = () => Identity.generate().nodeId as NodeId
 
 describe("the registry shared through PostgreSQL", () => {
   it("a block written by one process is taken in by the other at once, and an unblock too", async () => {
-    const url = await server.createDatabase("reg_block")
+    const url = await createDatabase("reg_block")
     const one = await processOn(url)
     const two = await processOn(url)
     const x = newId()
@@ -78,7 +70,7 @@ describe("the registry shared through PostgreSQL", () => {
   })
 
   it("a process that did not hear of a decision does not undo it with its own write, and learns it from that write", async () => {
-    const url = await server.createDatabase("reg_stale")
+    const url = await createDatabase("reg_stale")
     const one = await processOn(url)
     const deaf = await processOn(url, { deaf: true })
     const x = newId()
@@ -96,7 +88,7 @@ describe("the registry shared through PostgreSQL", () => {
   })
 
   it("merges observations two processes write at the same time (union of periods, latest lastSeen)", async () => {
-    const url = await server.createDatabase("reg_obs")
+    const url = await createDatabase("reg_obs")
     const one = await processOn(url, { deaf: true })
     const two = await processOn(url, { deaf: true })
     const x = newId()
@@ -113,7 +105,7 @@ describe("the registry shared through PostgreSQL", () => {
   })
 
   it("evicts consistently: a node one process evicts leaves the others, one another process touched meanwhile stays", async () => {
-    const url = await server.createDatabase("reg_evict")
+    const url = await createDatabase("reg_evict")
     const listening = await processOn(url, { registry: { maxUntouchedPeers: 100 } })
     const evicter = await processOn(url, { deaf: true, registry: { maxUntouchedPeers: 2 } })
     const [n1, n2, n3, n4] = [newId(), newId(), newId(), newId()]
@@ -143,7 +135,7 @@ describe("the registry shared through PostgreSQL", () => {
   })
 
   it("skips a corrupt row (not JSON, not a registry node, under another id) and reports it, loading the rest", async () => {
-    const url = await server.createDatabase("reg_corrupt")
+    const url = await createDatabase("reg_corrupt")
     const one = await processOn(url)
     const good = newId()
     one.registry.upsert(good, { name: "fine" })
@@ -151,7 +143,7 @@ describe("the registry shared through PostgreSQL", () => {
     const [bad1, bad2, bad3] = [newId(), newId(), newId()]
     const raw = new pg.Client({ connectionString: url })
     await raw.connect()
-    closers.push(() => raw.end())
+    closeLater(() => raw.end())
     const row = (id: string, text: string) => raw.query(`INSERT INTO fedhub.registry (node_id, touched, row) VALUES ($1, false, $2)`, [id, text])
     await row(bad1, "{not json")
     await row(bad2, JSON.stringify({ nodeId: bad2, discoveredBy: "everywhere", firstSeen: -1, lastSeen: 0, observed: {} }))
@@ -171,7 +163,7 @@ describe("the registry shared through PostgreSQL", () => {
   })
 
   it("settles one directory for processes starting together, and hands out increasing descriptor sequences", async () => {
-    const url = await server.createDatabase("reg_dir")
+    const url = await createDatabase("reg_dir")
     const procs = await Promise.all([processOn(url, { deaf: true }), processOn(url, { deaf: true }), processOn(url, { deaf: true })])
     let made = 0
     const urls = await Promise.all(procs.map((p, i) => p.registry.settleDirectory(async current => current ?? `automerge:made-by-${i}-${++made}`)))
@@ -188,13 +180,13 @@ describe("the registry shared through PostgreSQL", () => {
   })
 
   it("imports a home's registry.json once: its decisions merge in without clearing another process's, its directory is recorded, the file is set aside", async () => {
-    const url = await server.createDatabase("reg_import")
+    const url = await createDatabase("reg_import")
     const running = await processOn(url)
     const [x, y, bad] = [newId(), newId(), newId()]
     running.registry.upsert(y, { blocked: true })
     await running.registry.save()
     const home = await mkdtemp(join(tmpdir(), "fedhub-reg-import-"))
-    closers.push(() => rm(home, { recursive: true, force: true }))
+    closeLater(() => rm(home, { recursive: true, force: true }))
     const file = join(home, "registry.json")
     const seen = { up: [[5, 5]], down: [] }
     await writeFile(

@@ -7,29 +7,15 @@
  */
 import "@automerge/automerge-repo"
 import { rm } from "node:fs/promises"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Identity, type NodeId } from "../../src/identity/index.ts"
+import { describe, expect, it } from "vitest"
+import { Identity } from "../../src/identity/index.ts"
 import { CLOSE, type ServerConnection } from "../../src/replication/SyncServerAdapter.ts"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import { nextEvent, startTestHub } from "../helpers/hubs.ts"
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts"
 import { rawPeer } from "../helpers/rawPeer.ts"
-import { startCluster, stopCluster, type ClusterProcess } from "../helpers/cluster.ts"
+import { clusterForFile, type ClusterProcess } from "../helpers/cluster.ts"
 
-let server: TestPostgres
-let cluster: ClusterProcess[] = []
-let nodeId: NodeId
-
-beforeAll(async () => {
-  server = await startPostgres()
-  cluster = await startCluster(await server.createDatabase("single"), 2)
-  nodeId = cluster[0]!.proc.nodeId as NodeId
-}, 120_000)
-
-afterAll(async () => {
-  await stopCluster(cluster, "SIGKILL")
-  await server?.stop()
-}, 60_000)
+const { cluster, nodeId } = clusterForFile("single", 2, { stopSignal: "SIGKILL" })
 
 /** The state of each outgoing link of a process (its /healthz). */
 async function linkStates(p: ClusterProcess): Promise<string[]> {
@@ -41,7 +27,7 @@ describe("a peer's single link across the processes of one identity", () => {
   it("closes a node's older socket on one process when it connects to the other (4409)", async () => {
     const node = Identity.generate()
     const first = await rawPeer(cluster[0]!.proc.url, node)
-    expect(first.hubId).toBe(nodeId)
+    expect(first.hubId).toBe(nodeId())
     const second = await rawPeer(cluster[1]!.proc.url, node)
     expect(await first.closed).toBe(CLOSE.REPLACED)
     // the newer socket stays: it still answers a join-level exchange
@@ -60,7 +46,7 @@ describe("a peer's single link across the processes of one identity", () => {
       // both processes were told to dial; the peer holds exactly one socket of the identity
       const states = await Promise.all(cluster.map(linkStates))
       expect(states.flat().sort()).toEqual(["established", "standby"])
-      expect(peer.hub.server.connections().filter(c => (c.peerId as string) === nodeId)).toHaveLength(1)
+      expect(peer.hub.server.connections().filter(c => (c.peerId as string) === nodeId())).toHaveLength(1)
       const dialer = states.findIndex(s => s.includes("established"))
       const standby = 1 - dialer
       // the dialer dies: PostgreSQL releases its claim and the other process dials within its standby interval

@@ -6,39 +6,14 @@
  */
 import "@automerge/automerge-repo"
 import WebSocket from "ws"
-import { rm } from "node:fs/promises"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Identity, randomNonce, type NodeId } from "../../src/identity/index.ts"
+import { describe, expect, it } from "vitest"
+import { Identity, randomNonce } from "../../src/identity/index.ts"
 import { PROOF_HEADER, performHandshake, syncEndpoint } from "../../src/replication/handshake.ts"
 import type { RunningHub } from "../../src/hub/startHub.ts"
-import { linkReaches, startTestHub, waitForDoc } from "../helpers/hubs.ts"
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts"
-import { handleArrives, startCluster, stopCluster, type ClusterProcess } from "../helpers/cluster.ts"
+import { waitForDoc } from "../helpers/hubs.ts"
+import { clusterForFile, handleArrives, type ClusterProcess } from "../helpers/cluster.ts"
 
-let server: TestPostgres
-let cluster: ClusterProcess[] = []
-const peers: RunningHub[] = []
-let nodeId: NodeId
-
-beforeAll(async () => {
-  server = await startPostgres()
-  cluster = await startCluster(await server.createDatabase("cluster"), 2)
-  nodeId = cluster[0]!.proc.nodeId as NodeId
-  for (const p of cluster) {
-    const peer = await startTestHub()
-    peers.push(peer)
-    await linkReaches(peer.hub.dial(p.proc.url, nodeId), "established")
-  }
-}, 120_000)
-
-afterAll(async () => {
-  for (const p of peers) {
-    await p.stop().catch(() => {})
-    await rm(p.paths.home, { recursive: true, force: true })
-  }
-  await stopCluster(cluster, "SIGKILL")
-  await server?.stop()
-}, 60_000)
+const { cluster, peers, nodeId } = clusterForFile("cluster", 2, { peers: true, stopSignal: "SIGKILL" })
 
 type Items = { items?: Record<string, number> }
 
@@ -74,7 +49,7 @@ function upgradeRefusal(endpoint: string, proof: string): Promise<{ status: numb
 
 describe("several hub processes of one identity on one PostgreSQL", () => {
   it("share one identity, and a change a peer of one process makes reaches the peer of the other, both ways", async () => {
-    expect(cluster[1]!.proc.nodeId).toBe(nodeId)
+    expect(cluster[1]!.proc.nodeId).toBe(nodeId())
     const [a, b] = peers as [RunningHub, RunningHub]
     const doc = await sharedDoc()
     const onA = await a.hub.docs.find(doc.url)
@@ -115,7 +90,7 @@ describe("several hub processes of one identity on one PostgreSQL", () => {
 
   it("accepts a proof on the other process than the one that issued the challenge, once: a replay is refused on either", async () => {
     const client = Identity.generate()
-    const hs = await performHandshake(client, cluster[0]!.proc.localUrl, { expectServerId: nodeId })
+    const hs = await performHandshake(client, cluster[0]!.proc.localUrl, { expectServerId: nodeId() })
     const other = syncEndpoint(cluster[1]!.proc.localUrl)
     // the challenge was issued by process 1; process 2 takes it from the database
     const ws = new WebSocket(other, { headers: { [PROOF_HEADER]: hs.proof } })
