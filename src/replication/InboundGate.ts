@@ -18,6 +18,7 @@ import type { SignatureStore } from "./SignatureStore.ts"
 import { verifyEphemeral, type SignedEphemeralMessage } from "./access/ephemeralSignature.ts"
 import { isNodeId } from "../identity/index.ts"
 import { SequenceGuard } from "./SequenceGuard.ts"
+import { noteArrived } from "./createRepo.ts"
 
 /**
  * What to do with a message that passed: hand the Repo the message rebuilt from its known
@@ -210,7 +211,7 @@ export class InboundGate implements InboundCheck {
     }
     if (measure.created.size > 0) this.#remember(documentId, measure.created)
     this.#guard.passed(documentId, measure.metas)
-    return { deliver: { type, ...base, data: measure.document ? this.#preload(documentId, data, measure.document) : data } as Message }
+    return { deliver: { type, ...base, data: measure.document ? this.#preload(documentId, data, measure.document, measure.documentBytes) : data } as Message }
   }
 
   /**
@@ -219,13 +220,16 @@ export class InboundGate implements InboundCheck {
    * so Automerge does not load the same bytes a second time. Otherwise freed, and the
    * message passed on whole.
    */
-  #preload(documentId: string, data: Uint8Array, loaded: A.Doc<unknown>): Uint8Array {
+  #preload(documentId: string, data: Uint8Array, loaded: A.Doc<unknown>, bytes: Uint8Array | undefined): Uint8Array {
     const handle = this.#repo?.handles[documentId as never] as DocHandle<unknown> | undefined
     // only a handle still waiting for its first copy, and only a document with content
-    if (!handle || !handle.inState(["requesting"]) || A.getHeads(loaded).length === 0) {
+    const heads = A.getHeads(loaded)
+    if (!handle || !handle.inState(["requesting"]) || heads.length === 0) {
       A.free(loaded)
       return data
     }
+    // stored as the bytes it loaded from, not saved again (storage/ArrivedSnapshots.ts)
+    if (bytes) noteArrived(this.#repo!, documentId, bytes, heads)
     handle.update(() => loaded)
     return A.encodeSyncMessage({ ...A.decodeSyncMessage(data), changes: [] })
   }

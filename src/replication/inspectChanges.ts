@@ -29,6 +29,8 @@ export interface ChangeMeasure {
   created: Map<string, number>
   /** The whole document the message carried, loaded (with `keepDocument`); the caller frees it. */
   document?: A.Doc<unknown>
+  /** The saved bytes `document` was loaded from (the message's only chunk). */
+  documentBytes?: Uint8Array
   /** Hash, actor, deps and sequence number of every change carried as a change chunk (for attribution; whole documents go to `onDocument`). */
   metas: (ChangeMeta & { seq: number })[]
 }
@@ -113,7 +115,10 @@ export function inspectSyncMessage(data: Uint8Array, limits: ChangeLimits, depth
 
 /** Measures one entry of a sync message: each change chunk decoded, a whole document (sync v2) walked. */
 function measureEntry(entry: Uint8Array, m: ChangeMeasure, limits: ChangeLimits, depthOf: DepthOf, opts: InspectOptions): void {
-  for (const chunk of splitChunks(entry)) {
+  const chunks = splitChunks(entry)
+  // a document is kept only when it is the entry's one chunk: a replica given it whole must miss nothing else the entry held
+  if (chunks.length !== 1) opts = { ...opts, keepDocument: false }
+  for (const chunk of chunks) {
     let change: A.DecodedChange
     try {
       if (chunk.type === DOCUMENT_CHUNK) {
@@ -131,16 +136,19 @@ function measureEntry(entry: Uint8Array, m: ChangeMeasure, limits: ChangeLimits,
 }
 
 /**
- * A whole document (sent when the receiver has none of it): loaded into a scratch document,
- * which is not materialized, then its operations counted and its objects walked
- * breadth-first from the root (every concurrent value included), refusing past the depth
- * limit. Far cheaper than decoding each change; objects deleted within the document's own
- * history are not visible and never materialized, so they are not walked.
+ * A whole document (sent when the receiver has none of it): loaded (`A.load`), then its
+ * operations counted and its objects walked breadth-first from the root (every concurrent
+ * value included), refusing past the depth limit. Far cheaper than decoding each change;
+ * objects deleted within the document's own history are not visible, so they are not walked.
+ * `A.load` materializes in one pass: measured here, a document 3,000 maps deep loads in
+ * 0.24 s and 1,000,000 deep (the op limit) in 15 s, where `loadIncremental` into an empty
+ * document took 20 s and 770 MB at 3,000 deep; for a 62,500-item catalog shard it is also
+ * about a third cheaper (0.28 s against 0.43 s).
  */
 function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimits, opts: InspectOptions): void {
   let doc: A.Doc<unknown>
   try {
-    doc = A.loadIncremental(A.init<unknown>(), bytes)
+    doc = A.load<unknown>(bytes)
   } catch (e) {
     throw new FedhubError("MALFORMED_FRAME", `a document in the sync message does not load: ${(e as Error).message}`)
   }
@@ -174,6 +182,7 @@ function measureDocument(bytes: Uint8Array, m: ChangeMeasure, limits: ChangeLimi
     opts.onDocument?.(scratch)
     if (opts.keepDocument && !m.document) {
       m.document = doc
+      m.documentBytes = bytes
       kept = true
     }
   } finally {
