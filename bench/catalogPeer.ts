@@ -16,7 +16,8 @@ process.on("unhandledRejection", e => process.stderr.write(`  [catalogPeer] unha
 let peakRss = 0
 const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50)
 
-const home = await mkdtemp(join(tmpdir(), "bench-catalog-peer-"))
+// BENCH_PEER_HOME: a prepared home (an identity the origin admitted already, no data), for repeated runs against one published origin
+const home = process.env.BENCH_PEER_HOME ?? (await mkdtemp(join(tmpdir(), "bench-catalog-peer-")))
 const h = await startHub(serveHub, { home, env: {}, flags: { host: "127.0.0.1", port: 0, logLevel: "silent" } })
 say({ nodeId: h.hub.nodeId })
 
