@@ -24,8 +24,12 @@ interface Arrival {
   key: StorageKey
 }
 
-/** Arrivals remembered before their first save (a document found and dropped again is forgotten). */
-const MAX_PENDING = 10_000
+/**
+ * Arrivals remembered (the oldest is forgotten past it). A forgotten stored arrival only
+ * means that, once its document changes, the Repo's save leaves the arrived chunk beside
+ * its own until the next compaction after a restart (loading still merges both exactly).
+ */
+const MAX_REMEMBERED = 10_000
 
 /** automerge-repo's snapshot key hash (storage/keyHash.js `headsHash`): SHA-256 of the heads' UTF-8 concatenated, hex. */
 export function headsHash(heads: readonly string[]): string {
@@ -69,10 +73,7 @@ export class ArrivedSnapshots {
   /** Records that `documentId`'s replica was loaded from exactly `bytes` (a saved document) with `heads`. */
   arrived(documentId: string, bytes: Uint8Array, heads: readonly string[]): void {
     if (this.#arrivals.has(documentId)) return
-    if (this.#arrivals.size >= MAX_PENDING) {
-      const oldest = [...this.#arrivals].find(([, a]) => !a.stored)
-      if (oldest) this.#arrivals.delete(oldest[0])
-    }
+    if (this.#arrivals.size >= MAX_REMEMBERED) this.#arrivals.delete(this.#arrivals.keys().next().value!)
     // a copy: the message's buffer may be reused by the socket
     this.#arrivals.set(documentId, { bytes: bytes.slice(), heads: [...heads], stored: false, key: [documentId, "snapshot", headsHash(heads)] })
   }
