@@ -228,7 +228,7 @@ export class InboundGate implements InboundCheck {
       A.free(loaded)
       return data
     }
-    // stored as the bytes it loaded from, not saved again (storage/ArrivedSnapshots.ts)
+    // stored as the bytes it loaded from, not saved again (storage/DocSaves.ts)
     if (bytes) noteArrived(this.#repo!, documentId, bytes, heads)
     handle.update(() => loaded)
     return A.encodeSyncMessage({ ...A.decodeSyncMessage(data), changes: [] })

@@ -2,7 +2,7 @@
 import { Repo, type NetworkAdapterInterface, type PeerId, type RepoConfig } from "@automerge/automerge-repo"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { ClosableStorage } from "./ClosableStorage.ts"
-import { ArrivedSnapshots } from "./storage/ArrivedSnapshots.ts"
+import { DocSaves } from "./storage/DocSaves.ts"
 import { IndexingStorage } from "./DocIndex.ts"
 import type { StorageBackend } from "./storage/index.ts"
 
@@ -41,28 +41,33 @@ export function createRepo(opts: RepoOptions): Repo {
     isEphemeral: opts.isEphemeral ?? false,
   })
   if (storage) {
-    const arrivals = new ArrivedSnapshots(storage)
-    arrivals.attach(repo)
-    storages.set(repo, { storage, backend: opts.storage, arrivals })
+    const saves = new DocSaves(storage)
+    saves.attach(repo)
+    storages.set(repo, { storage, backend: opts.storage, saves })
   }
   return repo
 }
 
-const storages = new WeakMap<Repo, { storage: ClosableStorage; backend?: StorageBackend; arrivals: ArrivedSnapshots }>()
+const storages = new WeakMap<Repo, { storage: ClosableStorage; backend?: StorageBackend; saves: DocSaves }>()
 
 /** Records that a document's replica was loaded from exactly `bytes` (a saved document that arrived whole), so it is stored as they are. */
 export function noteArrived(repo: Repo, documentId: string, bytes: Uint8Array, heads: readonly string[]): void {
-  storages.get(repo)?.arrivals.arrived(documentId, bytes, heads)
+  storages.get(repo)?.saves.arrived(documentId, bytes, heads)
 }
 
 /** How many saves stored a document as the bytes it arrived as (instead of saving it again). */
 export function savesAsArrived(repo: Repo): number {
-  return storages.get(repo)?.arrivals.storedAsArrived ?? 0
+  return storages.get(repo)?.saves.storedAsArrived ?? 0
+}
+
+/** The Repo's save rules (storage/DocSaves.ts), for tests and metrics; undefined without storage. */
+export function docSaves(repo: Repo): DocSaves | undefined {
+  return storages.get(repo)?.saves
 }
 
 /** Whether a document is in storage as the bytes it arrived as (and has not changed since). */
 export function storedAsArrived(repo: Repo, documentId: string): boolean {
-  return storages.get(repo)?.arrivals.storedAsIs(documentId) ?? false
+  return storages.get(repo)?.saves.storedAsIs(documentId) ?? false
 }
 
 /** Drops every later save of a document the hub purged (a throttled save may still be queued in the Repo). */

@@ -1,15 +1,17 @@
 /**
- * A document that arrives whole is stored as the bytes that arrived (not saved again by
- * automerge-repo), loads back from them after a restart, and is compacted into one
- * snapshot of the Repo's own once it changes.
+ * The Repo's saves (storage/DocSaves.ts): a document that arrives whole is stored as the
+ * bytes that arrived (not saved again by automerge-repo), loads back from them after a
+ * restart, and is compacted into one snapshot of the Repo's own once it changes; and a
+ * document unloaded from memory is never overwritten by the empty document unloading leaves.
  */
 import { readdir, readFile, rm } from "node:fs/promises"
 import { join } from "node:path"
 import * as A from "@automerge/automerge"
 import type { DocHandle } from "@automerge/automerge-repo"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { savesAsArrived, storedAsArrived } from "../../src/replication/createRepo.ts"
-import { headsHash } from "../../src/replication/storage/ArrivedSnapshots.ts"
+import type { DocumentId } from "@automerge/automerge-repo"
+import { docSaves, savesAsArrived, storedAsArrived } from "../../src/replication/createRepo.ts"
+import { headsHash } from "../../src/replication/storage/DocSaves.ts"
 import type { RunningHub } from "../../src/hub/startHub.ts"
 import { linkReaches, startTestHub, waitForDoc } from "../helpers/hubs.ts"
 
@@ -87,5 +89,30 @@ describe("a document that arrives whole", () => {
     expect(files).toHaveLength(1)
     expect(A.getHeads(doc)).toEqual(A.getHeads(onB.doc()))
     expect(String(doc.title)).toBe("changed")
+  })
+
+  it("keeps a document unloaded from memory in storage: the empty document unloading leaves is never saved", async () => {
+    const made = await a.hub.docs.create({ title: "unloaded", n: 1 })
+    await a.hub.docs.put(made.url, "n", 2)
+    await a.hub.repo.flush()
+    const saves = docSaves(a.hub.repo)!
+    // unloading sets the handle's document to an empty one; the Repo's throttled save then fires with it
+    const dropped = new Promise<void>(resolve => {
+      const on = (id: string) => {
+        if (id !== made.documentId) return
+        saves.events.off("droppedEmpty", on)
+        resolve()
+      }
+      saves.events.on("droppedEmpty", on)
+    })
+    await a.hub.repo.removeFromCache(made.documentId as DocumentId)
+    await dropped
+    const { doc, files } = await storedDoc(a, made.documentId)
+    expect(files.length).toBeGreaterThan(0)
+    expect(files.some(f => f.endsWith(headsHash([])))).toBe(false)
+    expect(doc).toMatchObject({ n: 2 })
+    const reloaded = (await a.hub.docs.find(made.url)) as DocHandle<Doc>
+    expect(String(reloaded.doc().title)).toBe("unloaded")
+    expect(reloaded.doc().n).toBe(2)
   })
 })

@@ -1,17 +1,24 @@
 /**
- * A document that arrives whole (a peer's sync message carrying its saved form, loaded and
- * checked by the inbound gate) is stored as the bytes that arrived, not saved again.
- * automerge-repo would `A.save` it (compress and hash every column again): measured here,
- * about 0.8 s for a 62,500-item catalog shard, the largest Automerge cost of a fresh hub's
- * sync. The bytes are a saved document already, and the replica is exactly what they load to.
+ * The Repo's document saves, with two rules automerge-repo lacks:
  *
- * It wraps the Repo's `storageSubsystem.saveDoc`: while a document's heads are the ones it
- * arrived with, its save writes the arrived bytes as a snapshot chunk (under the key
- * automerge-repo's own snapshot of those heads would have); after any later change, the
- * Repo's own save runs (a full snapshot, since it never recorded the arrival) and the
- * arrived chunk is removed, so storage holds one snapshot as before.
+ * - **An empty document is never written.** `removeFromCache` (the idle unloader's) unloads
+ *   the handle, which sets its document to `A.init()` and emits `heads-changed`; the Repo's
+ *   throttled save then fires with that empty document, and its compaction writes an empty
+ *   snapshot and removes every chunk the document had: the document is gone from storage
+ *   (seen as a reloaded document showing `{}` in `test/storage/idle-unload.test.ts`). A
+ *   document with no changes holds nothing to store, so such a save is dropped.
+ * - **A document that arrives whole is stored as the bytes that arrived.** A peer's sync
+ *   message carrying its saved form, loaded and checked by the inbound gate, would be saved
+ *   again by automerge-repo (every column compressed and hashed again): measured here, about
+ *   0.8 s for a 62,500-item catalog shard, the largest Automerge cost of a fresh hub's sync.
+ *   The bytes are a saved document already, and the replica is exactly what they load to.
+ *   While the document's heads are the ones it arrived with, its save writes those bytes as
+ *   a snapshot chunk (under the key automerge-repo's own snapshot of those heads would have);
+ *   after any later change the Repo's own save runs (a full snapshot, since it never
+ *   recorded the arrival) and the arrived chunk is removed, so storage holds one snapshot.
  */
 import { createHash } from "node:crypto"
+import { EventEmitter } from "node:events"
 import * as A from "@automerge/automerge"
 import type { DocumentId, Repo, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
 
@@ -47,11 +54,15 @@ const sameHeads = (a: readonly string[], b: readonly string[]): boolean => {
 
 type SaveDoc = (documentId: DocumentId, doc: A.Doc<unknown>) => Promise<void>
 
-export class ArrivedSnapshots {
+export class DocSaves {
   readonly #arrivals = new Map<string, Arrival>()
   readonly #adapter: StorageAdapterInterface
   /** Saves that wrote arrived bytes instead of the Repo's own save (for tests and metrics). */
   storedAsArrived = 0
+  /** Saves of an empty document dropped (an unloaded handle's). */
+  emptyDropped = 0
+  /** `droppedEmpty`: a save of an empty document was dropped. */
+  readonly events = new EventEmitter<{ droppedEmpty: [documentId: string] }>()
 
   constructor(adapter: StorageAdapterInterface) {
     this.#adapter = adapter
@@ -79,6 +90,11 @@ export class ArrivedSnapshots {
   }
 
   async #save(own: SaveDoc, documentId: DocumentId, doc: A.Doc<unknown>): Promise<void> {
+    if (A.getHeads(doc).length === 0) {
+      this.emptyDropped++
+      this.events.emit("droppedEmpty", documentId)
+      return
+    }
     const arrival = this.#arrivals.get(documentId)
     if (!arrival) return own(documentId, doc)
     if (sameHeads(arrival.heads, A.getHeads(doc))) {
