@@ -67,6 +67,7 @@ import { qualityOf, type QualityView } from "./quality.ts"
 import { contentExpired, contentExpiresAt } from "./retention.ts"
 import { byCodeUnit, openSigned, parseJson, SESSION_PURPOSE, textOf } from "./signed.ts"
 import { sessionState, type ParticipantState, type RefusedEntry, type SessionState, type SessionStatus } from "./state.ts"
+import { holdsHeads } from "../replication/changeHashes.ts"
 
 export const SESSION_KIND = "fedhub/session/v1"
 export const TRANSCRIPT_KIND = "fedhub/session-transcript/v1"
@@ -582,7 +583,7 @@ export class SessionService {
     const value = body.set ? fromPlain(body.set.value, { maxDepth: 32, atDepth: 2 }) : undefined
     if (body.heads && !body.splice) throw new FedhubError("INVALID_INPUT", "heads go with a splice")
     const current = doc.doc() as A.Doc<SharedDoc>
-    if (body.heads && !A.hasHeads(current, body.heads)) throw new FedhubError("INVALID_INPUT", "this hub does not hold the version those heads name (yet)")
+    if (body.heads && !holdsHeads(current, body.heads)) throw new FedhubError("INVALID_INPUT", "this hub does not hold the version those heads name (yet)")
     const base = body.heads ? A.view(current, body.heads) : current
     const len = base.text?.length ?? 0
     if (body.splice && body.splice.pos + (body.splice.del ?? 0) > len) throw new FedhubError("INVALID_INPUT", `splice ${body.splice.pos}+${body.splice.del ?? 0} is past the text's end (${len})`)

@@ -10,6 +10,7 @@ import { randomInt } from "node:crypto"
 import { MAX_EPOCH, actorIdFor, bindActor } from "./access/actorBinding.ts"
 import { signHeads, type SignedHeadsRecord } from "./access/signedHeads.ts"
 import type { SignatureStore } from "./SignatureStore.ts"
+import { holdsChange } from "./changeHashes.ts"
 
 export class Authorship {
   readonly identity: Identity
@@ -64,12 +65,12 @@ export class Authorship {
     const own = this.store.bindings(documentId).filter(b => b.signer === this.identity.nodeId)
     if (own.length === 0) return undefined
     const signed = own.flatMap(b => this.store.headsOf(documentId, b.payload.actorId).slice(-1)).flatMap(r => r.payload.heads)
-    const known = signed.filter(h => A.hasHeads(doc, [h]))
+    const known = signed.filter(h => holdsChange(doc, h))
     let best: { actor: string; hash: string; seq: number } | undefined
     const actors = new Set(own.map(b => b.payload.actorId))
     for (const c of A.getChangesMetaSince(doc, known)) if (actors.has(c.actor) && (!best || best.seq < c.seq)) best = { actor: c.actor, hash: c.hash, seq: c.seq }
     if (best) return best
-    const last = own.flatMap(b => this.store.headsOf(documentId, b.payload.actorId).slice(-1)).find(r => r.payload.heads.some(h => A.hasHeads(doc, [h])))
+    const last = own.flatMap(b => this.store.headsOf(documentId, b.payload.actorId).slice(-1)).find(r => r.payload.heads.some(h => holdsChange(doc, h)))
     return last ? { actor: last.payload.actor, hash: last.payload.heads[0]! } : undefined
   }
 

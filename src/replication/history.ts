@@ -7,6 +7,7 @@ import * as A from "@automerge/automerge"
 import { FedhubError } from "../errors.ts"
 import { formatPath, MAX_READ_DEPTH, toPlain, type PathSegment } from "./docValues.ts"
 import { checkHeads, type AuthorOf, type ChangeEntry, type ConflictEntry, type ConflictValue, type Heads, type ReadablePatch, type WrittenValue } from "./historyText.ts"
+import { holdsChange } from "./changeHashes.ts"
 
 export * from "./historyText.ts"
 
@@ -18,7 +19,7 @@ export * from "./historyText.ts"
 export function assertKnownHeads(doc: A.Doc<unknown>, heads: readonly unknown[], label = "heads"): Heads {
   if (!Array.isArray(heads)) throw new FedhubError("BAD_HEADS", `${label} must be an array of change hashes`)
   const valid = checkHeads(heads)
-  const unknown = valid.filter(h => !A.hasHeads(doc, [h]))
+  const unknown = valid.filter(h => !holdsChange(doc, h))
   if (unknown.length > 0)
     throw new FedhubError("BAD_HEADS", `${label}: this document has no change ${unknown.join(", ")}`, { unknown })
   return valid
