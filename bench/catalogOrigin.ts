@@ -36,7 +36,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   for (let i = 0; i < n; i += batch) {
     const items: ItemInput[] = []
     for (let k = i; k < Math.min(n, i + batch); k++) items.push(benchItem(k))
-    await origin.hub.market.publish(market.url, items)
+    await origin.hub.market.publishBatch(market.url, items)
     process.stderr.write(`  published ${Math.min(n, i + batch).toLocaleString("en-US")}\r`)
   }
   await origin.hub.repo.flush()

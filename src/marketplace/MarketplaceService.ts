@@ -142,6 +142,13 @@ export interface ItemView extends CatalogEntry {
   sales: number
 }
 
+/** What `publishBatch` answers: how many item versions were written, and each shard's new manifest. */
+export interface PublishSummary {
+  marketplace: string
+  published: number
+  shards: { shard: string; documentId: string; manifestSequence: number; items: number }[]
+}
+
 /** One line of a catalog listing. */
 export interface ItemSummary {
   globalId: string
@@ -647,7 +654,15 @@ export class MarketplaceService {
   /** Publishes items (or new versions) of this hub; every failure of every item listed, nothing written on failure. */
   async publish(ref: string, items: readonly ItemInput[]): Promise<ItemView[]> {
     const { handle, config } = await this.#market(ref)
-    return this.#itemViews(handle.documentId, config, await this.catalog.publish(handle, config, items))
+    const published = await this.catalog.publish(handle, config, items)
+    return this.#itemViews(handle.documentId, config, published.entries(), { ratingsByItem: true })
+  }
+
+  /** `publish` answering counts and the shards written instead of a view per item (for a large catalog: 1M views cost more than writing them). */
+  async publishBatch(ref: string, items: readonly ItemInput[]): Promise<PublishSummary> {
+    const { handle, config } = await this.#market(ref)
+    const { published, shards } = await this.catalog.publish(handle, config, items)
+    return { marketplace: handle.url, published, shards }
   }
 
   /** A new version of this hub's item with `changes` applied (null removes a field). */
@@ -745,7 +760,7 @@ export class MarketplaceService {
     for (const gid of removed) {
       s.index.remove(gid)
       // the item may live on in another shard (its licence moved it)
-      const moved = this.catalog.entries(marketId).get(gid as GlobalId)
+      const moved = this.catalog.entry(marketId, gid)
       if (moved && !moved.item.withdrawn && (s.shown?.(moved) ?? true)) s.index.upsert(moved.item)
     }
     const fresh: CatalogEntry[] = []
@@ -853,7 +868,7 @@ export class MarketplaceService {
   }
 
   #entry(marketId: string, globalId: string, allow: { pending?: boolean; withdrawn?: boolean } = {}): CatalogEntry {
-    const entry = this.catalog.entries(marketId).get(globalId as GlobalId)
+    const entry = this.catalog.entry(marketId, globalId)
     if (!entry) throw new FedhubError("NOT_FOUND", `no verified item ${globalId} in this hub's view of ${marketId}`)
     if (entry.item.withdrawn && !allow.withdrawn) throw new FedhubError("NOT_FOUND", `${globalId} is withdrawn`)
     return entry
@@ -864,12 +879,15 @@ export class MarketplaceService {
   }
 
   /** Views of several items, the ledger and the curation decisions computed once. */
-  #itemViews(marketId: string, config: MarketplaceConfig, entries: readonly CatalogEntry[]): ItemView[] {
+  #itemViews(marketId: string, config: MarketplaceConfig, entries: readonly CatalogEntry[], opts: { ratingsByItem?: boolean } = {}): ItemView[] {
     const ledger = this.trade.ledger(marketId)
     const shown = CatalogService.approvedBy(config, this.trade.approvals(marketId), marketId)
     const sales = new Map<string, number>()
     for (const e of ledger.applied) sales.set(e.purchase.payload.itemGlobalId, (sales.get(e.purchase.payload.itemGlobalId) ?? 0) + 1)
-    return entries.map(entry => ({ ...entry, approved: shown(entry), ratings: this.trade.ratings(marketId, config, entry.globalId, ledger), sales: sales.get(entry.globalId) ?? 0 }))
+    // many views: the ratings grouped by item once (one item's view reads every rating, each signature checked)
+    const byItem = opts.ratingsByItem ? this.trade.ratingsByItem(marketId, config, ledger) : undefined
+    const ratingsOf = (gid: string): ItemRatings => (byItem ? (byItem.get(gid) ?? { overallRating: 0, ratingCount: 0, nodeRatings: [], refused: [] }) : this.trade.ratings(marketId, config, gid, ledger))
+    return entries.map(entry => ({ ...entry, approved: shown(entry), ratings: ratingsOf(entry.globalId), sales: sales.get(entry.globalId) ?? 0 }))
   }
 
   // ---- helpers
