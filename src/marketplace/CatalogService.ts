@@ -114,7 +114,7 @@ export class CatalogService {
   readonly events = new EventEmitter<{
     changed: [marketId: string]
     /** The verified versions a shard change added or replaced, and the items it no longer holds. */
-    items: [marketId: string, upserted: CatalogEntry[], removed: GlobalId[]]
+    items: [marketId: string, upserted: CatalogEntry[], removed: GlobalId[], local: boolean]
   }>()
   readonly #ctx: CatalogContext
   readonly #shards = new Map<string, ShardState>()
@@ -215,7 +215,7 @@ export class CatalogService {
       }
       for (const itemId of before?.accepted.keys() ?? []) if (!after.accepted.has(itemId)) removed.push(globalIdOf(m.owner, itemId))
     }
-    if (upserted.length > 0 || removed.length > 0) this.events.emit("items", m.marketId, upserted, removed)
+    if (upserted.length > 0 || removed.length > 0) this.events.emit("items", m.marketId, upserted, removed, false)
   }
 
   /** The verified entry of `globalId` in a marketplace (its greatest version), found through its origin's shards without building a view. */
@@ -449,7 +449,7 @@ export class CatalogService {
         // what changed is what was written: the new versions, and the items moved out
         const upserted = put.map(p => entryOf(globalIdOf(this.#self, p.item.itemId), chunks.get(p.chunk)!.get(p.item.itemId) as DecodedOk, shardId, sequence))
         const gone = removed > 0 ? drop.filter(id => prior.verification.accepted.has(id)).map(id => globalIdOf(this.#self, id)) : []
-        if (upserted.length > 0 || gone.length > 0) this.events.emit("items", marketId, upserted, gone)
+        if (upserted.length > 0 || gone.length > 0) this.events.emit("items", marketId, upserted, gone, true)
       }
       this.events.emit("changed", marketId)
     }

@@ -45,6 +45,7 @@ import type { PolicyStore } from "../replication/PolicyStore.ts"
 import type { JoinVote, MarketplaceConfig } from "../schema/index.ts"
 import { createMarketplaceConfig, marketplaceConfigProblems, type DeepPartial, type MarketplaceConfigInput } from "./config.ts"
 import { MARKET_PURPOSE, openSigned } from "./signed.ts"
+import { prepareValidators } from "./schemaCheck.ts"
 import { CatalogService, type CatalogEntry, type ItemInput } from "./CatalogService.ts"
 import type { GlobalId } from "./items.ts"
 import type { MarketLedger } from "./marketLedger.ts"
@@ -237,8 +238,10 @@ export class MarketplaceService {
     this.catalog = new CatalogService(parts)
     this.trade = new TradeService({ ...parts, market: id => this.#ledgerContext(id) })
     this.catalog.events.on("changed", id => this.events.emit("updated", id))
-    this.catalog.events.on("items", (id, upserted, removed) => {
-      // the index is built as shards arrive (not on the first query), so a sync ends searchable
+    this.catalog.events.on("items", (id, upserted, removed, local) => {
+      // the index is built as shards arrive (not on the first query), so a sync ends searchable;
+      // this hub's own writes build none (its first query does: a 1M publish would index as it writes)
+      if (local && !this.#indexes.has(id)) return
       const context = this.#indexes.has(id) ? undefined : this.#ledgerContext(id)
       if (context) this.#index(id, context.config)
       else this.#indexItems(id, upserted, removed)
@@ -639,6 +642,8 @@ export class MarketplaceService {
   #watch(handle: DocHandle<MarketDoc>): void {
     if (this.#watched.has(handle.documentId)) return
     this.#watched.add(handle.documentId)
+    // the item validators compiled before the first shard arrives, off the sync's path
+    prepareValidators()
     handle.on("change", () => this.members.track(handle))
     this.members.track(handle)
   }
