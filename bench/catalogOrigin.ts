@@ -41,7 +41,8 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
   await origin.hub.repo.flush()
   const c = process.cpuUsage(c0)
-  say({ market: market.url, publishMs: performance.now() - t0, publishCpuMs: (c.user + c.system) / 1000, rss: process.memoryUsage().rss })
+  const mem = process.memoryUsage()
+  say({ market: market.url, publishMs: performance.now() - t0, publishCpuMs: (c.user + c.system) / 1000, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers })
 }
 clearInterval(sample)
 say({ peakRss: Math.max(peakRss, process.memoryUsage().rss) })

@@ -113,8 +113,8 @@ export class CatalogService {
   /** `changed`: the verified catalog of a marketplace changed here. */
   readonly events = new EventEmitter<{
     changed: [marketId: string]
-    /** The verified versions a shard change added or replaced, and the items it no longer holds. */
-    items: [marketId: string, upserted: CatalogEntry[], removed: GlobalId[], local: boolean]
+    /** The verified versions a shard change added or replaced (their payloads: no entry object per item), the items it no longer holds, and whether this hub wrote it. */
+    items: [marketId: string, upserted: MarketItem[], removed: GlobalId[], local: boolean]
   }>()
   readonly #ctx: CatalogContext
   readonly #shards = new Map<string, ShardState>()
@@ -186,10 +186,8 @@ export class CatalogService {
    * item by item (by version, then by content: a deep comparison, not two checksums).
    */
   #delta(m: Member<ShardDoc>, before: ShardVerification | undefined, after: ShardVerification) {
-    const shard = m.key.slice(m.key.indexOf("/") + 1)
-    const upserted: CatalogEntry[] = []
+    const upserted: MarketItem[] = []
     const removed: GlobalId[] = []
-    const sequence = after.sequence ?? 0
     const b = before?.accepted instanceof ShardItems ? before.accepted : undefined
     const a = after.accepted instanceof ShardItems ? after.accepted : undefined
     if (a && (b || !before || before.accepted.size === 0)) {
@@ -199,7 +197,7 @@ export class CatalogService {
         for (const [itemId, d] of items) {
           const o = old?.get(itemId)
           if (o === d) continue
-          if (!o || o.item.version !== d.item.version || !sameJson(o.item, d.item)) upserted.push(entryOf(globalIdOf(d.item.originNodeId, itemId), d, shard, sequence))
+          if (!o || o.item.version !== d.item.version || !sameJson(o.item, d.item)) upserted.push(d.item)
         }
       }
       if (b) for (const [chunkId, items] of b.chunks) {
@@ -211,7 +209,7 @@ export class CatalogService {
       // one side failed verification (an empty plain map): everything it holds is new or gone
       for (const [itemId, d] of after.accepted) {
         const o = before?.accepted.get(itemId)
-        if (!o || (o !== d && (o.item.version !== d.item.version || !sameJson(o.item, d.item)))) upserted.push(entryOf(globalIdOf(d.item.originNodeId, itemId), d, shard, sequence))
+        if (!o || (o !== d && (o.item.version !== d.item.version || !sameJson(o.item, d.item)))) upserted.push(d.item)
       }
       for (const itemId of before?.accepted.keys() ?? []) if (!after.accepted.has(itemId)) removed.push(globalIdOf(m.owner, itemId))
     }
@@ -447,7 +445,7 @@ export class CatalogService {
         this.#shards.set(handle.documentId, { member: prior.member, chunks, hashes, verification })
         this.#entries.delete(marketId)
         // what changed is what was written: the new versions, and the items moved out
-        const upserted = put.map(p => entryOf(globalIdOf(this.#self, p.item.itemId), chunks.get(p.chunk)!.get(p.item.itemId) as DecodedOk, shardId, sequence))
+        const upserted = put.map(p => p.item)
         const gone = removed > 0 ? drop.filter(id => prior.verification.accepted.has(id)).map(id => globalIdOf(this.#self, id)) : []
         if (upserted.length > 0 || gone.length > 0) this.events.emit("items", marketId, upserted, gone, true)
       }
@@ -484,7 +482,7 @@ export class CatalogService {
   }
 
   /** Whether an item is shown under the curation policy: origin is a curator, or approved by one (latest decision wins). */
-  static approvedBy(config: MarketplaceConfig, approvals: readonly unknown[], marketId: string): (entry: CatalogEntry) => boolean {
+  static approvedBy(config: MarketplaceConfig, approvals: readonly unknown[], marketId: string): (entry: Pick<CatalogEntry, "item" | "globalId">) => boolean {
     if (!config.catalog.curationPolicy.requiresApproval) return () => true
     const curators = new Set<string>([config.creator, ...config.catalog.curationPolicy.curators])
     const decision = new Map<string, { approved: boolean; time: number; id: string }>()

@@ -42,12 +42,12 @@ import type { Authorship } from "../replication/Authorship.ts"
 import { parseDocRef } from "../replication/docRef.ts"
 import { createOwnedDocument } from "../replication/ownedDocument.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
-import type { JoinVote, MarketplaceConfig } from "../schema/index.ts"
+import type { JoinVote, MarketItem, MarketplaceConfig } from "../schema/index.ts"
 import { createMarketplaceConfig, marketplaceConfigProblems, type DeepPartial, type MarketplaceConfigInput } from "./config.ts"
 import { MARKET_PURPOSE, openSigned } from "./signed.ts"
 import { prepareValidators } from "./schemaCheck.ts"
 import { CatalogService, type CatalogEntry, type ItemInput } from "./CatalogService.ts"
-import type { GlobalId } from "./items.ts"
+import { globalIdOf } from "./items.ts"
 import type { MarketLedger } from "./marketLedger.ts"
 import { metadataView, putMetadataEdit, resolveEdit, signMetadataEdit, type MetadataValue, type MetadataView } from "./metadata.ts"
 import { ACTIVITY_KIND, imm, JOIN_REQUEST_KIND, MARKETPLACE_KIND, parse, str, type MarketDoc, type RequestDoc } from "./marketDocs.ts"
@@ -214,7 +214,7 @@ export class MarketplaceService {
   /** Marketplaces whose changes this service follows. */
   readonly #watched = new Set<string>()
   /** A search index per marketplace, with the derived ratings it holds and what must be refreshed. */
-  readonly #indexes = new Map<string, { index: CatalogIndex; ratings: Map<string, RatingSummary>; ratingsDirty: boolean; curationDirty: boolean; shown?: (e: CatalogEntry) => boolean }>()
+  readonly #indexes = new Map<string, { index: CatalogIndex; ratings: Map<string, RatingSummary>; ratingsDirty: boolean; curationDirty: boolean; shown?: (e: Pick<CatalogEntry, "item" | "globalId">) => boolean; curated?: boolean }>()
   readonly #refusedChanges: NonNullable<MarketplaceServiceOptions["refusedChanges"]>
   /** Catalog shards and activity documents of every participant. */
   readonly members: MemberDocs
@@ -755,11 +755,12 @@ export class MarketplaceService {
       s.ratingsDirty = false
     }
     s.shown = shown
+    s.curated = config.catalog.curationPolicy.requiresApproval
     return s.index
   }
 
-  /** A shard change: the index follows it item by item. */
-  #indexItems(marketId: string, upserted: readonly CatalogEntry[], removed: readonly string[]): void {
+  /** A shard change: the index follows it item by item (a global id is built only when curation or ratings need it). */
+  #indexItems(marketId: string, upserted: readonly MarketItem[], removed: readonly string[]): void {
     const s = this.#indexes.get(marketId)
     if (!s) return
     for (const gid of removed) {
@@ -768,17 +769,24 @@ export class MarketplaceService {
       const moved = this.catalog.entry(marketId, gid)
       if (moved && !moved.item.withdrawn && (s.shown?.(moved) ?? true)) s.index.upsert(moved.item)
     }
-    const fresh: CatalogEntry[] = []
-    for (const e of upserted) {
-      if (e.item.withdrawn || !(s.shown?.(e) ?? true)) s.index.remove(e.globalId)
-      else fresh.push(e)
+    const fresh: MarketItem[] = []
+    const rated: string[] = []
+    const plain = !s.curated && s.ratings.size === 0
+    for (const item of upserted) {
+      if (plain && !item.withdrawn) {
+        fresh.push(item)
+        continue
+      }
+      const globalId = globalIdOf(item.originNodeId, item.itemId)
+      if (item.withdrawn || !(s.shown?.({ item, globalId }) ?? true)) s.index.remove(globalId)
+      else {
+        fresh.push(item)
+        if (s.ratings.has(globalId)) rated.push(globalId)
+      }
     }
     // one batch: a large one (a shard arriving) re-sorts the orders once instead of inserting into them
-    s.index.upsertMany(fresh.map(e => e.item))
-    for (const e of fresh) {
-      const r = s.ratings.get(e.globalId)
-      if (r) s.index.setRating(e.globalId, r)
-    }
+    s.index.upsertMany(fresh)
+    for (const gid of rated) s.index.setRating(gid, s.ratings.get(gid)!)
   }
 
   /** Rates an item as this hub (1–5 stars in halves). */

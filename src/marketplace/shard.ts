@@ -103,24 +103,19 @@ export function encodeChunk(items: Iterable<MarketItem>): string {
  */
 export function itemForms(item: MarketItem): { checksum: Checksum; stored: string } {
   const o = item as unknown as Record<string, unknown>
-  let full = ""
-  let stored = ""
+  let full = "{"
+  let stored = "{"
   for (const k of Object.keys(o).sort()) {
     const v = o[k]
     if (v === undefined) continue
     const part = `${JSON.stringify(k)}:${plainCanonical(v)}`
-    full += full === "" ? part : `,${part}`
-    if (k !== "marketplaceId" && k !== "originNodeId") stored += stored === "" ? part : `,${part}`
+    full += full.length === 1 ? part : `,${part}`
+    if (k !== "marketplaceId" && k !== "originNodeId") stored += stored.length === 1 ? part : `,${part}`
   }
-  return { checksum: createHash("sha256").update(`{${full}}`).digest("hex") as Checksum, stored: `{${stored}}` }
+  // the one-shot hash: a Hash object per item cost more than hashing its few hundred bytes
+  return { checksum: hash("sha256", `${full}}`, "hex") as Checksum, stored: `${stored}}` }
 }
 
-/**
- * RFC 8785 JSON of a value of a schema-checked item (strings, finite numbers, booleans,
- * null, arrays and objects a few levels deep): `canonicalize` without its toJSON, cycle and
- * boxed-value handling, about twice as fast. A string that is not well-formed goes to
- * `canonicalize`, which refuses it as before.
- */
 // String.prototype.isWellFormed (Node 20; not in this lib target's types)
 const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed()
 
@@ -129,8 +124,10 @@ function plainCanonical(v: unknown): string {
     case "string":
       return wellFormed(v) ? JSON.stringify(v) : canonicalize(v)!
     case "number":
+      // finite (the schema's numbers): RFC 8785 formats them as JSON.stringify does
+      return Number.isFinite(v) ? JSON.stringify(v) : canonicalize(v)!
     case "boolean":
-      return canonicalize(v)!
+      return v ? "true" : "false"
     case "object": {
       if (v === null) return "null"
       if (Array.isArray(v)) {
@@ -138,13 +135,15 @@ function plainCanonical(v: unknown): string {
         for (let i = 0; i < v.length; i++) out += `${i === 0 ? "" : ","}${v[i] === undefined ? "null" : plainCanonical(v[i])}`
         return `${out}]`
       }
-      let out = ""
-      for (const k of Object.keys(v).sort()) {
+      let out = "{"
+      const keys = Object.keys(v)
+      if (keys.length > 1) keys.sort()
+      for (const k of keys) {
         const x = (v as Record<string, unknown>)[k]
         if (x === undefined) continue
-        out += `${out === "" ? "" : ","}${plainCanonical(k)}:${plainCanonical(x)}`
+        out += `${out.length === 1 ? "" : ","}${plainCanonical(k)}:${plainCanonical(x)}`
       }
-      return `{${out}}`
+      return `${out}}`
     }
     default:
       return canonicalize(v) ?? "null"

@@ -13,7 +13,7 @@ import type { RunningHub } from "../../src/hub/startHub.ts"
 import type { ItemInput } from "../../src/marketplace/CatalogService.ts"
 import { checksumOf, jsonBytesAtMost } from "../../src/marketplace/items.ts"
 import { str, type ShardDoc } from "../../src/marketplace/marketDocs.ts"
-import { chunkHash, chunkIdFor, decodeChunk, encodeChunk, placeOf, shardIdFor, signShardManifest, verifyChunks, verifyDecoded, verifyShard, type DecodedItem } from "../../src/marketplace/shard.ts"
+import { chunkHash, chunkIdFor, decodeChunk, encodeChunk, itemForms, placeOf, shardIdFor, signShardManifest, verifyChunks, verifyDecoded, verifyShard, type DecodedItem } from "../../src/marketplace/shard.ts"
 import type { MarketItem } from "../../src/schema/index.ts"
 import canonicalize from "canonicalize"
 import { startTestHub } from "../helpers/hubs.ts"
@@ -143,6 +143,12 @@ describe("the pieces re-implemented", () => {
       }),
       { numRuns: 2_000 },
     )
+  })
+
+  it("itemForms refuses a string that is not well-formed UTF-16, as canonicalize does", () => {
+    const item = { itemId: "x", type: "plugin", title: "bad \ud800 half", version: 1, marketplaceId: MARKET, originNodeId: bob.nodeId, pricing: { model: "free", price: 0, currency: "credits" } } as MarketItem
+    expect(() => canonicalize(item)).toThrow()
+    expect(() => itemForms(item)).toThrow()
   })
 
   it("jsonBytesAtMost bounds the UTF-8 bytes of RFC 8785 JSON, for any JSON value", () => {
