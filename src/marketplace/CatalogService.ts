@@ -69,6 +69,10 @@ function touchedChunks(patches: readonly Patch[]): Set<string> | null {
   return ids
 }
 
+/** The accepted item `itemId` of chunk `chunkId`: through the chunk when the accepted items are read through chunks (no hash), else by id. */
+const heldIn = (accepted: ShardVerification["accepted"], chunkId: string, itemId: string): DecodedOk | undefined =>
+  accepted.getIn ? accepted.getIn(chunkId, itemId) : accepted.get(itemId)
+
 /** Whether two plain JSON values (decoded items) are equal, without serializing or hashing them. */
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true
@@ -226,7 +230,7 @@ export class CatalogService {
     let best: CatalogEntry | undefined
     for (const s of this.#shards.values()) {
       if (s.member.marketId !== marketId || s.member.owner !== origin) continue
-      const d = s.verification.accepted.getIn?.(chunkId, itemId) ?? s.verification.accepted.get(itemId)
+      const d = heldIn(s.verification.accepted, chunkId, itemId)
       if (d && (!best || best.item.version < d.item.version)) best = entryOf(globalId as GlobalId, d, s.member.key.slice(s.member.key.indexOf("/") + 1), s.verification.sequence ?? 0)
     }
     return best
@@ -300,7 +304,7 @@ export class CatalogService {
     const heldOf = (itemId: string, chunkId: string): { item: MarketItem; shard: string } | undefined => {
       let best: { item: MarketItem; shard: string } | undefined
       for (const s of mine) {
-        const d = s.verification.accepted.getIn?.(chunkId, itemId) ?? s.verification.accepted.get(itemId)
+        const d = heldIn(s.verification.accepted, chunkId, itemId)
         if (d && (!best || best.item.version < d.item.version)) best = { item: d.item, shard: s.member.key.slice(s.member.key.indexOf("/") + 1) }
       }
       return best
