@@ -42,11 +42,12 @@ import type { Authorship } from "../replication/Authorship.ts"
 import { parseDocRef } from "../replication/docRef.ts"
 import { createOwnedDocument } from "../replication/ownedDocument.ts"
 import type { PolicyStore } from "../replication/PolicyStore.ts"
-import type { JoinVote, MarketplaceConfig } from "../schema/index.ts"
+import type { JoinVote, MarketItem, MarketplaceConfig } from "../schema/index.ts"
 import { createMarketplaceConfig, marketplaceConfigProblems, type DeepPartial, type MarketplaceConfigInput } from "./config.ts"
 import { MARKET_PURPOSE, openSigned } from "./signed.ts"
+import { prepareValidators } from "./schemaCheck.ts"
 import { CatalogService, type CatalogEntry, type ItemInput } from "./CatalogService.ts"
-import type { GlobalId } from "./items.ts"
+import { globalIdOf } from "./items.ts"
 import type { MarketLedger } from "./marketLedger.ts"
 import { metadataView, putMetadataEdit, resolveEdit, signMetadataEdit, type MetadataValue, type MetadataView } from "./metadata.ts"
 import { ACTIVITY_KIND, imm, JOIN_REQUEST_KIND, MARKETPLACE_KIND, parse, str, type MarketDoc, type RequestDoc } from "./marketDocs.ts"
@@ -142,6 +143,13 @@ export interface ItemView extends CatalogEntry {
   sales: number
 }
 
+/** What `publishBatch` answers: how many item versions were written, and each shard's new manifest. */
+export interface PublishSummary {
+  marketplace: string
+  published: number
+  shards: { shard: string; documentId: string; manifestSequence: number; items: number }[]
+}
+
 /** One line of a catalog listing. */
 export interface ItemSummary {
   globalId: string
@@ -206,7 +214,7 @@ export class MarketplaceService {
   /** Marketplaces whose changes this service follows. */
   readonly #watched = new Set<string>()
   /** A search index per marketplace, with the derived ratings it holds and what must be refreshed. */
-  readonly #indexes = new Map<string, { index: CatalogIndex; ratings: Map<string, RatingSummary>; ratingsDirty: boolean; curationDirty: boolean; shown?: (e: CatalogEntry) => boolean }>()
+  readonly #indexes = new Map<string, { index: CatalogIndex; ratings: Map<string, RatingSummary>; ratingsDirty: boolean; curationDirty: boolean; shown?: (e: Pick<CatalogEntry, "item" | "globalId">) => boolean; curated?: boolean }>()
   readonly #refusedChanges: NonNullable<MarketplaceServiceOptions["refusedChanges"]>
   /** Catalog shards and activity documents of every participant. */
   readonly members: MemberDocs
@@ -230,8 +238,10 @@ export class MarketplaceService {
     this.catalog = new CatalogService(parts)
     this.trade = new TradeService({ ...parts, market: id => this.#ledgerContext(id) })
     this.catalog.events.on("changed", id => this.events.emit("updated", id))
-    this.catalog.events.on("items", (id, upserted, removed) => {
-      // the index is built as shards arrive (not on the first query), so a sync ends searchable
+    this.catalog.events.on("items", (id, upserted, removed, local) => {
+      // the index is built as shards arrive (not on the first query), so a sync ends searchable;
+      // this hub's own writes build none (its first query does: a 1M publish would index as it writes)
+      if (local && !this.#indexes.has(id)) return
       const context = this.#indexes.has(id) ? undefined : this.#ledgerContext(id)
       if (context) this.#index(id, context.config)
       else this.#indexItems(id, upserted, removed)
@@ -632,6 +642,8 @@ export class MarketplaceService {
   #watch(handle: DocHandle<MarketDoc>): void {
     if (this.#watched.has(handle.documentId)) return
     this.#watched.add(handle.documentId)
+    // the item validators compiled before the first shard arrives, off the sync's path
+    prepareValidators()
     handle.on("change", () => this.members.track(handle))
     this.members.track(handle)
   }
@@ -647,7 +659,15 @@ export class MarketplaceService {
   /** Publishes items (or new versions) of this hub; every failure of every item listed, nothing written on failure. */
   async publish(ref: string, items: readonly ItemInput[]): Promise<ItemView[]> {
     const { handle, config } = await this.#market(ref)
-    return this.#itemViews(handle.documentId, config, await this.catalog.publish(handle, config, items))
+    const published = await this.catalog.publish(handle, config, items)
+    return this.#itemViews(handle.documentId, config, published.entries(), { ratingsByItem: true })
+  }
+
+  /** `publish` answering counts and the shards written instead of a view per item (for a large catalog: 1M views cost more than writing them). */
+  async publishBatch(ref: string, items: readonly ItemInput[]): Promise<PublishSummary> {
+    const { handle, config } = await this.#market(ref)
+    const { published, shards } = await this.catalog.publish(handle, config, items)
+    return { marketplace: handle.url, published, shards }
   }
 
   /** A new version of this hub's item with `changes` applied (null removes a field). */
@@ -735,30 +755,38 @@ export class MarketplaceService {
       s.ratingsDirty = false
     }
     s.shown = shown
+    s.curated = config.catalog.curationPolicy.requiresApproval
     return s.index
   }
 
-  /** A shard change: the index follows it item by item. */
-  #indexItems(marketId: string, upserted: readonly CatalogEntry[], removed: readonly string[]): void {
+  /** A shard change: the index follows it item by item (a global id is built only when curation or ratings need it). */
+  #indexItems(marketId: string, upserted: readonly MarketItem[], removed: readonly string[]): void {
     const s = this.#indexes.get(marketId)
     if (!s) return
     for (const gid of removed) {
       s.index.remove(gid)
       // the item may live on in another shard (its licence moved it)
-      const moved = this.catalog.entries(marketId).get(gid as GlobalId)
+      const moved = this.catalog.entry(marketId, gid)
       if (moved && !moved.item.withdrawn && (s.shown?.(moved) ?? true)) s.index.upsert(moved.item)
     }
-    const fresh: CatalogEntry[] = []
-    for (const e of upserted) {
-      if (e.item.withdrawn || !(s.shown?.(e) ?? true)) s.index.remove(e.globalId)
-      else fresh.push(e)
+    const fresh: MarketItem[] = []
+    const rated: string[] = []
+    const plain = !s.curated && s.ratings.size === 0
+    for (const item of upserted) {
+      if (plain && !item.withdrawn) {
+        fresh.push(item)
+        continue
+      }
+      const globalId = globalIdOf(item.originNodeId, item.itemId)
+      if (item.withdrawn || !(s.shown?.({ item, globalId }) ?? true)) s.index.remove(globalId)
+      else {
+        fresh.push(item)
+        if (s.ratings.has(globalId)) rated.push(globalId)
+      }
     }
     // one batch: a large one (a shard arriving) re-sorts the orders once instead of inserting into them
-    s.index.upsertMany(fresh.map(e => e.item))
-    for (const e of fresh) {
-      const r = s.ratings.get(e.globalId)
-      if (r) s.index.setRating(e.globalId, r)
-    }
+    s.index.upsertMany(fresh)
+    for (const gid of rated) s.index.setRating(gid, s.ratings.get(gid)!)
   }
 
   /** Rates an item as this hub (1–5 stars in halves). */
@@ -853,7 +881,7 @@ export class MarketplaceService {
   }
 
   #entry(marketId: string, globalId: string, allow: { pending?: boolean; withdrawn?: boolean } = {}): CatalogEntry {
-    const entry = this.catalog.entries(marketId).get(globalId as GlobalId)
+    const entry = this.catalog.entry(marketId, globalId)
     if (!entry) throw new FedhubError("NOT_FOUND", `no verified item ${globalId} in this hub's view of ${marketId}`)
     if (entry.item.withdrawn && !allow.withdrawn) throw new FedhubError("NOT_FOUND", `${globalId} is withdrawn`)
     return entry
@@ -864,12 +892,15 @@ export class MarketplaceService {
   }
 
   /** Views of several items, the ledger and the curation decisions computed once. */
-  #itemViews(marketId: string, config: MarketplaceConfig, entries: readonly CatalogEntry[]): ItemView[] {
+  #itemViews(marketId: string, config: MarketplaceConfig, entries: readonly CatalogEntry[], opts: { ratingsByItem?: boolean } = {}): ItemView[] {
     const ledger = this.trade.ledger(marketId)
     const shown = CatalogService.approvedBy(config, this.trade.approvals(marketId), marketId)
     const sales = new Map<string, number>()
     for (const e of ledger.applied) sales.set(e.purchase.payload.itemGlobalId, (sales.get(e.purchase.payload.itemGlobalId) ?? 0) + 1)
-    return entries.map(entry => ({ ...entry, approved: shown(entry), ratings: this.trade.ratings(marketId, config, entry.globalId, ledger), sales: sales.get(entry.globalId) ?? 0 }))
+    // many views: the ratings grouped by item once (one item's view reads every rating, each signature checked)
+    const byItem = opts.ratingsByItem ? this.trade.ratingsByItem(marketId, config, ledger) : undefined
+    const ratingsOf = (gid: string): ItemRatings => (byItem ? (byItem.get(gid) ?? { overallRating: 0, ratingCount: 0, nodeRatings: [], refused: [] }) : this.trade.ratings(marketId, config, gid, ledger))
+    return entries.map(entry => ({ ...entry, approved: shown(entry), ratings: ratingsOf(entry.globalId), sales: sales.get(entry.globalId) ?? 0 }))
   }
 
   // ---- helpers

@@ -47,9 +47,18 @@ export const SHARDS_PER_ORIGIN = 16
 
 /** The shard of `item`: `s<n>` by its id, or `r-<hash of its allowed nodes>` when licensed to some nodes only. */
 export function shardIdFor(item: Pick<MarketItem, "itemId" | "allowedNodes">): string {
-  if (item.allowedNodes && item.allowedNodes.length > 0) return `r-${contentId([...item.allowedNodes].sort()).slice(0, 24)}`
-  return `s${(hashWord(item.itemId, 0) % SHARDS_PER_ORIGIN).toString().padStart(2, "0")}`
+  return placeOf(item).shard
 }
+
+/** An item's shard (as `shardIdFor`) and chunk (as `chunkIdFor`) from one SHA-256 of its id (a publish places every item). */
+export function placeOf(item: Pick<MarketItem, "itemId" | "allowedNodes">): { shard: string; chunk: string } {
+  const h = hash("sha256", item.itemId, "binary")
+  const chunk = CHUNK_IDS[((h.charCodeAt(2) << 8) | h.charCodeAt(3)) % CHUNKS_PER_SHARD]!
+  if (item.allowedNodes && item.allowedNodes.length > 0) return { shard: `r-${contentId([...item.allowedNodes].sort()).slice(0, 24)}`, chunk }
+  return { shard: OPEN_SHARD_IDS[((h.charCodeAt(0) << 8) | h.charCodeAt(1)) % SHARDS_PER_ORIGIN]!, chunk }
+}
+
+const OPEN_SHARD_IDS = Array.from({ length: SHARDS_PER_ORIGIN }, (_, i) => `s${i.toString().padStart(2, "0")}`)
 
 /** Chunks per shard document. */
 export const CHUNKS_PER_SHARD = 256
@@ -94,16 +103,51 @@ export function encodeChunk(items: Iterable<MarketItem>): string {
  */
 export function itemForms(item: MarketItem): { checksum: Checksum; stored: string } {
   const o = item as unknown as Record<string, unknown>
-  let full = ""
-  let stored = ""
+  let full = "{"
+  let stored = "{"
   for (const k of Object.keys(o).sort()) {
     const v = o[k]
     if (v === undefined) continue
-    const part = `${JSON.stringify(k)}:${canonicalize(v)!}`
-    full += full === "" ? part : `,${part}`
-    if (k !== "marketplaceId" && k !== "originNodeId") stored += stored === "" ? part : `,${part}`
+    const part = `${JSON.stringify(k)}:${plainCanonical(v)}`
+    full += full.length === 1 ? part : `,${part}`
+    if (k !== "marketplaceId" && k !== "originNodeId") stored += stored.length === 1 ? part : `,${part}`
   }
-  return { checksum: createHash("sha256").update(`{${full}}`).digest("hex") as Checksum, stored: `{${stored}}` }
+  // the one-shot hash: a Hash object per item cost more than hashing its few hundred bytes
+  return { checksum: hash("sha256", `${full}}`, "hex") as Checksum, stored: `${stored}}` }
+}
+
+// String.prototype.isWellFormed (Node 20; not in this lib target's types)
+const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed()
+
+function plainCanonical(v: unknown): string {
+  switch (typeof v) {
+    case "string":
+      return wellFormed(v) ? JSON.stringify(v) : canonicalize(v)!
+    case "number":
+      // finite (the schema's numbers): RFC 8785 formats them as JSON.stringify does
+      return Number.isFinite(v) ? JSON.stringify(v) : canonicalize(v)!
+    case "boolean":
+      return v ? "true" : "false"
+    case "object": {
+      if (v === null) return "null"
+      if (Array.isArray(v)) {
+        let out = "["
+        for (let i = 0; i < v.length; i++) out += `${i === 0 ? "" : ","}${v[i] === undefined ? "null" : plainCanonical(v[i])}`
+        return `${out}]`
+      }
+      let out = "{"
+      const keys = Object.keys(v)
+      if (keys.length > 1) keys.sort()
+      for (const k of keys) {
+        const x = (v as Record<string, unknown>)[k]
+        if (x === undefined) continue
+        out += `${out.length === 1 ? "" : ","}${plainCanonical(k)}:${plainCanonical(x)}`
+      }
+      return `${out}}`
+    }
+    default:
+      return canonicalize(v) ?? "null"
+  }
 }
 
 /** The stored form of a chunk from its items' stored forms (`itemForms`), by item id: the same text as `encodeChunk`. */
@@ -215,12 +259,76 @@ export interface RejectedItem {
   via?: string
 }
 
+/** A shard's decoded items as its chunks hold them: chunk id → item id → decoded item. */
+export type DecodedChunks = ReadonlyMap<string, ReadonlyMap<string, DecodedItem>>
+
+/**
+ * The accepted items of a shard, read through the chunks they were decoded from: a
+ * read-only map by item id without a flat copy of every item (a replica re-verifies a
+ * shard on each change, and the copy was one Map entry per item each time).
+ */
+export class ShardItems implements ReadonlyMap<string, DecodedOk> {
+  readonly #chunks: ReadonlyMap<string, ReadonlyMap<string, DecodedOk>>
+  readonly #byChunkId: boolean
+  readonly size: number
+
+  /** `byChunkId`: the chunks are keyed by `chunkIdFor` (else any grouping, and a lookup tries each). */
+  constructor(chunks: ReadonlyMap<string, ReadonlyMap<string, DecodedOk>>, size: number, byChunkId = true) {
+    this.#chunks = chunks
+    this.size = size
+    this.#byChunkId = byChunkId
+  }
+
+  /** The chunks (chunk id → item id → item), as held. */
+  get chunks(): ReadonlyMap<string, ReadonlyMap<string, DecodedOk>> {
+    return this.#chunks
+  }
+
+  /** The item `itemId` of chunk `chunkId` (its `chunkIdFor`, known by the caller: no hash). */
+  getIn(chunkId: string, itemId: string): DecodedOk | undefined {
+    return this.#byChunkId ? this.#chunks.get(chunkId)?.get(itemId) : this.get(itemId)
+  }
+
+  get(itemId: string): DecodedOk | undefined {
+    if (this.#byChunkId) return this.#chunks.get(chunkIdFor(itemId))?.get(itemId)
+    for (const c of this.#chunks.values()) {
+      const d = c.get(itemId)
+      if (d) return d
+    }
+    return undefined
+  }
+
+  has(itemId: string): boolean {
+    return this.get(itemId) !== undefined
+  }
+
+  *entries(): MapIterator<[string, DecodedOk]> {
+    for (const c of this.#chunks.values()) yield* c
+  }
+
+  *keys(): MapIterator<string> {
+    for (const c of this.#chunks.values()) yield* c.keys()
+  }
+
+  *values(): MapIterator<DecodedOk> {
+    for (const c of this.#chunks.values()) yield* c.values()
+  }
+
+  [Symbol.iterator](): MapIterator<[string, DecodedOk]> {
+    return this.entries()
+  }
+
+  forEach(f: (value: DecodedOk, key: string, map: ReadonlyMap<string, DecodedOk>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) f.call(thisArg, v, k, this)
+  }
+}
+
 /** What a shard holds once checked. */
 export interface ShardVerification {
   /** Why the manifest does not cover the shard (then no item is accepted), or null. */
   manifestProblem: string | null
   /** Accepted item versions (withdrawn ones included), by item id. */
-  accepted: Map<string, { readonly item: MarketItem; readonly checksum: Checksum }>
+  accepted: ReadonlyMap<string, DecodedOk> & { getIn?(chunkId: string, itemId: string): DecodedOk | undefined }
   rejected: RejectedItem[]
   /** The manifest's sequence, when it verified. */
   sequence: number | null
@@ -247,13 +355,14 @@ export function decodeShard(chunks: Readonly<Record<string, string>>, ctx: Shard
  */
 export function verifyShard(manifest: unknown, chunks: Readonly<Record<string, string>>, ctx: ShardContext): ShardVerification {
   const hashes = Object.entries(chunks).map(([id, stored]) => [id, chunkHash(stored)] as const)
-  return verifyDecoded(manifest, decodeShard(chunks, ctx), hashes, ctx, { items: true })
+  const decoded = new Map(Object.entries(chunks).map(([id, stored]) => [id, decodeChunk(stored, id, ctx.marketplaceId, ctx.origin)] as const))
+  return verifyChunks(manifest, decoded, hashes, ctx, { items: true })
 }
 
 /**
- * `verifyShard` over items decoded already and the hashes of the chunks they came from
- * (a replica decodes and hashes only the chunks a change touched). The item digest is
- * checked only with `check.items` (the chunk digest binds the same items' bytes).
+ * `verifyShard` over items decoded already (one map, any grouping) and the hashes of the
+ * chunks they came from. The item digest is checked only with `check.items` (the chunk
+ * digest binds the same items' bytes).
  */
 export function verifyDecoded(
   manifest: unknown,
@@ -262,30 +371,48 @@ export function verifyDecoded(
   ctx: ShardContext,
   check: { items?: boolean } = {},
 ): ShardVerification {
-  const decoded = new Map<string, DecodedOk>()
+  return verifyChunks(manifest, new Map([["", items]]), chunkHashes, ctx, check, false)
+}
+
+/**
+ * `verifyShard` over the decoded chunks (`decodeChunk` of each, by chunk id: a replica
+ * decodes and hashes only the chunks a change touched) and the hashes of every chunk. The
+ * accepted items are read through the chunks (`ShardItems`), not copied.
+ */
+export function verifyChunks(
+  manifest: unknown,
+  chunks: DecodedChunks,
+  chunkHashes: Iterable<readonly [string, string]>,
+  ctx: ShardContext,
+  check: { items?: boolean } = {},
+  byChunkId = true,
+): ShardVerification {
+  let size = 0
   const rejected: RejectedItem[] = []
-  for (const [itemId, d] of items) {
-    if (d.ok) decoded.set(itemId, d)
-    else rejected.push({ globalId: `${ctx.origin}:${itemId}` as GlobalId, reason: d.reason })
+  for (const c of chunks.values())
+    for (const [itemId, d] of c) {
+      if (d.ok) size++
+      else rejected.push({ globalId: `${ctx.origin}:${itemId}` as GlobalId, reason: d.reason })
+    }
+  const decoded = (): ShardItems => new ShardItems(chunks as ReadonlyMap<string, ReadonlyMap<string, DecodedOk>>, size, byChunkId)
+  const fail = (manifestProblem: string): ShardVerification => {
+    const out = [...rejected]
+    for (const c of chunks.values()) for (const d of c.values()) if (d.ok) out.push({ globalId: itemGlobalId(d.item), reason: `not covered by the origin's manifest: ${manifestProblem}` })
+    return { manifestProblem, accepted: new Map(), rejected: out, sequence: null }
   }
-  const fail = (manifestProblem: string): ShardVerification => ({
-    manifestProblem,
-    accepted: new Map(),
-    rejected: [...rejected, ...[...decoded.values()].map(({ item }) => ({ globalId: itemGlobalId(item), reason: `not covered by the origin's manifest: ${manifestProblem}` }))],
-    sequence: null,
-  })
-  if (manifest === undefined) return decoded.size === 0 && rejected.length === 0 ? { manifestProblem: null, accepted: decoded, rejected, sequence: null } : fail("the shard has no manifest")
+  if (manifest === undefined) return size === 0 && rejected.length === 0 ? { manifestProblem: null, accepted: decoded(), rejected, sequence: null } : fail("the shard has no manifest")
   const m = openSigned(manifest, MARKET_PURPOSE.shardManifest, "marketplace#ShardManifest", "originNodeId")
   if (!m.ok) return fail(m.reason)
   const p = m.env.payload
   if (p.originNodeId !== ctx.origin) return fail(`signed by ${p.originNodeId}, not the shard's origin ${ctx.origin}`)
   if (p.marketplaceId !== ctx.marketplaceId || p.shardId !== ctx.shardId) return fail(`a manifest of shard ${p.marketplaceId}/${p.shardId}`)
   if (rejected.length > 0) return fail(`${rejected.length} item(s) do not decode`)
-  const differ = () => fail(`the shard's ${decoded.size} item(s) differ from the ${p.count} the origin signed (sequence ${p.sequence})`)
-  if (p.count !== decoded.size || p.chunkDigest !== chunkDigest(chunkHashes)) return differ()
+  const differ = () => fail(`the shard's ${size} item(s) differ from the ${p.count} the origin signed (sequence ${p.sequence})`)
+  if (p.count !== size || p.chunkDigest !== chunkDigest(chunkHashes)) return differ()
+  const accepted = decoded()
   if (check.items) {
-    const lines = [...decoded.entries()].map(([itemId, d]) => ({ itemId, version: d.item.version, checksum: d.checksum }))
+    const lines = [...accepted].map(([itemId, d]) => ({ itemId, version: d.item.version, checksum: d.checksum }))
     if (p.digest !== shardDigest(lines)) return differ()
   }
-  return { manifestProblem: null, accepted: decoded, rejected, sequence: p.sequence }
+  return { manifestProblem: null, accepted, rejected, sequence: p.sequence }
 }
