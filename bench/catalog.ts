@@ -7,7 +7,10 @@
  * a raw `ws` socket to another process and applied. Target (issue 13): < 15 s for the sync.
  */
 import { spawn } from "node:child_process"
-import { loadavg } from "node:os"
+import { existsSync } from "node:fs"
+import { cp, mkdir, mkdtemp, rm } from "node:fs/promises"
+import { loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import type { ItemInput } from "../src/marketplace/CatalogService.ts"
@@ -45,8 +48,11 @@ const peerScript = fileURLToPath(new URL("./catalogPeer.ts", import.meta.url))
 const originScript = fileURLToPath(new URL("./catalogOrigin.ts", import.meta.url))
 
 /** A child process speaking JSON lines. */
-function child(script: string, args: string[] = []) {
-  const p = spawn(process.execPath, ["--import", "tsx", "--max-old-space-size=8192", ...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), script, ...args], { stdio: ["pipe", "pipe", "inherit"] })
+function child(script: string, args: string[] = [], env: Record<string, string> = {}) {
+  const p = spawn(process.execPath, ["--import", "tsx", "--max-old-space-size=8192", ...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), script, ...args], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, ...env },
+  })
   const lines = createInterface({ input: p.stdout! })
   const queue: string[] = []
   const waiting: ((l: string) => void)[] = []
@@ -73,13 +79,15 @@ const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`
 
 /** The fedhub run: publish on the origin's hub, sync to a fresh one; each hub in its own process. */
 async function fedhub(n: number) {
-  const origin = child(originScript)
-  const peer = child(peerScript)
+  const homes = await cachedHomes(n)
+  const origin = child(originScript, [], homes ? { BENCH_ORIGIN_HOME: homes.origin } : {})
+  const peer = child(peerScript, [], homes ? { BENCH_PEER_HOME: homes.peer } : {})
   const { url, nodeId: originId } = await origin.next<{ url: string; nodeId: string }>()
   const { nodeId } = await peer.next<{ nodeId: string }>()
-  origin.send({ participant: nodeId, items: n, ...(process.env.BENCH_BATCH ? { batch: Number(process.env.BENCH_BATCH) } : {}) })
+  origin.send(homes?.cached ? { reuse: true } : { participant: nodeId, items: n, ...(process.env.BENCH_BATCH ? { batch: Number(process.env.BENCH_BATCH) } : {}) })
   const pub = await origin.next<{ market: string; publishMs: number; publishCpuMs: number; rss: number }>()
-  process.stderr.write(`\n  published ${n.toLocaleString("en-US")} in ${ms(pub.publishMs)} (CPU ${ms(pub.publishCpuMs)}, RSS ${mb(pub.rss)}); syncing\n`)
+  if (homes?.cached) process.stderr.write(`\n  reusing the catalog published in ${homes.dir}; syncing\n`)
+  else process.stderr.write(`\n  published ${n.toLocaleString("en-US")} in ${ms(pub.publishMs)} (CPU ${ms(pub.publishCpuMs)}, RSS ${mb(pub.rss)}); syncing\n`)
   const queries = QUERIES.map(q => (q.origin === "" ? { ...q, origin: originId } : q))
   peer.send({ dial: url, nodeId: originId, market: pub.market, items: n, queries })
   const r = await peer.next<{ verifiedMs: number; searchableMs: number; total: number; latencies: number[]; peakRss: number; bytesIn: number; bytesOut: number; cpuMs: number }>()
@@ -87,7 +95,40 @@ async function fedhub(n: number) {
   origin.send({ stop: true })
   const { peakRss } = await origin.next<{ peakRss: number }>()
   await origin.done
-  return { publishMs: pub.publishMs, publishCpuMs: pub.publishCpuMs, ...r, originRss: peakRss }
+  await homes?.done()
+  return { publishMs: pub.publishMs, publishCpuMs: pub.publishCpuMs, cached: homes?.cached === true, ...r, originRss: peakRss }
+}
+
+/**
+ * With BENCH_CACHE=<dir>, the origin's home after its publish and the participant's identity
+ * are kept in <dir>/<n>, and a later run with the same n syncs from copies of them instead of
+ * publishing again (a 1M publish takes minutes; the sync is what the target is about).
+ */
+async function cachedHomes(n: number) {
+  if (!process.env.BENCH_CACHE) return undefined
+  const dir = join(process.env.BENCH_CACHE, String(n))
+  const cached = existsSync(join(dir, "origin", "bench-market.json")) && existsSync(join(dir, "peer-identity.json"))
+  const origin = await mkdtemp(join(tmpdir(), "bench-catalog-origin-"))
+  const peer = await mkdtemp(join(tmpdir(), "bench-catalog-peer-"))
+  if (cached) {
+    await cp(join(dir, "origin"), origin, { recursive: true })
+    await cp(join(dir, "peer-identity.json"), join(peer, "identity.json"))
+  }
+  return {
+    dir,
+    cached,
+    origin,
+    peer,
+    done: async () => {
+      if (!cached) {
+        await rm(dir, { recursive: true, force: true })
+        await mkdir(dir, { recursive: true })
+        await cp(origin, join(dir, "origin"), { recursive: true })
+        await cp(join(peer, "identity.json"), join(dir, "peer-identity.json"))
+      }
+      for (const home of [origin, peer]) await rm(home, { recursive: true, force: true })
+    },
+  }
 }
 
 /** The Yjs baseline: the same items in a Y.Map, encoded, sent over raw ws to another process, applied. */
@@ -109,7 +150,7 @@ export async function benchCatalog(argv: string[]): Promise<void> {
     ["", "sync", "bytes on the wire", "peak RSS (sender / receiver)", "notes"],
     [
       ["baseline: Yjs Y.Map, encoded, raw ws, applied", ms(y.syncMs), mb(y.bytes), `${mb(y.senderRss)} / ${mb(y.receiverRss)}`, `encode ${ms(y.encodeMs)}; no signatures, no access control`],
-      ["fedhub: every item verified (shard manifests)", ms(f.verifiedMs), mb(f.bytesIn + f.bytesOut), `${mb(f.originRss)} / ${mb(f.peakRss)}`, `publish ${ms(f.publishMs)} on the origin (CPU ${ms(f.publishCpuMs)}); receiver CPU ${ms(f.cpuMs)}; load ${loadavg().map(l => l.toFixed(1)).join(" ")}`],
+      ["fedhub: every item verified (shard manifests)", ms(f.verifiedMs), mb(f.bytesIn + f.bytesOut), `${mb(f.originRss)} / ${mb(f.peakRss)}`, `${f.cached ? "catalog published in an earlier run (BENCH_CACHE)" : `publish ${ms(f.publishMs)} on the origin (CPU ${ms(f.publishCpuMs)})`}; receiver CPU ${ms(f.cpuMs)}; load ${loadavg().map(l => l.toFixed(1)).join(" ")}`],
       ["fedhub: … and searchable (first query answered)", ms(f.searchableMs), "", "", `${f.total.toLocaleString("en-US")} hits for "item"`],
     ],
   )

@@ -5,7 +5,7 @@
  * with that participant, publishes the items and says how long it took; on `{ stop }`
  * says its peak RSS and stops.
  */
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -21,13 +21,23 @@ process.on("unhandledRejection", e => process.stderr.write(`  [catalogOrigin] un
 let peakRss = 0
 const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50)
 
-const home = await mkdtemp(join(tmpdir(), "bench-catalog-origin-"))
+// BENCH_ORIGIN_HOME: a home kept for later runs (BENCH_CACHE in bench/catalog.ts), holding a published catalog after the first
+const kept = process.env.BENCH_ORIGIN_HOME
+const home = kept ?? (await mkdtemp(join(tmpdir(), "bench-catalog-origin-")))
+const published = join(home, "bench-market.json")
 const origin = await startHub(serveHub, { home, env: {}, flags: { host: "127.0.0.1", port: 0, logLevel: "silent" } })
 say({ url: origin.url, nodeId: origin.hub.nodeId })
 
 for await (const line of createInterface({ input: process.stdin })) {
-  const msg = JSON.parse(line) as { participant?: string; items?: number; batch?: number; stop?: true }
+  const msg = JSON.parse(line) as { participant?: string; items?: number; batch?: number; stop?: true; reuse?: true }
   if (msg.stop) break
+  if (msg.reuse) {
+    // the catalog this home published in an earlier run, its shards loaded as a running origin holds them
+    const { market } = JSON.parse(await readFile(published, "utf8")) as { market: string }
+    await origin.hub.market.show(market)
+    say({ market, publishMs: 0, publishCpuMs: 0, rss: process.memoryUsage().rss, cached: true })
+    continue
+  }
   const n = msg.items!
   const market = await origin.hub.market.create({ name: "bench", participants: [msg.participant!] })
   const t0 = performance.now()
@@ -41,6 +51,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
   await origin.hub.repo.flush()
   const c = process.cpuUsage(c0)
+  if (kept) await writeFile(published, JSON.stringify({ market: market.url, items: n }))
   // with --expose-gc, the heap the catalog holds after the publish (without the garbage it left)
   ;(globalThis as { gc?: () => void }).gc?.()
   const mem = process.memoryUsage()
@@ -49,5 +60,5 @@ for await (const line of createInterface({ input: process.stdin })) {
 clearInterval(sample)
 say({ peakRss: Math.max(peakRss, process.memoryUsage().rss) })
 await origin.stop()
-await rm(home, { recursive: true, force: true })
+if (!kept) await rm(home, { recursive: true, force: true })
 process.exit(0)

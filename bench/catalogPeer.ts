@@ -67,5 +67,5 @@ for await (const line of lines) {
 }
 clearInterval(sample)
 await h.stop()
-await rm(home, { recursive: true, force: true })
+if (!process.env.BENCH_PEER_HOME) await rm(home, { recursive: true, force: true })
 process.exit(0)
