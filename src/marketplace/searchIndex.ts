@@ -28,7 +28,7 @@ import { FedhubError } from "../errors.ts"
 import type { NodeId, SignedEnvelope } from "../identity/index.ts"
 import type { MarketItem } from "../schema/index.ts"
 import { type GlobalId, globalIdOf } from "./items.ts"
-import { sortByNumber, sortByString } from "./radixSort.ts"
+import { compareFolded, sortByNumber, sortByString } from "./radixSort.ts"
 import { SlotOrder } from "./searchOrder.ts"
 import { checkSearchQuery, type CheckedSearchQuery, type SearchSort } from "./searchQuery.ts"
 import { byCodeUnit } from "./signed.ts"
@@ -123,7 +123,7 @@ export class CatalogIndex {
   private alive = new Uint8Array(0)
   private itemIds: string[] = []
   private titles: string[] = []
-  /** Lowercased titles, computed when the title order first needs them. */
+  /** Lowercased titles of titles beyond ASCII, computed when the title order first needs them (an ASCII title is compared with its case folded, no string made). */
   private titleKeys: (string | undefined)[] = []
   private tags: (string[] | undefined)[] = []
   /** Value codes: category + 1 (0: none), origin, currency. */
@@ -164,7 +164,11 @@ export class CatalogIndex {
     if (this.rankedOrigins !== this.byOrigin.values.length) this.rankOrigins()
     return this.colonOrigin ? byCodeUnit(this.gidOf(a), this.gidOf(b)) : this.originRank[oa]! - this.originRank[ob]!
   }
-  private readonly titleKey = (s: number): string => (this.titleKeys[s] ??= this.titles[s]!.toLowerCase())
+  private readonly titleKey = (s: number): string => {
+    const t = this.titles[s]!
+    for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) >= 128) return (this.titleKeys[s] ??= t.toLowerCase())
+    return t
+  }
   private readonly orders: Record<OrderKey, KeptOrder> = {
     gid: { order: new SlotOrder(this.gidCmp), same: () => false },
     price: {
@@ -178,8 +182,8 @@ export class CatalogIndex {
       column: () => this.rating,
     },
     title: {
-      order: new SlotOrder((a, b) => byCodeUnit(this.titleKey(a), this.titleKey(b)) || this.gidCmp(a, b)),
-      same: (a, b) => this.titleKey(a) === this.titleKey(b),
+      order: new SlotOrder((a, b) => compareFolded(this.titleKey(a), this.titleKey(b)) || this.gidCmp(a, b)),
+      same: (a, b) => compareFolded(this.titleKey(a), this.titleKey(b)) === 0,
     },
     time: {
       order: new SlotOrder((a, b) => this.time[a]! - this.time[b]! || this.gidCmp(a, b)),
@@ -424,7 +428,7 @@ export class CatalogIndex {
       sorted = this.ensure("gid").order.slots.slice()
       const column = o.column?.()
       if (column) sortByNumber(sorted, column)
-      else sortByString(sorted, this.titleKey)
+      else sortByString(sorted, this.titleKey, true)
     }
     o.order.assign(sorted)
     return o

@@ -22,7 +22,7 @@
  * are updated at once.
  */
 import MiniSearch from "minisearch"
-import { sortByString } from "./radixSort.ts"
+import { sortByCodeUnits } from "./radixSort.ts"
 
 /** The indexed fields, in packing order (8 bits of term frequency each). */
 export const TEXT_FIELDS = ["title", "tags", "description"] as const
@@ -123,7 +123,12 @@ export interface TextMatches {
 /** A full-text index of short documents (see the module comment). */
 export class TextIndex {
   // ---- the term dictionary
-  private keys: string[] = []
+  /** The terms' code units, lowercased, in one pool (no string per term): term `id` is `chars[keyStart[id], keyStart[id] + keyLen[id])`. */
+  private chars = new Uint16Array(1 << 16)
+  private charsUsed = 0
+  private keyStart = new Uint32Array(1024)
+  private keyLen = new Uint32Array(1024)
+  private nTerms = 0
   private termHash = new Int32Array(1024)
   /** Open addressing over (hash, term id) pairs, so that a probe reads one cache line: [2i] the hash, [2i + 1] the id (-1: empty). */
   private table = new Int32Array(4096).fill(-1)
@@ -175,7 +180,7 @@ export class TextIndex {
 
   /** Number of distinct terms ever seen. */
   get terms(): number {
-    return this.keys.length
+    return this.nTerms
   }
 
   /** Indexes `fields` under `slot` (replacing what the slot held); its postings are sealed at the next query. */
@@ -281,26 +286,36 @@ export class TextIndex {
     for (let i = spread(h) & this.mask; ; i = (i + 1) & this.mask) {
       const id = this.table[2 * i + 1]!
       if (id < 0) {
-        // lowercased only when it holds upper case (one string per new term, not two)
-        let upper = false
-        for (let j = start; j < end && !upper; j++) {
-          const c = text.charCodeAt(j)
-          upper = c >= 65 && c <= 90
-        }
-        const term = text.slice(start, end)
-        return this.newTerm(upper ? term.toLowerCase() : term, h, i)
+        // ASCII: its code units folded into the pool, no string
+        return this.newTerm(text, start, end, h, i)
       }
-      if (this.table[2 * i] !== h) continue
-      const key = this.keys[id]!
-      if (key.length !== len) continue
+      if (this.table[2 * i] !== h || this.keyLen[id] !== len) continue
+      const chars = this.chars
+      const at = this.keyStart[id]! - start
       let same = true
-      for (let j = 0; j < len && same; j++) {
-        let c = text.charCodeAt(start + j)
+      for (let j = start; j < end && same; j++) {
+        let c = text.charCodeAt(j)
         if (c >= 65 && c <= 90) c += 32
-        same = key.charCodeAt(j) === c
+        same = chars[at + j] === c
       }
       if (same) return id
     }
+  }
+
+  /** True when term `id` is `term` (lowercased). */
+  private isTerm(id: number, term: string): boolean {
+    if (this.keyLen[id] !== term.length) return false
+    const chars = this.chars
+    const at = this.keyStart[id]!
+    for (let j = 0; j < term.length; j++) if (chars[at + j] !== term.charCodeAt(j)) return false
+    return true
+  }
+
+  /** Term `id` as a string (query time only: prefix, fuzzy and ordering of expansions). */
+  private key(id: number): string {
+    const at = this.keyStart[id]!
+    const sub = this.chars.subarray(at, at + this.keyLen[id]!)
+    return sub.length <= 1024 ? String.fromCharCode(...sub) : Array.from(sub, (c) => String.fromCharCode(c)).join("")
   }
 
   /** The id of a lowercased term, added when new. */
@@ -308,8 +323,8 @@ export class TextIndex {
     const h = hashRange(term, 0, term.length)
     for (let i = spread(h) & this.mask; ; i = (i + 1) & this.mask) {
       const id = this.table[2 * i + 1]!
-      if (id < 0) return this.newTerm(term, h, i)
-      if (this.table[2 * i] === h && this.keys[id] === term) return id
+      if (id < 0) return this.newTerm(term, 0, term.length, h, i)
+      if (this.table[2 * i] === h && this.isTerm(id, term)) return id
     }
   }
 
@@ -319,29 +334,46 @@ export class TextIndex {
     for (let i = spread(h) & this.mask; ; i = (i + 1) & this.mask) {
       const id = this.table[2 * i + 1]!
       if (id < 0) return -1
-      if (this.table[2 * i] === h && this.keys[id] === term) return id
+      if (this.table[2 * i] === h && this.isTerm(id, term)) return id
     }
   }
 
-  private newTerm(term: string, h: number, at: number): number {
-    const id = this.keys.length
-    this.keys.push(term)
+  /** A new term: `text[start, end)`, ASCII upper case folded (a non-ASCII term comes lowercased), hash `h`, at table position `at`. */
+  private newTerm(text: string, start: number, end: number, h: number, at: number): number {
+    const id = this.nTerms++
+    const len = end - start
+    if (this.charsUsed + len > this.chars.length) {
+      const b = new Uint16Array(Math.max(this.charsUsed + len, this.chars.length * 2))
+      b.set(this.chars.subarray(0, this.charsUsed))
+      this.chars = b
+    }
+    const chars = this.chars
+    const base = this.charsUsed - start
+    for (let j = start; j < end; j++) {
+      const c = text.charCodeAt(j)
+      chars[base + j] = c >= 65 && c <= 90 ? c + 32 : c
+    }
     if (id >= this.termHash.length) {
       const n = id + 1
+      this.keyStart = growU32(this.keyStart, n)
+      this.keyLen = growU32(this.keyLen, n)
       this.termHash = growI32(this.termHash, n)
       for (let f = 0; f < 3; f++) this.df[f] = growU32(this.df[f]!, n)
       this.mark = growU32(this.mark, n)
       this.place = growU32(this.place, n)
       this.counts = growU32(this.counts, n)
     }
+    this.keyStart[id] = this.charsUsed
+    this.keyLen[id] = len
+    this.charsUsed += len
     this.termHash[id] = h
     this.table[2 * at] = h
     this.table[2 * at + 1] = id
-    if (this.keys.length * 2 > this.mask) {
+    if (this.nTerms * 2 > this.mask) {
       const size = (this.mask + 1) * 2
       this.mask = size - 1
       const table = (this.table = new Int32Array(2 * size).fill(-1))
-      for (let t = 0; t < this.keys.length; t++) {
+      for (let t = 0; t < this.nTerms; t++) {
         const th = this.termHash[t]!
         let i = spread(th) & this.mask
         while (table[2 * i + 1]! >= 0) i = (i + 1) & this.mask
@@ -376,7 +408,7 @@ export class TextIndex {
   /** Seals the pending postings and sorts the term list now, so that no query pays for it. */
   warm(): void {
     this.seal()
-    if (this.keys.length > 0) this.dictionary()
+    if (this.nTerms > 0) this.dictionary()
   }
 
   /** Sorts the pending postings into a segment (a query does it first), merging segments of similar size. */
@@ -410,7 +442,7 @@ export class TextIndex {
     const termCount = this.termCount
     let n = 0
     for (let d = from; d < to; d++) if (docSlot[d] !== NO_SLOT) n += termCount[d]!
-    const first = new Uint32Array(Math.min(n, this.keys.length))
+    const first = new Uint32Array(Math.min(n, this.nTerms))
     let distinct = 0
     for (let d = from; d < to; d++) {
       if (docSlot[d] === NO_SLOT) continue
@@ -444,10 +476,10 @@ export class TextIndex {
   private layout(first: U32, distinct: number): { terms: U32; offs: U32 } {
     const counts = this.counts
     let terms: U32
-    if (distinct * 8 >= this.keys.length) {
+    if (distinct * 8 >= this.nTerms) {
       terms = new Uint32Array(distinct)
       let k = 0
-      for (let t = 0; t < this.keys.length && k < distinct; t++) if (counts[t]! > 0) terms[k++] = t
+      for (let t = 0; t < this.nTerms && k < distinct; t++) if (counts[t]! > 0) terms[k++] = t
     } else terms = first.slice(0, distinct).sort()
     const offs = new Uint32Array(distinct + 1)
     let at = 0
@@ -464,7 +496,7 @@ export class TextIndex {
   /** A segment of `n` postings (term, doc, packed) by a counting sort on the term. */
   private build(term: U32, doc: U32, freq: U32, n: number): Segment {
     const counts = this.counts
-    const first = new Uint32Array(Math.min(n, this.keys.length))
+    const first = new Uint32Array(Math.min(n, this.nTerms))
     let distinct = 0
     for (let i = 0; i < n; i++) {
       const t = term[i]!
@@ -509,11 +541,11 @@ export class TextIndex {
 
   /** Term ids sorted by term: the main list and the later terms (each sorted). */
   private dictionary(): [U32, U32] {
-    const n = this.keys.length
+    const n = this.nTerms
     if (n - this.sortedUpTo > Math.max(4096, this.sortedUpTo / 8)) {
       const all = new Uint32Array(n)
       for (let i = 0; i < n; i++) all[i] = i
-      sortByString(all, (id) => this.keys[id]!)
+      sortByCodeUnits(all, this.chars, this.keyStart, this.keyLen)
       this.sorted = all
       this.sortedUpTo = n
       this.side = new Uint32Array(0)
@@ -521,7 +553,7 @@ export class TextIndex {
     } else if (this.sideUpTo !== n) {
       const side = new Uint32Array(n - this.sortedUpTo)
       for (let i = 0; i < side.length; i++) side[i] = this.sortedUpTo + i
-      sortByString(side, (id) => this.keys[id]!)
+      sortByCodeUnits(side, this.chars, this.keyStart, this.keyLen)
       this.side = side
       this.sideUpTo = n
     }
@@ -534,7 +566,7 @@ export class TextIndex {
     let hi = list.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (this.keys[list[mid]!]! < word) lo = mid + 1
+      if (this.key(list[mid]!) < word) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -546,7 +578,7 @@ export class TextIndex {
     let hi = list.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      const k = this.keys[list[mid]!]!
+      const k = this.key(list[mid]!)
       if (k < prefix || k.startsWith(prefix)) lo = mid + 1
       else hi = mid
     }
@@ -564,7 +596,7 @@ export class TextIndex {
     let valid = 0 // rows[0..valid] hold the rows of prev's first `valid` characters
     let i = 0
     while (i < list.length) {
-      const key = this.keys[list[i]!]!
+      const key = this.key(list[i]!)
       let lcp = 0
       const lim = Math.min(valid, key.length, prev.length)
       while (lcp < lim && key.charCodeAt(lcp) === prev.charCodeAt(lcp)) lcp++
@@ -623,14 +655,14 @@ export class TextIndex {
       for (const list of dict) {
         for (let p = this.lowerBound(list, word); p < list.length; p++) {
           const id = list[p]!
-          const term = this.keys[id]!
+          const term = this.key(id)
           if (!term.startsWith(word)) break
           if (term.length > word.length) found.push(id)
         }
       }
-      if (dict[1].length > 0) found.sort((a, b) => (this.keys[a]! < this.keys[b]! ? -1 : 1))
+      if (dict[1].length > 0) found.sort((a, b) => (this.key(a) < this.key(b) ? -1 : 1))
       for (const id of found) {
-        const term = this.keys[id]!
+        const term = this.key(id)
         const extra = term.length - word.length
         ids.push(id)
         weights.push((TEXT_SCORING.prefixWeight * term.length) / (term.length + 0.3 * extra))
@@ -642,10 +674,10 @@ export class TextIndex {
       if (edits > 0) {
         const found: [number, number][] = []
         for (const list of dict) this.fuzzy(list, word, edits, found)
-        if (dict[1].length > 0) found.sort((a, b) => (this.keys[a[0]]! < this.keys[b[0]]! ? -1 : 1))
+        if (dict[1].length > 0) found.sort((a, b) => (this.key(a[0]) < this.key(b[0]) ? -1 : 1))
         for (const [id, distance] of found) {
           if (distance === 0 || seen.has(id)) continue
-          const term = this.keys[id]!
+          const term = this.key(id)
           ids.push(id)
           weights.push((TEXT_SCORING.fuzzyWeight * term.length) / (term.length + distance))
         }
