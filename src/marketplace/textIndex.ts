@@ -1,7 +1,7 @@
 /**
  * The catalog's full-text index, in typed arrays: a term dictionary (an open-addressing
  * hash over the text's code units, so a known term is found without allocating a
- * string; each term interned once), postings built in bulk (counting sort by term) into
+ * string; each term's code units kept once in one pool, no string per term), postings built in bulk (counting sort by term) into
  * segments merged geometrically, and a term list sorted on first use (radix sort) for
  * prefix lookups (binary search) and fuzzy ones (a walk of the sorted list as an
  * implicit trie, pruned by the edit-distance rows).
