@@ -27,11 +27,12 @@
 import { FedhubError } from "../errors.ts"
 import type { NodeId, SignedEnvelope } from "../identity/index.ts"
 import type { MarketItem } from "../schema/index.ts"
-import { type GlobalId, itemGlobalId } from "./items.ts"
-import { sortByNumber, sortByString } from "./radixSort.ts"
+import { type GlobalId, globalIdOf } from "./items.ts"
+import { compareFolded, sortByNumber, sortByString } from "./radixSort.ts"
 import { SlotOrder } from "./searchOrder.ts"
 import { checkSearchQuery, type CheckedSearchQuery, type SearchSort } from "./searchQuery.ts"
 import { byCodeUnit } from "./signed.ts"
+import { itemKeyHash, SlotTable } from "./slotTable.ts"
 import { TextIndex } from "./textIndex.ts"
 import { ValueSets } from "./valueSets.ts"
 
@@ -89,6 +90,15 @@ const grow = <T extends Grown>(a: T, n: number): T => {
   return b
 }
 
+/** `s.toLowerCase()`, without a new string when `s` is ASCII without upper case. */
+const lower = (s: string): string => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 128 || (c >= 65 && c <= 90)) return s.toLowerCase()
+  }
+  return s
+}
+
 const isEnvelope = (x: IndexableItem): x is SignedEnvelope<MarketItem> => "payload" in x && "sig" in x
 
 /** The sort keys that have a sorted order. */
@@ -103,15 +113,17 @@ interface KeptOrder {
 /** The catalog index of one marketplace (see the module comment). */
 export class CatalogIndex {
   private readonly text = new TextIndex()
-  private readonly slotOf = new Map<GlobalId, number>()
+  /** Slots by (origin code, item id): a hash table over the per-slot columns, no global id string per item. */
+  private readonly slotOf = new SlotTable((s, o, id) => this.origin[s] === o && this.itemIds[s] === id)
   private readonly free: number[] = []
   private cap = 0
   private next = 0
   // per slot
-  private gids: (GlobalId | undefined)[] = []
+  /** Per slot: 1 while it holds an item. */
+  private alive = new Uint8Array(0)
   private itemIds: string[] = []
   private titles: string[] = []
-  /** Lowercased titles, computed when the title order first needs them. */
+  /** Lowercased titles of titles beyond ASCII, computed when the title order first needs them (an ASCII title is compared with its case folded, no string made). */
   private titleKeys: (string | undefined)[] = []
   private tags: (string[] | undefined)[] = []
   /** Value codes: category + 1 (0: none), origin, currency. */
@@ -140,8 +152,23 @@ export class CatalogIndex {
   /** Withdrawn items: the withdrawing version, so an older version replayed stays out. */
   private readonly withdrawn = new Map<GlobalId, number>()
 
-  private readonly gidCmp = (a: number, b: number): number => byCodeUnit(this.gids[a]!, this.gids[b]!)
-  private readonly titleKey = (s: number): string => (this.titleKeys[s] ??= this.titles[s]!.toLowerCase())
+  /** Origin codes ranked by `origin + ":"` (so that origin rank, then item id, is global id order), for `rankedOrigins` codes. */
+  private originRank = new Uint32Array(0)
+  private rankedOrigins = 0
+  /** An origin holds ":" (not a node id): global ids are compared whole. */
+  private colonOrigin = false
+  private readonly gidCmp = (a: number, b: number): number => {
+    const oa = this.origin[a]!
+    const ob = this.origin[b]!
+    if (oa === ob) return byCodeUnit(this.itemIds[a]!, this.itemIds[b]!)
+    if (this.rankedOrigins !== this.byOrigin.values.length) this.rankOrigins()
+    return this.colonOrigin ? byCodeUnit(this.gidOf(a), this.gidOf(b)) : this.originRank[oa]! - this.originRank[ob]!
+  }
+  private readonly titleKey = (s: number): string => {
+    const t = this.titles[s]!
+    for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) >= 128) return (this.titleKeys[s] ??= t.toLowerCase())
+    return t
+  }
   private readonly orders: Record<OrderKey, KeptOrder> = {
     gid: { order: new SlotOrder(this.gidCmp), same: () => false },
     price: {
@@ -155,8 +182,8 @@ export class CatalogIndex {
       column: () => this.rating,
     },
     title: {
-      order: new SlotOrder((a, b) => byCodeUnit(this.titleKey(a), this.titleKey(b)) || this.gidCmp(a, b)),
-      same: (a, b) => this.titleKey(a) === this.titleKey(b),
+      order: new SlotOrder((a, b) => compareFolded(this.titleKey(a), this.titleKey(b)) || this.gidCmp(a, b)),
+      same: (a, b) => compareFolded(this.titleKey(a), this.titleKey(b)) === 0,
     },
     time: {
       order: new SlotOrder((a, b) => this.time[a]! - this.time[b]! || this.gidCmp(a, b)),
@@ -180,15 +207,38 @@ export class CatalogIndex {
     return this.slotOf.size
   }
 
+  /** The slot holding `globalId`, or -1 (an origin never indexed: -1 without hashing). */
+  private slotOfGid(globalId: string): number {
+    const colon = globalId.indexOf(":")
+    if (colon < 0) return -1
+    const o = this.byOrigin.find(globalId.slice(0, colon))
+    if (o < 0) return -1
+    const itemId = globalId.slice(colon + 1)
+    return this.slotOf.find(o, itemId, itemKeyHash(o, itemId))
+  }
+
+  private gidOf(slot: number): GlobalId {
+    return globalIdOf(this.byOrigin.values[this.origin[slot]!]!, this.itemIds[slot]!)
+  }
+
+  private rankOrigins(): void {
+    const values = this.byOrigin.values
+    const byName = Array.from(values.keys()).sort((a, b) => byCodeUnit(`${values[a]!}:`, `${values[b]!}:`))
+    this.originRank = new Uint32Array(values.length)
+    byName.forEach((c, r) => (this.originRank[c] = r))
+    this.rankedOrigins = values.length
+    this.colonOrigin = values.some((v) => v.includes(":"))
+  }
+
   /** True when `globalId` is indexed. */
   has(globalId: string): boolean {
-    return this.slotOf.has(globalId as GlobalId)
+    return this.slotOfGid(globalId) >= 0
   }
 
   /** The indexed summary of `globalId`, if indexed. */
   get(globalId: string): CatalogHit | undefined {
-    const slot = this.slotOf.get(globalId as GlobalId)
-    return slot === undefined ? undefined : this.hit(slot, 0)
+    const slot = this.slotOfGid(globalId)
+    return slot < 0 ? undefined : this.hit(slot, 0)
   }
 
   /**
@@ -199,20 +249,23 @@ export class CatalogIndex {
   upsert(item: IndexableItem): boolean {
     const env = isEnvelope(item) ? item : undefined
     const p = env ? env.payload : (item as MarketItem)
-    const gid = itemGlobalId(p)
-    const slot = this.slotOf.get(gid)
-    if (slot !== undefined && this.version[slot]! >= p.version) return false
+    const o = this.byOrigin.find(p.originNodeId)
+    const h = o < 0 ? -1 : itemKeyHash(o, p.itemId)
+    const slot = o < 0 ? -1 : this.slotOf.find(o, p.itemId, h)
+    if (slot >= 0 && this.version[slot]! >= p.version) return false
+    // the global id string only when a map keyed by it is in use
+    const gid = this.withdrawn.size > 0 || this.pendingRatings.size > 0 || p.withdrawn === true ? globalIdOf(p.originNodeId, p.itemId) : undefined
     if (this.withdrawn.size > 0) {
-      const gone = this.withdrawn.get(gid)
+      const gone = this.withdrawn.get(gid!)
       if (gone !== undefined && gone >= p.version) return false
     }
     if (p.withdrawn === true) {
-      if (slot !== undefined) this.removeSlot(gid, slot)
-      this.withdrawn.set(gid, p.version)
+      if (slot >= 0) this.removeSlot(slot)
+      this.withdrawn.set(gid!, p.version)
       return true
     }
-    if (this.withdrawn.size > 0) this.withdrawn.delete(gid)
-    if (slot === undefined) this.addSlot(gid, p, env?.time ?? 0)
+    if (this.withdrawn.size > 0) this.withdrawn.delete(gid!)
+    if (slot < 0) this.addSlot(gid, p, env?.time ?? 0, h)
     else this.updateSlot(slot, p, env?.time ?? 0)
     return true
   }
@@ -228,10 +281,9 @@ export class CatalogIndex {
 
   /** Takes `globalId` out of the index (its rating is kept for a later version). Returns whether it was indexed. */
   remove(globalId: string): boolean {
-    const gid = globalId as GlobalId
-    const slot = this.slotOf.get(gid)
-    if (slot === undefined) return false
-    this.removeSlot(gid, slot)
+    const slot = this.slotOfGid(globalId)
+    if (slot < 0) return false
+    this.removeSlot(slot)
     return true
   }
 
@@ -242,8 +294,8 @@ export class CatalogIndex {
       throw new FedhubError("INVALID_INPUT", `a rating summary is 0–5 stars and a whole count (got ${String(overallRating)}, ${String(ratingCount)})`)
     if (ratingCount === 0 && overallRating !== 0) throw new FedhubError("INVALID_INPUT", "an item without ratings has overallRating 0")
     const gid = globalId as GlobalId
-    const slot = this.slotOf.get(gid)
-    if (slot === undefined) {
+    const slot = this.slotOfGid(gid)
+    if (slot < 0) {
       if (ratingCount === 0) this.pendingRatings.delete(gid)
       else this.pendingRatings.set(gid, { overallRating, ratingCount })
       return
@@ -360,22 +412,23 @@ export class CatalogIndex {
       // global id = origin ":" item id, node ids of one length: item ids sorted, then (stably) origins
       sorted = new Uint32Array(this.slotOf.size)
       let i = 0
-      for (const s of this.slotOf.values()) sorted[i++] = s
-      sortByString(sorted, (s) => this.itemIds[s]!)
-      const values = this.byOrigin.values
-      const byName = Array.from(values.keys()).sort((a, b) => byCodeUnit(`${values[a]!}:`, `${values[b]!}:`))
-      if (byName.length > 1) {
-        const rank = new Float64Array(values.length)
-        byName.forEach((c, r) => (rank[c] = r))
-        const originRank = new Float64Array(this.cap)
-        for (const s of sorted) originRank[s] = rank[this.origin[s]!]!
-        sortByNumber(sorted, originRank)
+      const alive = this.alive
+      for (let s = 0; s < this.next; s++) if (alive[s] === 1) sorted[i++] = s
+      if (this.rankedOrigins !== this.byOrigin.values.length) this.rankOrigins()
+      if (this.colonOrigin) sortByString(sorted, (s) => this.gidOf(s))
+      else {
+        sortByString(sorted, (s) => this.itemIds[s]!)
+        if (this.byOrigin.values.length > 1) {
+          const originRank = new Float64Array(this.cap)
+          for (const s of sorted) originRank[s] = this.originRank[this.origin[s]!]!
+          sortByNumber(sorted, originRank)
+        }
       }
     } else {
       sorted = this.ensure("gid").order.slots.slice()
       const column = o.column?.()
       if (column) sortByNumber(sorted, column)
-      else sortByString(sorted, this.titleKey)
+      else sortByString(sorted, this.titleKey, true)
     }
     o.order.assign(sorted)
     return o
@@ -421,7 +474,8 @@ export class CatalogIndex {
 
   // ---- slots
 
-  private addSlot(gid: GlobalId, p: MarketItem, time: number): void {
+  /** `h`: the item's key hash, or -1 when its origin had no code yet. */
+  private addSlot(gid: GlobalId | undefined, p: MarketItem, time: number, h: number): void {
     let slot = this.free.pop()
     if (slot === undefined) {
       slot = this.next++
@@ -438,13 +492,13 @@ export class CatalogIndex {
         this.origin = grow(this.origin, this.cap)
         this.currency = grow(this.currency, this.cap)
         this.gen = grow(this.gen, this.cap)
+        this.alive = grow(this.alive, this.cap)
       }
     }
-    this.slotOf.set(gid, slot)
-    this.gids[slot] = gid
+    this.alive[slot] = 1
     if (this.pendingRatings.size > 0) {
-      const pending = this.pendingRatings.get(gid)
-      this.pendingRatings.delete(gid)
+      const pending = this.pendingRatings.get(gid!)
+      this.pendingRatings.delete(gid!)
       this.rating[slot] = pending?.overallRating ?? 0
       this.ratingCount[slot] = pending?.ratingCount ?? 0
     } else {
@@ -452,6 +506,7 @@ export class CatalogIndex {
       this.ratingCount[slot] = 0
     }
     this.write(slot, p, time)
+    this.slotOf.add(slot, h >= 0 ? h : itemKeyHash(this.origin[slot]!, p.itemId))
     for (const o of this.orderList) o.order.insert(slot)
     this.addText(slot, p)
   }
@@ -470,13 +525,13 @@ export class CatalogIndex {
     this.addText(slot, p)
   }
 
-  private removeSlot(gid: GlobalId, slot: number): void {
+  private removeSlot(slot: number): void {
     for (const o of this.orderList) o.order.remove(slot)
     this.unlink(slot)
-    if (this.ratingCount[slot]! > 0) this.pendingRatings.set(gid, { overallRating: this.rating[slot]!, ratingCount: this.ratingCount[slot]! })
+    if (this.ratingCount[slot]! > 0) this.pendingRatings.set(this.gidOf(slot), { overallRating: this.rating[slot]!, ratingCount: this.ratingCount[slot]! })
     this.removeText(slot)
-    this.slotOf.delete(gid)
-    this.gids[slot] = undefined
+    this.slotOf.delete(slot)
+    this.alive[slot] = 0
     this.titles[slot] = this.itemIds[slot] = ""
     this.titleKeys[slot] = undefined
     this.tags[slot] = undefined
@@ -511,10 +566,10 @@ export class CatalogIndex {
     this.byCurrency.add(cur, slot, gen)
     if (tags)
       for (let i = 0; i < tags.length; i++) {
-        const t = tags[i]!.toLowerCase()
+        const t = lower(tags[i]!)
         // each tag once (tags differing only by case are one)
         let dup = false
-        for (let j = 0; j < i && !dup; j++) dup = tags[j]!.toLowerCase() === t
+        for (let j = 0; j < i && !dup; j++) dup = lower(tags[j]!) === t
         if (!dup) this.byTag.add(this.byTag.code(t), slot, gen)
       }
   }
@@ -532,7 +587,7 @@ export class CatalogIndex {
   }
 
   private addText(slot: number, p: MarketItem): void {
-    const tags = p.tags === undefined || p.tags.length === 0 ? "" : p.tags.length === 1 ? p.tags[0]! : p.tags.join(" ")
+    const tags = p.tags ?? ""
     const d = p.description ?? ""
     this.text.addDoc(slot, p.title, tags, d.length > DESCRIPTION_INDEX_CHARS ? d.slice(0, DESCRIPTION_INDEX_CHARS) : d)
   }
@@ -542,10 +597,9 @@ export class CatalogIndex {
   }
 
   private hit(slot: number, score: number): CatalogHit {
-    const gid = this.gids[slot]!
     const c = this.category[slot]!
     return {
-      globalId: gid,
+      globalId: this.gidOf(slot),
       score,
       itemId: this.itemIds[slot]!,
       origin: this.byOrigin.values[this.origin[slot]!] as NodeId,

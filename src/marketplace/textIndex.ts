@@ -1,7 +1,7 @@
 /**
  * The catalog's full-text index, in typed arrays: a term dictionary (an open-addressing
  * hash over the text's code units, so a known term is found without allocating a
- * string; each term interned once), postings built in bulk (counting sort by term) into
+ * string; each term's code units kept once in one pool, no string per term), postings built in bulk (counting sort by term) into
  * segments merged geometrically, and a term list sorted on first use (radix sort) for
  * prefix lookups (binary search) and fuzzy ones (a walk of the sorted list as an
  * implicit trie, pruned by the edit-distance rows).
@@ -22,7 +22,7 @@
  * are updated at once.
  */
 import MiniSearch from "minisearch"
-import { sortByString } from "./radixSort.ts"
+import { sortByCodeUnits } from "./radixSort.ts"
 
 /** The indexed fields, in packing order (8 bits of term frequency each). */
 export const TEXT_FIELDS = ["title", "tags", "description"] as const
@@ -74,6 +74,13 @@ const growU32 = (a: U32, n: number): U32 => {
   b.set(a)
   return b
 }
+type I32 = Int32Array<ArrayBuffer>
+const growI32 = (a: I32, n: number): I32 => {
+  if (n <= a.length) return a
+  const b = new Int32Array(Math.max(n, a.length * 2, 1024))
+  b.set(a)
+  return b
+}
 const growF64 = (a: Float64Array<ArrayBuffer>, n: number): Float64Array<ArrayBuffer> => {
   if (n <= a.length) return a
   const b = new Float64Array(Math.max(n, a.length * 2, 1024))
@@ -81,7 +88,7 @@ const growF64 = (a: Float64Array<ArrayBuffer>, n: number): Float64Array<ArrayBuf
   return b
 }
 
-/** FNV-1a over code units, ASCII upper case folded to lower (a term is stored lowercased). */
+/** FNV-1a over code units, ASCII upper case folded to lower (a term is stored lowercased); an int32 (a uint32 would be boxed as a heap number between functions). */
 const hashRange = (s: string, start: number, end: number): number => {
   let h = 0x811c9dc5
   for (let i = start; i < end; i++) {
@@ -89,7 +96,13 @@ const hashRange = (s: string, start: number, end: number): number => {
     if (c >= 65 && c <= 90) c += 32
     h = Math.imul(h ^ c, 0x01000193)
   }
-  return h >>> 0
+  return h | 0
+}
+
+/** A hash's bits spread before it picks a table slot (FNV-1a's low bits cluster on similar terms such as numbers, and linear probing makes a cluster a long walk). */
+const spread = (h: number): number => {
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b)
+  return h ^ (h >>> 16)
 }
 
 /** Postings of some terms: for term `terms[i]`, documents `docs[offs[i]..offs[i+1])` with their packed frequencies. */
@@ -110,9 +123,15 @@ export interface TextMatches {
 /** A full-text index of short documents (see the module comment). */
 export class TextIndex {
   // ---- the term dictionary
-  private keys: string[] = []
-  private termHash = new Uint32Array(1024)
-  private table = new Int32Array(2048).fill(-1)
+  /** The terms' code units, lowercased, in one pool (no string per term): term `id` is `chars[keyStart[id], keyStart[id] + keyLen[id])`. */
+  private chars = new Uint16Array(1 << 16)
+  private charsUsed = 0
+  private keyStart = new Uint32Array(1024)
+  private keyLen = new Uint32Array(1024)
+  private nTerms = 0
+  private termHash = new Int32Array(1024)
+  /** Open addressing over (hash, term id) pairs, so that a probe reads one cache line: [2i] the hash, [2i + 1] the id (-1: empty). */
+  private table = new Int32Array(4096).fill(-1)
   private mask = 2047
   /** Per term: documents holding it in each field (live ones only). */
   private df = [new Uint32Array(1024), new Uint32Array(1024), new Uint32Array(1024)]
@@ -149,9 +168,10 @@ export class TextIndex {
   private live = 0
   private readonly totalLength = [0, 0, 0]
   // scratch
-  private bounds = new Uint32Array(256)
+  private bounds = new Int32Array(256)
   private acc = new Float64Array(0)
   private hits = new Uint32Array(0)
+  private touched = new Uint32Array(0)
 
   /** Number of documents indexed. */
   get size(): number {
@@ -160,7 +180,7 @@ export class TextIndex {
 
   /** Number of distinct terms ever seen. */
   get terms(): number {
-    return this.keys.length
+    return this.nTerms
   }
 
   /** Indexes `fields` under `slot` (replacing what the slot held); its postings are sealed at the next query. */
@@ -168,8 +188,8 @@ export class TextIndex {
     this.addDoc(slot, fields.title, fields.tags, fields.description)
   }
 
-  /** As `add`, the fields as arguments (no object per item): title, tags (joined by spaces when several), description. */
-  addDoc(slot: number, title: string, tags: string, description: string): void {
+  /** As `add`, the fields as arguments (no object per item): title, tags (joined by spaces, or a list: the same terms), description. */
+  addDoc(slot: number, title: string, tags: string | readonly string[], description: string): void {
     this.remove(slot)
     const doc = this.docs++
     if (doc >= this.docSlot.length) {
@@ -183,15 +203,25 @@ export class TextIndex {
     this.slotDoc[slot] = doc + 1
     const start = this.poolUsed
     this.termStart[doc] = start
-    this.field(doc, 0, title)
-    this.field(doc, 1, tags)
-    this.field(doc, 2, description)
+    this.setLength(doc, 0, this.field(doc, 0, title))
+    if (typeof tags === "string") this.setLength(doc, 1, this.field(doc, 1, tags))
+    else {
+      let n = 0
+      for (let i = 0; i < tags.length; i++) n += this.field(doc, 1, tags[i]!)
+      this.setLength(doc, 1, n)
+    }
+    this.setLength(doc, 2, this.field(doc, 2, description))
     this.termCount[doc] = this.poolUsed - start
     this.live++
   }
 
-  /** The terms of one field of `doc` into the pools (distinct terms once, frequencies packed). */
-  private field(doc: number, f: number, text: string): void {
+  private setLength(doc: number, f: number, count: number): void {
+    this.lengths[f]![doc] = count
+    this.totalLength[f]! += count
+  }
+
+  /** The terms of one field of `doc` into the pools (distinct terms once, frequencies packed); returns how many terms the text holds. */
+  private field(doc: number, f: number, text: string): number {
     // ASCII: split by the table and hashed in the same pass, terms found by their code units; otherwise MiniSearch's tokenizer
     const len = text.length
     let bounds = this.bounds
@@ -206,10 +236,10 @@ export class TextIndex {
       }
       if (SEPARATOR[c] === 1) {
         if (i > s) {
-          if (nb + 3 > bounds.length) bounds = this.bounds = growU32(bounds, nb + 3)
+          if (nb + 3 > bounds.length) bounds = this.bounds = growI32(bounds, nb + 3)
           bounds[nb] = s
           bounds[nb + 1] = i
-          bounds[nb + 2] = h >>> 0
+          bounds[nb + 2] = h
           nb += 3
         }
         s = i + 1
@@ -225,8 +255,7 @@ export class TextIndex {
       for (const t of terms) this.use(doc, f, this.termOf(t))
       count = terms.length
     }
-    this.lengths[f]![doc] = count
-    this.totalLength[f]! += count
+    return count
   }
 
   /** One occurrence of term `id` in field `f` of `doc` (its document frequency counted at its first occurrence in the field). */
@@ -254,63 +283,102 @@ export class TextIndex {
   /** The id of the (lowercased) term `text[start, end)`, ASCII, added when new. */
   private termAt(text: string, start: number, end: number, h: number): number {
     const len = end - start
-    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const id = this.table[i]!
-      if (id < 0) return this.newTerm(text.slice(start, end).toLowerCase(), h, i)
-      if (this.termHash[id] !== h) continue
-      const key = this.keys[id]!
-      if (key.length !== len) continue
+    for (let i = spread(h) & this.mask; ; i = (i + 1) & this.mask) {
+      const id = this.table[2 * i + 1]!
+      if (id < 0) {
+        // ASCII: its code units folded into the pool, no string
+        return this.newTerm(text, start, end, h, i)
+      }
+      if (this.table[2 * i] !== h || this.keyLen[id] !== len) continue
+      const chars = this.chars
+      const at = this.keyStart[id]! - start
       let same = true
-      for (let j = 0; j < len && same; j++) {
-        let c = text.charCodeAt(start + j)
+      for (let j = start; j < end && same; j++) {
+        let c = text.charCodeAt(j)
         if (c >= 65 && c <= 90) c += 32
-        same = key.charCodeAt(j) === c
+        same = chars[at + j] === c
       }
       if (same) return id
     }
   }
 
+  /** True when term `id` is `term` (lowercased). */
+  private isTerm(id: number, term: string): boolean {
+    if (this.keyLen[id] !== term.length) return false
+    const chars = this.chars
+    const at = this.keyStart[id]!
+    for (let j = 0; j < term.length; j++) if (chars[at + j] !== term.charCodeAt(j)) return false
+    return true
+  }
+
+  /** Term `id` as a string (query time only: prefix, fuzzy and ordering of expansions). */
+  private key(id: number): string {
+    const at = this.keyStart[id]!
+    const sub = this.chars.subarray(at, at + this.keyLen[id]!)
+    return sub.length <= 1024 ? String.fromCharCode(...sub) : Array.from(sub, (c) => String.fromCharCode(c)).join("")
+  }
+
   /** The id of a lowercased term, added when new. */
   private termOf(term: string): number {
     const h = hashRange(term, 0, term.length)
-    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const id = this.table[i]!
-      if (id < 0) return this.newTerm(term, h, i)
-      if (this.termHash[id] === h && this.keys[id] === term) return id
+    for (let i = spread(h) & this.mask; ; i = (i + 1) & this.mask) {
+      const id = this.table[2 * i + 1]!
+      if (id < 0) return this.newTerm(term, 0, term.length, h, i)
+      if (this.table[2 * i] === h && this.isTerm(id, term)) return id
     }
   }
 
   /** The id of a lowercased term, or -1. */
   private lookup(term: string): number {
     const h = hashRange(term, 0, term.length)
-    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const id = this.table[i]!
+    for (let i = spread(h) & this.mask; ; i = (i + 1) & this.mask) {
+      const id = this.table[2 * i + 1]!
       if (id < 0) return -1
-      if (this.termHash[id] === h && this.keys[id] === term) return id
+      if (this.table[2 * i] === h && this.isTerm(id, term)) return id
     }
   }
 
-  private newTerm(term: string, h: number, at: number): number {
-    const id = this.keys.length
-    this.keys.push(term)
+  /** A new term: `text[start, end)`, ASCII upper case folded (a non-ASCII term comes lowercased), hash `h`, at table position `at`. */
+  private newTerm(text: string, start: number, end: number, h: number, at: number): number {
+    const id = this.nTerms++
+    const len = end - start
+    if (this.charsUsed + len > this.chars.length) {
+      const b = new Uint16Array(Math.max(this.charsUsed + len, this.chars.length * 2))
+      b.set(this.chars.subarray(0, this.charsUsed))
+      this.chars = b
+    }
+    const chars = this.chars
+    const base = this.charsUsed - start
+    for (let j = start; j < end; j++) {
+      const c = text.charCodeAt(j)
+      chars[base + j] = c >= 65 && c <= 90 ? c + 32 : c
+    }
     if (id >= this.termHash.length) {
       const n = id + 1
-      this.termHash = growU32(this.termHash, n)
+      this.keyStart = growU32(this.keyStart, n)
+      this.keyLen = growU32(this.keyLen, n)
+      this.termHash = growI32(this.termHash, n)
       for (let f = 0; f < 3; f++) this.df[f] = growU32(this.df[f]!, n)
       this.mark = growU32(this.mark, n)
       this.place = growU32(this.place, n)
       this.counts = growU32(this.counts, n)
     }
+    this.keyStart[id] = this.charsUsed
+    this.keyLen[id] = len
+    this.charsUsed += len
     this.termHash[id] = h
-    this.table[at] = id
-    if (this.keys.length * 2 > this.mask) {
+    this.table[2 * at] = h
+    this.table[2 * at + 1] = id
+    if (this.nTerms * 2 > this.mask) {
       const size = (this.mask + 1) * 2
       this.mask = size - 1
-      this.table = new Int32Array(size).fill(-1)
-      for (let t = 0; t < this.keys.length; t++) {
-        let i = this.termHash[t]! & this.mask
-        while (this.table[i]! >= 0) i = (i + 1) & this.mask
-        this.table[i] = t
+      const table = (this.table = new Int32Array(2 * size).fill(-1))
+      for (let t = 0; t < this.nTerms; t++) {
+        const th = this.termHash[t]!
+        let i = spread(th) & this.mask
+        while (table[2 * i + 1]! >= 0) i = (i + 1) & this.mask
+        table[2 * i] = th
+        table[2 * i + 1] = t
       }
     }
     return id
@@ -340,30 +408,14 @@ export class TextIndex {
   /** Seals the pending postings and sorts the term list now, so that no query pays for it. */
   warm(): void {
     this.seal()
-    if (this.keys.length > 0) this.dictionary()
+    if (this.nTerms > 0) this.dictionary()
   }
 
   /** Sorts the pending postings into a segment (a query does it first), merging segments of similar size. */
   seal(): void {
     if (this.sealedDocs < this.docs) {
-      // the pending documents' pool ranges as postings (removed ones skipped)
-      let n = 0
-      for (let d = this.sealedDocs; d < this.docs; d++) if (this.docSlot[d] !== NO_SLOT) n += this.termCount[d]!
-      const term = new Uint32Array(n)
-      const docOf = new Uint32Array(n)
-      const freq = new Uint32Array(n)
-      let at = 0
-      for (let d = this.sealedDocs; d < this.docs; d++) {
-        if (this.docSlot[d] === NO_SLOT) continue
-        const s = this.termStart[d]!
-        const c = this.termCount[d]!
-        term.set(this.poolTerm.subarray(s, s + c), at)
-        freq.set(this.poolFreq.subarray(s, s + c), at)
-        docOf.fill(d, at, at + c)
-        at += c
-      }
+      const seg = this.buildPending(this.sealedDocs, this.docs)
       this.sealedDocs = this.docs
-      const seg = this.build(term, docOf, freq, n)
       this.segments.push(seg)
       this.postingsHeld += seg.docs.length
       const segs = this.segments
@@ -377,16 +429,58 @@ export class TextIndex {
     if (this.deadPostings > 4096 && this.deadPostings * 2 > this.postingsHeld) this.segments = this.segments.length > 0 ? [this.merge(this.segments)] : []
   }
 
-  /** A segment of `n` postings (term, doc, packed) by a counting sort on the term. */
-  private build(term: U32, doc: U32, freq: U32, n: number): Segment {
+  /**
+   * A segment of the pending documents `[from, to)` (removed ones skipped), read from
+   * the pools in place: a counting sort on the term, no copy of the postings first.
+   */
+  private buildPending(from: number, to: number): Segment {
     const counts = this.counts
-    const first = new Uint32Array(n)
+    const pt = this.poolTerm
+    const pf = this.poolFreq
+    const docSlot = this.docSlot
+    const termStart = this.termStart
+    const termCount = this.termCount
+    let n = 0
+    for (let d = from; d < to; d++) if (docSlot[d] !== NO_SLOT) n += termCount[d]!
+    const first = new Uint32Array(Math.min(n, this.nTerms))
     let distinct = 0
-    for (let i = 0; i < n; i++) {
-      const t = term[i]!
-      if (counts[t]!++ === 0) first[distinct++] = t
+    for (let d = from; d < to; d++) {
+      if (docSlot[d] === NO_SLOT) continue
+      const e = termStart[d]! + termCount[d]!
+      for (let i = termStart[d]!; i < e; i++) {
+        const t = pt[i]!
+        if (counts[t]!++ === 0) first[distinct++] = t
+      }
     }
-    const terms = first.slice(0, distinct).sort()
+    const { terms, offs } = this.layout(first, distinct)
+    const docs = new Uint32Array(n)
+    const freqs = new Uint32Array(n)
+    for (let d = from; d < to; d++) {
+      if (docSlot[d] === NO_SLOT) continue
+      const e = termStart[d]! + termCount[d]!
+      for (let i = termStart[d]!; i < e; i++) {
+        const p = counts[pt[i]!]!++
+        docs[p] = d
+        freqs[p] = pf[i]!
+      }
+    }
+    for (let i = 0; i < distinct; i++) counts[terms[i]!] = 0
+    return { terms, offs, docs, freqs }
+  }
+
+  /**
+   * The sorted distinct terms of a build (`first[0, distinct)`, their posting counts in
+   * `counts`) and their offsets; `counts` becomes each term's next free position. Many
+   * terms: a pass over every term id instead of a sort.
+   */
+  private layout(first: U32, distinct: number): { terms: U32; offs: U32 } {
+    const counts = this.counts
+    let terms: U32
+    if (distinct * 8 >= this.nTerms) {
+      terms = new Uint32Array(distinct)
+      let k = 0
+      for (let t = 0; t < this.nTerms && k < distinct; t++) if (counts[t]! > 0) terms[k++] = t
+    } else terms = first.slice(0, distinct).sort()
     const offs = new Uint32Array(distinct + 1)
     let at = 0
     for (let i = 0; i < distinct; i++) {
@@ -396,6 +490,19 @@ export class TextIndex {
       counts[t] = offs[i]!
     }
     offs[distinct] = at
+    return { terms, offs }
+  }
+
+  /** A segment of `n` postings (term, doc, packed) by a counting sort on the term. */
+  private build(term: U32, doc: U32, freq: U32, n: number): Segment {
+    const counts = this.counts
+    const first = new Uint32Array(Math.min(n, this.nTerms))
+    let distinct = 0
+    for (let i = 0; i < n; i++) {
+      const t = term[i]!
+      if (counts[t]!++ === 0) first[distinct++] = t
+    }
+    const { terms, offs } = this.layout(first, distinct)
     const docs = new Uint32Array(n)
     const freqs = new Uint32Array(n)
     for (let i = 0; i < n; i++) {
@@ -434,11 +541,11 @@ export class TextIndex {
 
   /** Term ids sorted by term: the main list and the later terms (each sorted). */
   private dictionary(): [U32, U32] {
-    const n = this.keys.length
+    const n = this.nTerms
     if (n - this.sortedUpTo > Math.max(4096, this.sortedUpTo / 8)) {
       const all = new Uint32Array(n)
       for (let i = 0; i < n; i++) all[i] = i
-      sortByString(all, (id) => this.keys[id]!)
+      sortByCodeUnits(all, this.chars, this.keyStart, this.keyLen)
       this.sorted = all
       this.sortedUpTo = n
       this.side = new Uint32Array(0)
@@ -446,7 +553,7 @@ export class TextIndex {
     } else if (this.sideUpTo !== n) {
       const side = new Uint32Array(n - this.sortedUpTo)
       for (let i = 0; i < side.length; i++) side[i] = this.sortedUpTo + i
-      sortByString(side, (id) => this.keys[id]!)
+      sortByCodeUnits(side, this.chars, this.keyStart, this.keyLen)
       this.side = side
       this.sideUpTo = n
     }
@@ -459,7 +566,7 @@ export class TextIndex {
     let hi = list.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (this.keys[list[mid]!]! < word) lo = mid + 1
+      if (this.key(list[mid]!) < word) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -471,7 +578,7 @@ export class TextIndex {
     let hi = list.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      const k = this.keys[list[mid]!]!
+      const k = this.key(list[mid]!)
       if (k < prefix || k.startsWith(prefix)) lo = mid + 1
       else hi = mid
     }
@@ -489,7 +596,7 @@ export class TextIndex {
     let valid = 0 // rows[0..valid] hold the rows of prev's first `valid` characters
     let i = 0
     while (i < list.length) {
-      const key = this.keys[list[i]!]!
+      const key = this.key(list[i]!)
       let lcp = 0
       const lim = Math.min(valid, key.length, prev.length)
       while (lcp < lim && key.charCodeAt(lcp) === prev.charCodeAt(lcp)) lcp++
@@ -548,14 +655,14 @@ export class TextIndex {
       for (const list of dict) {
         for (let p = this.lowerBound(list, word); p < list.length; p++) {
           const id = list[p]!
-          const term = this.keys[id]!
+          const term = this.key(id)
           if (!term.startsWith(word)) break
           if (term.length > word.length) found.push(id)
         }
       }
-      if (dict[1].length > 0) found.sort((a, b) => (this.keys[a]! < this.keys[b]! ? -1 : 1))
+      if (dict[1].length > 0) found.sort((a, b) => (this.key(a) < this.key(b) ? -1 : 1))
       for (const id of found) {
-        const term = this.keys[id]!
+        const term = this.key(id)
         const extra = term.length - word.length
         ids.push(id)
         weights.push((TEXT_SCORING.prefixWeight * term.length) / (term.length + 0.3 * extra))
@@ -567,10 +674,10 @@ export class TextIndex {
       if (edits > 0) {
         const found: [number, number][] = []
         for (const list of dict) this.fuzzy(list, word, edits, found)
-        if (dict[1].length > 0) found.sort((a, b) => (this.keys[a[0]]! < this.keys[b[0]]! ? -1 : 1))
+        if (dict[1].length > 0) found.sort((a, b) => (this.key(a[0]) < this.key(b[0]) ? -1 : 1))
         for (const [id, distance] of found) {
           if (distance === 0 || seen.has(id)) continue
-          const term = this.keys[id]!
+          const term = this.key(id)
           ids.push(id)
           weights.push((TEXT_SCORING.fuzzyWeight * term.length) / (term.length + distance))
         }
@@ -605,50 +712,59 @@ export class TextIndex {
     if (expansions.some((e) => e.ids.length === 0)) return none
     this.acc = growF64(this.acc, this.docs)
     this.hits = growU32(this.hits, this.docs)
+    this.touched = growU32(this.touched, this.docs)
     const acc = this.acc
     const hits = this.hits
-    const avg = this.totalLength.map((t) => t / this.live)
-    const touched: number[] = []
+    const touched = this.touched
+    let nt = 0
+    const docSlot = this.docSlot
+    const [len0, len1, len2] = this.lengths as [U32, U32, U32]
+    const avg0 = this.totalLength[0]! / this.live
+    const avg1 = this.totalLength[1]! / this.live
+    const avg2 = this.totalLength[2]! / this.live
+    const [b0, b1, b2] = BOOSTS
     for (let k = 0; k < expansions.length; k++) {
       const { ids, weights } = expansions[k]!
       for (let e = 0; e < ids.length; e++) {
         const id = ids[e]!
         const weight = weights[e]!
-        const idf = [0, 1, 2].map((f) => {
+        const [idf0, idf1, idf2] = [0, 1, 2].map((f) => {
           const n = this.df[f]![id]!
           return n === 0 ? 0 : Math.log(1 + (this.live - n + 0.5) / (n + 0.5))
-        })
+        }) as [number, number, number]
         for (const seg of this.segments) {
           const r = TextIndex.range(seg, id)
           if (!r) continue
           const { docs, freqs } = seg
           for (let p = r[0]; p < r[1]; p++) {
             const doc = docs[p]!
-            if (this.docSlot[doc] === NO_SLOT) continue
+            if (docSlot[doc] === NO_SLOT) continue
             // hits: the words a document matched so far; it counts for word k only when it matched every word before
             const h = hits[doc]!
             if (h === k) {
               hits[doc] = k + 1
-              if (k === 0) touched.push(doc)
+              if (k === 0) touched[nt++] = doc
             } else if (h !== k + 1) continue
             const packed = freqs[p]!
+            // BM25+ per field, summed in field order (the same operations as the oracle's)
             let s = 0
-            for (let f = 0; f < 3; f++) {
-              const tf = (packed >>> (f * 8)) & 0xff
-              if (tf === 0) continue
-              const len = this.lengths[f]![doc]!
-              s += BOOSTS[f]! * idf[f]! * (D + (tf * (K + 1)) / (tf + K * (1 - B + (B * len) / avg[f]!)))
-            }
+            let tf = packed & 0xff
+            if (tf !== 0) s += b0 * idf0 * (D + (tf * (K + 1)) / (tf + K * (1 - B + (B * len0[doc]!) / avg0)))
+            tf = (packed >>> 8) & 0xff
+            if (tf !== 0) s += b1 * idf1 * (D + (tf * (K + 1)) / (tf + K * (1 - B + (B * len1[doc]!) / avg1)))
+            tf = (packed >>> 16) & 0xff
+            if (tf !== 0) s += b2 * idf2 * (D + (tf * (K + 1)) / (tf + K * (1 - B + (B * len2[doc]!) / avg2)))
             acc[doc]! += weight * s
           }
         }
       }
     }
     const n = expansions.length
-    const slots = new Uint32Array(touched.length)
-    const scores = new Float64Array(touched.length)
+    const slots = new Uint32Array(nt)
+    const scores = new Float64Array(nt)
     let count = 0
-    for (const doc of touched) {
+    for (let i = 0; i < nt; i++) {
+      const doc = touched[i]!
       const slot = this.docSlot[doc]!
       if (hits[doc] === n && (!accept || accept(slot))) {
         slots[count] = slot

@@ -20,9 +20,13 @@ export class ValueSets {
   /** The value of each code. */
   readonly values: string[] = []
   private readonly lists: List[] = []
+  /** The last value coded (items of a batch mostly share their category, origin, currency). */
+  private last: string | undefined
+  private lastCode = -1
 
   /** The code of `value`, interned when new. */
   code(value: string): number {
+    if (value === this.last) return this.lastCode
     let c = this.codes.get(value)
     if (c === undefined) {
       c = this.values.length
@@ -30,11 +34,14 @@ export class ValueSets {
       this.values.push(value)
       this.lists.push({ slots: new Uint32Array(4), gens: new Uint32Array(4), n: 0, live: 0 })
     }
+    this.last = value
+    this.lastCode = c
     return c
   }
 
   /** The code of `value`, or -1 when no slot ever held it. */
   find(value: string): number {
+    if (value === this.last) return this.lastCode
     return this.codes.get(value) ?? -1
   }
 

@@ -200,6 +200,74 @@ function scan(model: Map<string, Entry>, q: MarketSearchQuery): { total: number;
 }
 
 describe("CatalogIndex against a linear scan", () => {
+  it("answers as the scan after bulk loads of thousands of items with shared and unique terms (past the term, slot and pool tables' growth), new versions, withdrawals and removes", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1200, max: 2600 }), fc.integer({ min: 1, max: 1000 }), fc.constantFrom(1, 7, 244, 5000), (n, seed, batch) => {
+        const index = new CatalogIndex({ bulkThreshold: 64 })
+        const model = new Map<string, Entry>()
+        const items: { item: MarketItem; time: number; origin: number }[] = []
+        for (let i = 0; i < n; i++) {
+          const w = VOCAB[(i * seed) % VOCAB.length]!
+          const w2 = VOCAB[(i * 7 + seed) % VOCAB.length]!
+          const origin = (i + seed) % 3
+          const item: MarketItem = {
+            marketplaceId: MARKET,
+            itemId: `item-${i}`,
+            originNodeId: ORIGINS[origin]!.nodeId,
+            version: 1,
+            type: i % 2 === 0 ? "plugin" : "persona",
+            // a unique number token per item (ids, versions, names), upper case in some
+            title: `Item ${i * 31 + seed} ${w} ${i % 5 === 0 ? w2.toUpperCase() : w2}`,
+            description: `Helps you ${w} and ${w2}, number ${i % 97}.`,
+            ...(i % 3 === 0 ? { category: "x" } : {}),
+            tags: i % 4 === 0 ? [w, w2] : [w2],
+            pricing: { model: "one_time", price: (i * 13) % 50, currency: "credits" },
+          }
+          items.push({ item, time: T0 + (i % 11), origin })
+        }
+        const load = (list: typeof items): void => {
+          for (let i = 0; i < list.length; i += batch) index.upsertMany(list.slice(i, i + batch).map((e) => signItem(ORIGINS[e.origin]!, e.item, e.time)))
+          for (const e of list) model.set(`${e.item.originNodeId}:${e.item.itemId}`, { item: e.item, time: e.time, rating: 0, count: 0 })
+        }
+        load(items)
+        const check = (q: MarketSearchQuery): void => {
+          const got = index.search(q)
+          const want = scan(model, q)
+          expect(got.items.map((h) => [h.globalId, h.score])).toEqual(want.page)
+          expect(got.total).toBe(want.total)
+        }
+        const queries: MarketSearchQuery[] = [
+          { text: "item" },
+          { text: `${31 * 5 + seed}` },
+          { text: `item ${31 * 7 + seed} alpha`, limit: 5 },
+          { text: "alph", sort: "title" },
+          { text: "gamna", sort: "-price", offset: 3 },
+          { text: "number 5" },
+          { sort: "title", offset: 17 },
+          { sort: "relevance", offset: n - 10 },
+          { category: "x", sort: "newest" },
+        ]
+        queries.forEach(check)
+        // a second wave: new versions (other titles), withdrawals and removes, then the same queries
+        const wave = items.filter((_, i) => i % 9 === seed % 9).map((e, k) => ({ ...e, item: { ...e.item, version: 2, title: `Renamed ${k} ${e.item.title}` } }))
+        load(wave)
+        for (const e of items.filter((_, i) => i % 13 === 1)) {
+          const gone = { ...e.item, version: 3, withdrawn: true as const }
+          index.upsert(signItem(ORIGINS[e.origin]!, gone, e.time))
+          model.delete(`${e.item.originNodeId}:${e.item.itemId}`)
+        }
+        for (const e of items.filter((_, i) => i % 17 === 2)) {
+          const g = `${e.item.originNodeId}:${e.item.itemId}`
+          index.remove(g)
+          model.delete(g)
+        }
+        queries.forEach(check)
+        expect(index.size).toBe(model.size)
+      }),
+      { numRuns: 4 },
+    )
+  })
+
   it("answers every text, filter, sort and page query exactly as a scan over the live items, scores included, through upserts, withdrawals, bulk loads, removes and rating changes", () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(opArb.map((op) => ({ op })), queryArb.map((query) => ({ query }))), { minLength: 1, maxLength: 50 }), fc.array(queryArb, { minLength: 1, maxLength: 6 }), (steps, finalQueries) => {
