@@ -59,20 +59,12 @@ export function sortByString(ids: Uint32Array, keyOf: (id: number) => string, fo
       const k = keys[i]!
       counts[depth < k.length ? Math.min(unit(k, depth), 255) + 1 : 0]!++
     }
-    if (counts[0] === hi - lo) continue // all equal
-    let single = -1
-    for (let b = 0; b < 257; b++) if (counts[b] === hi - lo) single = b
-    if (single > 0 && single < 256) {
+    const placed = placeBuckets(counts, lo, hi, starts, pos)
+    if (placed === "equal") continue
+    if (placed === "deeper") {
       stack.push(lo, hi, depth + 1) // one bucket: go deeper without moving anything
       continue
     }
-    let at = lo
-    for (let b = 0; b < 257; b++) {
-      starts[b] = at
-      at += counts[b]!
-    }
-    starts[257] = at
-    pos.set(starts)
     for (let i = lo; i < hi; i++) {
       const k = keys[i]!
       const b = depth < k.length ? Math.min(unit(k, depth), 255) + 1 : 0
@@ -220,20 +212,12 @@ export function sortByCodeUnits(ids: Uint32Array, chars: Uint16Array, start: Uin
       const id = ids[i]!
       counts[depth < len[id]! ? Math.min(chars[start[id]! + depth]!, 255) + 1 : 0]!++
     }
-    if (counts[0] === hi - lo) continue
-    let single = -1
-    for (let b = 0; b < 257; b++) if (counts[b] === hi - lo) single = b
-    if (single > 0 && single < 256) {
-      stack.push(lo, hi, depth + 1)
+    const placed = placeBuckets(counts, lo, hi, starts, pos)
+    if (placed === "equal") continue
+    if (placed === "deeper") {
+      stack.push(lo, hi, depth + 1) // one bucket: go deeper without moving anything
       continue
     }
-    let at = lo
-    for (let b = 0; b < 257; b++) {
-      starts[b] = at
-      at += counts[b]!
-    }
-    starts[257] = at
-    pos.set(starts)
     for (let i = lo; i < hi; i++) {
       const id = ids[i]!
       const b = depth < len[id]! ? Math.min(chars[start[id]! + depth]!, 255) + 1 : 0
@@ -252,4 +236,25 @@ export function sortByCodeUnits(ids: Uint32Array, chars: Uint16Array, start: Uin
       } else stack.push(s, e, depth + 1)
     }
   }
+}
+
+/**
+ * Lays out the 257 buckets (end of key, then code units 0–254, 255 and above) of the range
+ * [lo, hi) from their counts: "equal" when every key ends here, "deeper" when one bucket holds
+ * them all (sort on by the next unit without moving anything), else their starts in `starts`
+ * and `pos` ("placed").
+ */
+function placeBuckets(counts: Uint32Array, lo: number, hi: number, starts: Uint32Array, pos: Uint32Array): "equal" | "deeper" | "placed" {
+  if (counts[0] === hi - lo) return "equal"
+  let single = -1
+  for (let b = 0; b < 257; b++) if (counts[b] === hi - lo) single = b
+  if (single > 0 && single < 256) return "deeper"
+  let at = lo
+  for (let b = 0; b < 257; b++) {
+    starts[b] = at
+    at += counts[b]!
+  }
+  starts[257] = at
+  pos.set(starts)
+  return "placed"
 }
