@@ -2,8 +2,9 @@
  * Measures what a peer's sync message would do to a document before Automerge
  * applies it: how many operations it carries and how deep the objects it creates
  * would nest. Automerge's wasm dies on a few thousand nested maps (README "Limits"),
- * so nothing deeper than the limit may reach a document; the raw backend used here
- * decodes without materializing, which stays cheap at any depth.
+ * so nothing deeper than the limit may reach a document: changes are decoded on the raw
+ * backend without materializing, and a whole document is loaded with `A.load`, which
+ * stays linear in depth (unlike `loadIncremental` into an empty document).
  */
 import * as A from "@automerge/automerge"
 import { FedhubError } from "../errors.ts"
