@@ -572,6 +572,38 @@ export class TextIndex {
     return lo
   }
 
+  /**
+   * The first position from `from` in `list` whose term does not start with the first `n`
+   * code units of term `p` (terms below it excluded too): `prefixEnd` on the pool, with no
+   * string per term visited (the fuzzy walk skips subtrees this way).
+   */
+  private prefixEndOf(list: U32, p: number, n: number, from: number): number {
+    const chars = this.chars
+    const ps = this.keyStart[p]!
+    let lo = from
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      const k = list[mid]!
+      const ks = this.keyStart[k]!
+      const kl = this.keyLen[k]!
+      // below the prefix, or starting with it: go right
+      let right = true
+      for (let j = 0; j < n; j++) {
+        if (j >= kl) break // a proper prefix of the prefix sorts below it
+        const ck = chars[ks + j]!
+        const cp = chars[ps + j]!
+        if (ck !== cp) {
+          right = ck < cp
+          break
+        }
+      }
+      if (right) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
   /** The first position from `from` in `list` whose term does not start with `prefix` (terms below it excluded too). */
   private prefixEnd(list: U32, prefix: string, from: number): number {
     let lo = from
@@ -592,22 +624,26 @@ export class TextIndex {
     const width = w + 1
     const rows = new Uint16Array((maxDepth + 2) * width)
     for (let j = 0; j <= w; j++) rows[j] = j
-    let prev = ""
-    let valid = 0 // rows[0..valid] hold the rows of prev's first `valid` characters
+    const chars = this.chars
+    let prevStart = 0
+    let prevLen = 0
+    let valid = 0 // rows[0..valid] hold the rows of the previous term's first `valid` code units
     let i = 0
     while (i < list.length) {
-      const key = this.key(list[i]!)
+      const id = list[i]!
+      const at = this.keyStart[id]!
+      const len = this.keyLen[id]!
       let lcp = 0
-      const lim = Math.min(valid, key.length, prev.length)
-      while (lcp < lim && key.charCodeAt(lcp) === prev.charCodeAt(lcp)) lcp++
+      const lim = Math.min(valid, len, prevLen)
+      while (lcp < lim && chars[at + lcp] === chars[prevStart + lcp]) lcp++
       let d = lcp
       let pruned = -1
-      while (d < key.length) {
+      while (d < len) {
         if (d + 1 > maxDepth) {
           pruned = d + 1
           break
         }
-        const c = key.charCodeAt(d)
+        const c = chars[at + d]!
         const base = d * width
         const next = base + width
         rows[next] = d + 1
@@ -626,16 +662,17 @@ export class TextIndex {
           break
         }
       }
-      prev = key
+      prevStart = at
+      prevLen = len
       if (pruned >= 0) {
-        // no term starting with key[0, pruned) is within reach
+        // no term starting with this one's first `pruned` code units is within reach
         valid = pruned - 1
-        i = this.prefixEnd(list, key.slice(0, pruned), i + 1)
+        i = this.prefixEndOf(list, id, pruned, i + 1)
         continue
       }
-      valid = key.length
-      const dist = rows[key.length * width + w]!
-      if (dist <= edits) out.push([list[i]!, dist])
+      valid = len
+      const dist = rows[len * width + w]!
+      if (dist <= edits) out.push([id, dist])
       i++
     }
   }
