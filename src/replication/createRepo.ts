@@ -3,7 +3,6 @@ import { Repo, type NetworkAdapterInterface, type PeerId, type RepoConfig } from
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { ClosableStorage } from "./ClosableStorage.ts"
 import { DocSaves } from "./storage/DocSaves.ts"
-import { installSyncShortcut } from "./syncShortcut.ts"
 import { IndexingStorage } from "./DocIndex.ts"
 import type { StorageBackend } from "./storage/index.ts"
 
@@ -31,7 +30,6 @@ export interface RepoOptions {
  * Shut it down with `closeRepo`, which also stops late writes to its storage and closes it.
  */
 export function createRepo(opts: RepoOptions): Repo {
-  installSyncShortcut()
   const onStoring = opts.onStoring
   const base = opts.storage?.adapter ?? (opts.storageDir ? new NodeFSStorageAdapter(opts.storageDir) : undefined)
   const storage = base ? new ClosableStorage(onStoring ? new IndexingStorage(base, onStoring) : base) : undefined
